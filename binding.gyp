@@ -1,0 +1,17 @@
+{
+  "targets": [
+    {
+      "target_name": "ioengine",
+      "sources": [
+        "native/addon.c",
+        "native/completions.c",
+        "native/blocking.c",
+        "native/thread.c",
+        "native/pool.c"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

@@ -1,0 +1,321 @@
+// The N-API surface of the addon: create an engine, submit a batch, cancel, destroy.
+// Every engine's teardown also runs from the environment's async cleanup hook, so a process
+// exiting or a worker_thread terminated with operations in flight waits for them first.
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+static const engine_kind_t *const KINDS[] = {&thread_kind, &pool_kind};
+
+// The JS handle: an external pointing at a box, which outlives the engine it points to.
+struct handle_box {
+  engine_t *engine;
+};
+
+#define CHECK(call)                                                        \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      napi_throw_error(env, "ERR_IOENGINE_NATIVE", "N-API call failed: " #call); \
+      return NULL;                                                         \
+    }                                                                      \
+  } while (0)
+
+uint32_t option_u32(napi_env env, napi_value obj, const char *name, uint32_t dflt) {
+  napi_valuetype t;
+  if (!obj || napi_typeof(env, obj, &t) != napi_ok || t != napi_object) return dflt;
+  napi_value v;
+  uint32_t out;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok) return dflt;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return dflt;
+  if (napi_get_value_uint32(env, v, &out) != napi_ok) return dflt;
+  return out;
+}
+
+// Any TypedArray, DataView or ArrayBuffer: its bytes.
+static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t count, offset;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, v, &type, &count, (void **)data, &ab, &offset) != napi_ok) return -1;
+    size_t width = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: width = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: width = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: width = 8; break;
+      default: width = 1;
+    }
+    *len = count * width;
+    return 0;
+  }
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    napi_value ab;
+    size_t offset;
+    return napi_get_dataview_info(env, v, len, (void **)data, &ab, &offset) == napi_ok ? 0 : -1;
+  }
+  if (napi_is_arraybuffer(env, v, &is) == napi_ok && is)
+    return napi_get_arraybuffer_info(env, v, (void **)data, len) == napi_ok ? 0 : -1;
+  return -1;
+}
+
+static int buffer_at(napi_env env, napi_value bufs, double index, uint8_t **data, size_t *len) {
+  napi_value v;
+  if (index < 0 || index > UINT32_MAX) return -1;
+  if (napi_get_element(env, bufs, (uint32_t)index, &v) != napi_ok) return -1;
+  return get_bytes(env, v, data, len);
+}
+
+// Fill r from record rec; returns 0, or -EINVAL when the record does not fit its buffers.
+static int parse_record(napi_env env, const double *rec, napi_value bufs, req_t *r) {
+  uint8_t *data;
+  size_t len;
+  r->op = (int)rec[R_OP];
+  r->id = (uint32_t)rec[R_ID];
+  r->fd = (int)rec[R_FD];
+  r->pos = (int64_t)rec[R_POS];
+  switch (r->op) {
+    case OP_READ:
+    case OP_WRITE: {
+      double off = rec[R_A], n = rec[R_B];
+      if (buffer_at(env, bufs, rec[R_BUF], &data, &len) < 0) return -EINVAL;
+      if (off < 0 || n < 0 || off + n > (double)len) return -EINVAL;
+      r->iov[0].iov_base = data + (size_t)off;
+      r->iov[0].iov_len = (size_t)n;
+      r->iovcnt = 1;
+      return 0;
+    }
+    case OP_READV:
+    case OP_WRITEV: {
+      double nb = rec[R_NBUF];
+      if (nb < 0 || nb > 1024) return -EINVAL;
+      r->iovcnt = (int)nb;
+      if (r->iovcnt > INLINE_IOVS && !(r->iov = malloc(r->iovcnt * sizeof *r->iov))) {
+        r->iov = r->iov1;
+        return -ENOMEM;
+      }
+      for (int i = 0; i < r->iovcnt; i++) {
+        if (buffer_at(env, bufs, rec[R_BUF] + i, &data, &len) < 0) return -EINVAL;
+        r->iov[i].iov_base = data;
+        r->iov[i].iov_len = len;
+      }
+      return 0;
+    }
+    case OP_OPEN:
+      if (buffer_at(env, bufs, rec[R_BUF], &data, &len) < 0) return -EINVAL;
+      if (len == 0 || data[len - 1] != 0) return -EINVAL;  // must be NUL-terminated
+      r->path = (const char *)data;
+      r->flags = (int)rec[R_A];
+      r->mode = (int)rec[R_B];
+      return 0;
+    case OP_FSTAT:
+      if (buffer_at(env, bufs, rec[R_BUF], &data, &len) < 0) return -EINVAL;
+      if (len < STAT_FIELDS * sizeof(double) || ((uintptr_t)data & 7)) return -EINVAL;
+      r->stat = (double *)data;
+      return 0;
+    case OP_NOP:
+    case OP_FSYNC:
+    case OP_FDATASYNC:
+    case OP_FTRUNCATE:
+    case OP_CLOSE:
+      return 0;
+    default:
+      return -EINVAL;
+  }
+}
+
+static engine_t *unbox(napi_env env, napi_value v) {
+  handle_box_t *box;
+  if (napi_get_value_external(env, v, (void **)&box) != napi_ok || !box) return NULL;
+  return box->engine;
+}
+
+// ---- teardown ----
+
+static void free_engine(engine_t *e) {
+  while (e->free_reqs) {
+    req_t *r = e->free_reqs;
+    e->free_reqs = r->next;
+    free(r);
+  }
+  pthread_mutex_destroy(&e->done_lock);
+  napi_async_cleanup_hook_handle hook = e->cleanup;
+  free(e);
+  napi_remove_async_cleanup_hook(hook);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  engine_t *e = h->data;
+  if (--e->open_handles == 0) free_engine(e);
+}
+
+// Stop the engine: cancel, wait for every operation, then close its loop handles. Memory is
+// freed when the last handle's close callback has run.
+static void shutdown_engine(engine_t *e, int from_js) {
+  if (e->stopping) return;
+  e->kind->cancel(e);
+  e->kind->stop(e);
+  e->stopping = 1;
+  completion_drain_pushed(e, 0);
+  if (from_js) {
+    napi_delete_reference(e->env, e->on_complete);
+    napi_delete_reference(e->env, e->sub_ref);
+    napi_delete_reference(e->env, e->comp_ref);
+    napi_async_destroy(e->env, e->async_context);
+  }
+  if (e->box) e->box->engine = NULL;
+  e->box = NULL;
+  uv_handle_t *own = e->kind->handle(e);
+  e->open_handles = 1;
+  uv_close((uv_handle_t *)&e->async, on_handle_closed);
+  if (own && own != (uv_handle_t *)&e->async) {
+    e->open_handles++;
+    own->data = e;
+    uv_close(own, on_handle_closed);
+  }
+}
+
+static void on_env_cleanup(napi_async_cleanup_hook_handle hook, void *arg) { shutdown_engine(arg, 0); }
+
+static void on_box_finalize(napi_env env, void *data, void *hint) {
+  handle_box_t *box = data;
+  if (box->engine) box->engine->box = NULL;  // the engine lives on until cleanup
+  free(box);
+}
+
+// ---- exports ----
+
+// create(kind, options, onComplete, submissions, completions)
+//   0 kind: engine name; 1 options: object; 2 onComplete(count): called with completions ready;
+//   3 submissions: Float64Array of RECORD_SIZE-double records; 4 completions: Float64Array of pairs.
+// Returns the handle, or a negative errno when the engine cannot be set up here.
+static napi_value js_create(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[32];
+  size_t n;
+  CHECK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &n));
+  const engine_kind_t *kind = NULL;
+  for (size_t i = 0; i < sizeof KINDS / sizeof *KINDS; i++)
+    if (strcmp(KINDS[i]->name, name) == 0) kind = KINDS[i];
+  if (!kind) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "unknown native engine");
+    return NULL;
+  }
+  engine_t *e = calloc(1, kind->size);
+  if (!e) {
+    CHECK(napi_create_int32(env, -ENOMEM, &result));
+    return result;
+  }
+  e->kind = kind;
+  e->env = env;
+  uint8_t *data;
+  size_t len;
+  if (get_bytes(env, argv[3], &data, &len) < 0 || get_bytes(env, argv[4], (uint8_t **)&e->comp, &n) < 0) {
+    free(e);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "submission and completion arrays must be Float64Arrays");
+    return NULL;
+  }
+  e->sub = (double *)data;
+  e->sub_cap = len / (RECORD_SIZE * sizeof(double));
+  e->comp_cap = n / (2 * sizeof(double));
+  CHECK(napi_get_uv_event_loop(env, &e->loop));
+  int err = kind->init(e, env, argv[1]);
+  if (err < 0) {
+    free(e);
+    CHECK(napi_create_int32(env, err, &result));
+    return result;
+  }
+  completion_init(e);
+  CHECK(napi_create_reference(env, argv[2], 1, &e->on_complete));
+  CHECK(napi_create_reference(env, argv[3], 1, &e->sub_ref));
+  CHECK(napi_create_reference(env, argv[4], 1, &e->comp_ref));
+  napi_value resource_name;
+  CHECK(napi_create_string_utf8(env, "ioengine", NAPI_AUTO_LENGTH, &resource_name));
+  CHECK(napi_async_init(env, NULL, resource_name, &e->async_context));
+  CHECK(napi_add_async_cleanup_hook(env, on_env_cleanup, e, &e->cleanup));
+  handle_box_t *box = malloc(sizeof *box);
+  box->engine = e;
+  e->box = box;
+  CHECK(napi_create_external(env, box, on_box_finalize, NULL, &result));
+  return result;
+}
+
+// submit(handle, count, buffers)
+//   0 handle; 1 count: records written to the submission array; 2 buffers: the batch's buffers,
+//   indexed by the records. Returns how many completions it left in the completion array.
+static napi_value js_submit(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  engine_t *e = unbox(env, argv[0]);
+  if (!e || e->stopping) {
+    napi_throw_error(env, "ERR_IOENGINE_CLOSED", "engine is closed");
+    return NULL;
+  }
+  uint32_t count;
+  CHECK(napi_get_value_uint32(env, argv[1], &count));
+  if (count > e->sub_cap) count = e->sub_cap;
+  for (uint32_t i = 0; i < count; i++) {
+    const double *rec = e->sub + (size_t)i * RECORD_SIZE;
+    req_t *r = req_alloc(e);
+    if (!r) {
+      // Out of memory: report this operation failed; never lose it.
+      e->comp[2 * e->ncomp] = rec[R_ID];
+      e->comp[2 * e->ncomp + 1] = -ENOMEM;
+      if (++e->ncomp == e->comp_cap) break;
+      continue;
+    }
+    e->inflight++;
+    int err = parse_record(env, rec, argv[2], r);
+    if (err < 0) {
+      r->op = OP_NOP;
+      r->result = err;
+      completion_push(e, r);
+      continue;
+    }
+    e->kind->start(e, r);
+  }
+  if (e->kind->flush) e->kind->flush(e);
+  completion_update_ref(e);
+  size_t n = e->ncomp;
+  e->ncomp = 0;
+  CHECK(napi_create_uint32(env, (uint32_t)n, &result));
+  return result;
+}
+
+// cancel(handle): cancel what can be cancelled; those operations complete with ECANCELED.
+static napi_value js_cancel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  engine_t *e = unbox(env, argv[0]);
+  if (e && !e->stopping) e->kind->cancel(e);
+  return NULL;
+}
+
+// destroy(handle): wait for everything in flight (without telling JS), then free the engine.
+static napi_value js_destroy(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  engine_t *e = unbox(env, argv[0]);
+  if (e) shutdown_engine(e, 1);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
+      {"submit", NULL, js_submit, NULL, NULL, NULL, napi_default, NULL},
+      {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
+      {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof *props, props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

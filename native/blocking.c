@@ -1,0 +1,85 @@
+// One request, run with blocking syscalls on the calling thread: the body of the thread and pool
+// engines, and the fallback for operations an asynchronous engine cannot do itself.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+static inline int64_t NEG_ERRNO(int64_t ret) { return ret < 0 ? -errno : ret; }
+
+static double ms(struct statx_timestamp t) { return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6; }
+
+// Same order as src/stats.ts.
+static int64_t do_fstat(req_t *r) {
+  struct statx st;
+  if (statx(r->fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME | STATX_DIOALIGN, &st) < 0)
+    return -errno;
+  double *o = r->stat;
+  o[0] = (double)makedev(st.stx_dev_major, st.stx_dev_minor);
+  o[1] = st.stx_mode;
+  o[2] = st.stx_nlink;
+  o[3] = st.stx_uid;
+  o[4] = st.stx_gid;
+  o[5] = (double)makedev(st.stx_rdev_major, st.stx_rdev_minor);
+  o[6] = st.stx_blksize;
+  o[7] = (double)st.stx_ino;
+  o[8] = (double)st.stx_size;
+  o[9] = (double)st.stx_blocks;
+  o[10] = ms(st.stx_atime);
+  o[11] = ms(st.stx_mtime);
+  o[12] = ms(st.stx_ctime);
+  o[13] = (st.stx_mask & STATX_BTIME) ? ms(st.stx_btime) : 0;
+  o[14] = (st.stx_mask & STATX_DIOALIGN) ? st.stx_dio_mem_align : 0;
+  o[15] = (st.stx_mask & STATX_DIOALIGN) ? st.stx_dio_offset_align : 0;
+  o[16] = 0;
+  o[17] = 0;
+  return 0;
+}
+
+static int64_t run(req_t *r) {
+  ssize_t n;
+  switch (r->op) {
+    case OP_NOP:
+      return 0;
+    case OP_READ:
+      n = r->pos < 0 ? read(r->fd, r->iov[0].iov_base, r->iov[0].iov_len)
+                     : pread(r->fd, r->iov[0].iov_base, r->iov[0].iov_len, r->pos);
+      return NEG_ERRNO(n);
+    case OP_WRITE:
+      n = r->pos < 0 ? write(r->fd, r->iov[0].iov_base, r->iov[0].iov_len)
+                     : pwrite(r->fd, r->iov[0].iov_base, r->iov[0].iov_len, r->pos);
+      return NEG_ERRNO(n);
+    case OP_READV:
+      n = r->pos < 0 ? readv(r->fd, r->iov, r->iovcnt) : preadv(r->fd, r->iov, r->iovcnt, r->pos);
+      return NEG_ERRNO(n);
+    case OP_WRITEV:
+      n = r->pos < 0 ? writev(r->fd, r->iov, r->iovcnt) : pwritev(r->fd, r->iov, r->iovcnt, r->pos);
+      return NEG_ERRNO(n);
+    case OP_FSYNC:
+      return NEG_ERRNO(fsync(r->fd));
+    case OP_FDATASYNC:
+      return NEG_ERRNO(fdatasync(r->fd));
+    case OP_FSTAT:
+      return do_fstat(r);
+    case OP_FTRUNCATE:
+      return NEG_ERRNO(ftruncate(r->fd, r->pos));
+    case OP_OPEN:
+      return NEG_ERRNO(open(r->path, r->flags | O_CLOEXEC, r->mode));
+    case OP_CLOSE:
+      return NEG_ERRNO(close(r->fd));
+    default:
+      return -EINVAL;
+  }
+}
+
+void blocking_run(req_t *r) {
+  int64_t res;
+  // A signal may interrupt a blocking call; the caller asked for the operation, not for EINTR.
+  do res = run(r);
+  while (res == -EINTR);
+  r->result = res;
+}

@@ -1,0 +1,116 @@
+// Completion plumbing shared by every native engine: request records, the hand-off from worker
+// threads to the loop thread (one coalesced uv_async_send wake-up for many completions), and
+// delivery to JS in batches through the completion array.
+#include <errno.h>
+#include <stdlib.h>
+
+#include "engine.h"
+
+req_t *req_alloc(engine_t *e) {
+  req_t *r = e->free_reqs;
+  if (r) {
+    e->free_reqs = r->next;
+  } else {
+    r = malloc(sizeof *r);
+    if (!r) return NULL;
+  }
+  r->next = NULL;
+  r->engine = e;
+  r->iov = r->iov1;
+  r->iovcnt = 0;
+  r->path = NULL;
+  r->stat = NULL;
+  r->result = 0;
+  return r;
+}
+
+void req_free(engine_t *e, req_t *r) {
+  if (r->iov != r->iov1) free(r->iov);
+  r->iov = r->iov1;
+  r->next = e->free_reqs;
+  e->free_reqs = r;
+}
+
+void completion_push(engine_t *e, req_t *r) {
+  r->next = NULL;
+  pthread_mutex_lock(&e->done_lock);
+  int was_empty = e->done_head == NULL;
+  if (e->done_tail)
+    e->done_tail->next = r;
+  else
+    e->done_head = r;
+  e->done_tail = r;
+  pthread_mutex_unlock(&e->done_lock);
+  // uv_async_send coalesces, but skipping it when a wake-up is already pending saves a write().
+  if (was_empty) uv_async_send(&e->async);
+}
+
+int completion_full(engine_t *e) { return e->ncomp >= e->comp_cap; }
+
+void completion_record(engine_t *e, req_t *r) {
+  e->comp[2 * e->ncomp] = r->id;
+  e->comp[2 * e->ncomp + 1] = (double)r->result;
+  e->ncomp++;
+  e->inflight--;
+  req_free(e, r);
+}
+
+void completion_deliver(engine_t *e) {
+  if (e->ncomp == 0 || e->stopping) return;
+  napi_env env = e->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn, recv, argv[1], result;
+  size_t n = e->ncomp;
+  e->ncomp = 0;  // JS consumes the pairs before this call returns; reset before it can submit
+  napi_get_reference_value(env, e->on_complete, &fn);
+  napi_get_global(env, &recv);  // make_callback wants an object
+  napi_create_uint32(env, (uint32_t)n, &argv[0]);
+  // make_callback (not call_function): microtasks and nextTicks run when it returns, so the
+  // promises just settled continue in this same wake-up.
+  napi_make_callback(env, e->async_context, recv, fn, 1, argv, &result);
+  napi_close_handle_scope(env, scope);
+}
+
+void completion_drain_pushed(engine_t *e, int deliver) {
+  pthread_mutex_lock(&e->done_lock);
+  req_t *r = e->done_head;
+  e->done_head = e->done_tail = NULL;
+  pthread_mutex_unlock(&e->done_lock);
+  while (r) {
+    req_t *next = r->next;
+    if (e->kind->finished) e->kind->finished(e, r);
+    if (completion_full(e)) {
+      if (deliver) completion_deliver(e);
+      else e->ncomp = 0;  // stopping: nobody to tell
+    }
+    completion_record(e, r);
+    r = next;
+  }
+}
+
+void completion_update_ref(engine_t *e) {
+  uv_handle_t *h = e->kind->handle(e);
+  if (!h) return;
+  if (e->inflight > 0 && !e->referenced) {
+    uv_ref(h);
+    e->referenced = 1;
+  } else if (e->inflight == 0 && e->referenced) {
+    uv_unref(h);
+    e->referenced = 0;
+  }
+}
+
+static void on_async(uv_async_t *a) {
+  engine_t *e = a->data;
+  completion_drain_pushed(e, 1);
+  completion_deliver(e);
+  completion_update_ref(e);
+}
+
+void completion_init(engine_t *e) {
+  pthread_mutex_init(&e->done_lock, NULL);
+  uv_async_init(e->loop, &e->async, on_async);
+  e->async.data = e;
+  uv_unref((uv_handle_t *)&e->async);
+}

@@ -1,0 +1,144 @@
+// The engine contract on the native side, shared by every native engine.
+//
+// JS writes operations as records into a Float64Array (the submission array) and calls
+// submit(handle, count, buffers) once per batch. Native turns each record into a req_t, hands it
+// to the engine, and completions come back as (id, result) pairs in a second Float64Array (the
+// completion array). A result is >= 0, or a negative errno: native never throws for I/O.
+// The TS layer (src/engines/native.ts) validated every argument; native still checks every
+// pointer and length against the buffer it was given, and fails the operation with -EINVAL
+// rather than trust it.
+#ifndef IOENGINE_ENGINE_H
+#define IOENGINE_ENGINE_H
+
+#include <node_api.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <uv.h>
+
+// Operation codes; keep in sync with src/engines/native.ts.
+enum {
+  OP_NOP = 0,
+  OP_READ = 1,
+  OP_WRITE = 2,
+  OP_READV = 3,
+  OP_WRITEV = 4,
+  OP_FSYNC = 5,
+  OP_FDATASYNC = 6,
+  OP_FSTAT = 7,
+  OP_FTRUNCATE = 8,
+  OP_OPEN = 9,
+  OP_CLOSE = 10,
+  OP_COUNT = 11,
+};
+
+// Submission record layout: RECORD_SIZE doubles per operation.
+enum {
+  R_OP = 0,   // operation code
+  R_ID = 1,   // JS id, echoed in the completion
+  R_FD = 2,   // file descriptor
+  R_POS = 3,  // file position (-1: current); truncate length
+  R_BUF = 4,  // index of the first buffer in the buffers array
+  R_NBUF = 5, // number of buffers (readv/writev)
+  R_A = 6,    // read/write: offset in buffer; open: flags
+  R_B = 7,    // read/write: length; open: mode
+  RECORD_SIZE = 8,
+};
+
+// fstat results, written as doubles into the op's buffer (see src/stats.ts).
+enum { STAT_FIELDS = 18 };
+
+#define INLINE_IOVS 4
+
+typedef struct engine engine_t;
+
+typedef struct req {
+  struct req *next;
+  engine_t *engine;
+  int op;
+  uint32_t id;
+  int fd;
+  int64_t pos;
+  struct iovec *iov;  // iov1 or a malloc'ed array
+  int iovcnt;
+  int flags, mode;
+  const char *path;   // open: NUL-terminated path inside a JS buffer
+  double *stat;       // fstat: STAT_FIELDS doubles inside a JS buffer
+  int64_t result;
+  pthread_t thread;   // thread engine only
+  struct iovec iov1[INLINE_IOVS];
+} req_t;
+
+typedef struct engine_kind {
+  const char *name;
+  size_t size;  // sizeof the engine's own struct, which starts with engine_t
+  // Set up; returns 0 or -errno. options is a JS object (may be undefined).
+  int (*init)(engine_t *e, napi_env env, napi_value options);
+  // Start one operation; its completion comes later through completion_push/completion_record.
+  void (*start)(engine_t *e, req_t *r);
+  // End of a batch: hand everything started to the kernel (io_uring, linux-aio).
+  void (*flush)(engine_t *e);
+  // Cancel what can be cancelled; cancelled operations complete with -ECANCELED.
+  void (*cancel)(engine_t *e);
+  // Wait until no operation is in flight and release the engine's resources. Must not call
+  // into JS: it also runs from the environment's cleanup hook.
+  void (*stop)(engine_t *e);
+  // Optional, loop thread: a request pushed by another thread is about to be recorded.
+  void (*finished)(engine_t *e, req_t *r);
+  // The libuv handle that keeps the loop alive while work is in flight.
+  uv_handle_t *(*handle)(engine_t *e);
+} engine_kind_t;
+
+typedef struct handle_box handle_box_t;
+
+struct engine {
+  const engine_kind_t *kind;
+  napi_env env;
+  uv_loop_t *loop;
+  handle_box_t *box;                // the JS handle pointing at this engine
+  napi_ref on_complete, sub_ref, comp_ref;
+  napi_async_context async_context;
+  napi_async_cleanup_hook_handle cleanup;
+  double *sub;                      // submission records
+  size_t sub_cap;                   // records
+  double *comp;                     // completion pairs (id, result)
+  size_t comp_cap, ncomp;           // pairs
+  uint32_t inflight;                // started, not yet recorded (main thread only)
+  int referenced;                   // is the loop handle ref'ed
+  int stopping;
+  int open_handles;                 // loop handles still to close once stopping
+
+  // Completions pushed by other threads, drained on the loop thread (uv_async_t).
+  uv_async_t async;
+  pthread_mutex_t done_lock;
+  req_t *done_head, *done_tail;
+
+  req_t *free_reqs;                 // main thread only
+};
+
+// completions.c
+void completion_init(engine_t *e);
+req_t *req_alloc(engine_t *e);
+void req_free(engine_t *e, req_t *r);
+// From any thread: hand a finished request to the loop thread.
+void completion_push(engine_t *e, req_t *r);
+// Loop thread: record a finished request in the completion array; false when the array is full.
+void completion_record(engine_t *e, req_t *r);
+int completion_full(engine_t *e);
+// Loop thread, outside any JS call: deliver what was recorded to JS in one call.
+void completion_deliver(engine_t *e);
+// Loop thread: move everything pushed by other threads into the completion array (delivering
+// to JS whenever it fills up, when deliver is set).
+void completion_drain_pushed(engine_t *e, int deliver);
+// Ref the loop handle while work is in flight, unref it when idle.
+void completion_update_ref(engine_t *e);
+
+// addon.c: a whole-number option of a JS options object, or dflt.
+uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t dflt);
+
+// blocking.c: run one request with blocking syscalls on the calling thread.
+void blocking_run(req_t *r);
+
+extern const engine_kind_t thread_kind, pool_kind;
+
+#endif

@@ -1,0 +1,110 @@
+// The `pool` engine: pre-spawned native threads taking operations from one queue. The classic
+// server design: no thread creation per operation, two context switches per operation. The JS
+// side never queues more than threads + queueDepth operations here; the rest wait there in order.
+#include <errno.h>
+#include <stdlib.h>
+
+#include "engine.h"
+
+typedef struct {
+  engine_t base;
+  pthread_mutex_t lock;
+  pthread_cond_t work;
+  req_t *head, *tail;  // queued, not started
+  int quit;
+  uint32_t nthreads;
+  pthread_t *threads;
+} pool_engine_t;
+
+static void *pool_main(void *arg) {
+  pool_engine_t *p = arg;
+  pthread_mutex_lock(&p->lock);
+  for (;;) {
+    while (!p->head && !p->quit) pthread_cond_wait(&p->work, &p->lock);
+    if (!p->head) break;  // quit, and nothing left
+    req_t *r = p->head;
+    p->head = r->next;
+    if (!p->head) p->tail = NULL;
+    pthread_mutex_unlock(&p->lock);
+    blocking_run(r);
+    completion_push(&p->base, r);
+    pthread_mutex_lock(&p->lock);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
+}
+
+static int pool_init(engine_t *e, napi_env env, napi_value options) {
+  pool_engine_t *p = (pool_engine_t *)e;
+  p->nthreads = option_u32(env, options, "threads", 4);
+  if (p->nthreads < 1) p->nthreads = 1;
+  pthread_mutex_init(&p->lock, NULL);
+  pthread_cond_init(&p->work, NULL);
+  p->threads = calloc(p->nthreads, sizeof *p->threads);
+  if (!p->threads) return -ENOMEM;
+  for (uint32_t i = 0; i < p->nthreads; i++) {
+    int err = pthread_create(&p->threads[i], NULL, pool_main, p);
+    if (err) {
+      pthread_mutex_lock(&p->lock);
+      p->quit = 1;
+      pthread_cond_broadcast(&p->work);
+      pthread_mutex_unlock(&p->lock);
+      for (uint32_t j = 0; j < i; j++) pthread_join(p->threads[j], NULL);
+      free(p->threads);
+      return -err;
+    }
+  }
+  return 0;
+}
+
+static void pool_start(engine_t *e, req_t *r) {
+  pool_engine_t *p = (pool_engine_t *)e;
+  r->next = NULL;
+  pthread_mutex_lock(&p->lock);
+  if (p->tail)
+    p->tail->next = r;
+  else
+    p->head = r;
+  p->tail = r;
+  pthread_cond_signal(&p->work);
+  pthread_mutex_unlock(&p->lock);
+}
+
+static void pool_cancel(engine_t *e) {
+  pool_engine_t *p = (pool_engine_t *)e;
+  pthread_mutex_lock(&p->lock);
+  req_t *r = p->head;
+  p->head = p->tail = NULL;
+  pthread_mutex_unlock(&p->lock);
+  while (r) {
+    req_t *next = r->next;
+    r->result = -ECANCELED;
+    completion_push(e, r);
+    r = next;
+  }
+}
+
+static void pool_stop(engine_t *e) {
+  pool_engine_t *p = (pool_engine_t *)e;
+  pool_cancel(e);
+  pthread_mutex_lock(&p->lock);
+  p->quit = 1;
+  pthread_cond_broadcast(&p->work);
+  pthread_mutex_unlock(&p->lock);
+  for (uint32_t i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+  free(p->threads);
+  pthread_cond_destroy(&p->work);
+  pthread_mutex_destroy(&p->lock);
+}
+
+static uv_handle_t *pool_handle(engine_t *e) { return (uv_handle_t *)&e->async; }
+
+const engine_kind_t pool_kind = {
+    .name = "pool",
+    .size = sizeof(pool_engine_t),
+    .init = pool_init,
+    .start = pool_start,
+    .cancel = pool_cancel,
+    .stop = pool_stop,
+    .handle = pool_handle,
+};

@@ -1,0 +1,46 @@
+// The one loader for the native addon. When it cannot load, every error met is kept in one
+// message that says what to do; the engines that need no native code keep working.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface Binding {
+  create(kind: string, options: object | undefined, onComplete: (count: number) => void, submissions: Float64Array, completions: Float64Array): object | number;
+  submit(handle: object, count: number, buffers: unknown[]): number;
+  cancel(handle: object): void;
+  destroy(handle: object): void;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CANDIDATES = ['build/Release/ioengine.node', 'build/Debug/ioengine.node'];
+
+let loaded: Binding | undefined;
+let failure: string | undefined;
+
+function load(): void {
+  const require = createRequire(import.meta.url);
+  const errors: string[] = [];
+  for (const candidate of CANDIDATES) {
+    const file = path.join(root, candidate);
+    try {
+      loaded = require(file) as Binding;
+      return;
+    } catch (err) {
+      errors.push(`  ${file}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  failure = `the native addon could not be loaded:\n${errors.join('\n')}\n` +
+    `Build it with \`npm rebuild ioengine\` (needs python3, make and a C compiler); ` +
+    `the libuv, workers and null engines work without it.`;
+}
+
+/** The addon, or undefined with bindingError() saying why. */
+export function binding(): Binding | undefined {
+  if (!loaded && !failure) load();
+  return loaded;
+}
+
+export function bindingError(): string | undefined {
+  if (!loaded && !failure) load();
+  return failure;
+}

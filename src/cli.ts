@@ -1,0 +1,20 @@
+// `ioengine engines | bench | report`.
+import { Command } from 'commander';
+import { engines } from './index.js';
+
+const program = new Command('ioengine')
+  .description('One async file API over every I/O strategy, and a benchmark that compares them.')
+  .showSuggestionAfterError(true);
+
+program
+  .command('engines')
+  .description('list every engine, whether it can run here, and why not')
+  .option('--json', 'print JSON')
+  .action((opts: { json?: boolean }) => {
+    const list = engines();
+    if (opts.json) return console.log(JSON.stringify(list, null, 2));
+    const width = Math.max(...list.map(e => e.name.length));
+    for (const e of list) console.log(`${e.name.padEnd(width)}  ${e.available ? 'available' : `unavailable: ${e.reason}`}`);
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,87 @@
+// An engine instance: one backend (one ring, one pool, one context), used from one JS thread.
+// It counts operations in flight so that close() can stop new work, cancel what it can, wait for
+// the rest, close the files still open, and only then release the backend.
+import { engineClosed } from './errors.js';
+import type { Backend, EngineOptions } from './engines/backend.js';
+import { createBackend } from './engines/registry.js';
+import { FileHandle } from './file-handle.js';
+import { parseFlags, parseMode } from './flags.js';
+import { validatePath } from './validate.js';
+
+export class Engine {
+  /** The engine's name (what `auto` resolved to, for `auto`). */
+  readonly name: string;
+  readonly #backend: Backend;
+  #inflight = 0;
+  #closing: Promise<void> | undefined;
+  #idle: (() => void) | undefined;
+  readonly #handles = new Set<FileHandle>();
+
+  constructor(name: string, options: EngineOptions = {}) {
+    const { name: resolved, backend } = createBackend(name, options);
+    this.name = resolved;
+    this.#backend = backend;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** Open a file, with flags and mode as node:fs/promises open() takes them. */
+  open(path: string | Buffer | URL, flags: string | number = 'r', mode: string | number = 0o666): Promise<FileHandle> {
+    const p = validatePath(path);
+    const f = parseFlags(flags);
+    const m = parseMode(mode, 0o666);
+    return FileHandle.open(this, p, f, m);
+  }
+
+  /**
+   * Stop new work, cancel what can be cancelled (those operations reject with ECANCELED), wait for
+   * everything else in flight, close the files still open, and release every native resource.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#backend.cancel();
+    await this.#drained();
+    await Promise.all([...this.#handles].map(h => h.closeForEngine()));
+    await this.#drained();
+    this.#backend.destroy();
+  }
+
+  #drained(): Promise<void> {
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise(resolve => (this.#idle = resolve));
+  }
+
+  /** @internal The backend for one more operation; throws when the engine is closed. */
+  begin(): Backend {
+    if (this.#closing) throw engineClosed(this.name);
+    this.#inflight++;
+    return this.#backend;
+  }
+
+  /** @internal Like begin(), for the engine's own closing of files. */
+  beginInternal(): Backend {
+    this.#inflight++;
+    return this.#backend;
+  }
+
+  /** @internal An operation begun with begin() has completed. */
+  end(): void {
+    if (--this.#inflight === 0 && this.#idle) {
+      const idle = this.#idle;
+      this.#idle = undefined;
+      idle();
+    }
+  }
+
+  /** @internal */
+  track(handle: FileHandle, open: boolean): void {
+    if (open) this.#handles.add(handle);
+    else this.#handles.delete(handle);
+  }
+}

@@ -1,0 +1,34 @@
+// The engine contract on the JS side: every engine implements these operations. An operation
+// is started, and later `done` is called once with a result >= 0 or a negative errno. How it
+// runs is the engine's whole business. Arguments arrive validated (src/validate.ts).
+import type { Bytes } from '../validate.js';
+
+export type Done = (result: number) => void;
+
+export interface Backend {
+  open(path: string, flags: number, mode: number, done: Done): void;
+  close(fd: number, done: Done): void;
+  /** position -1: the current file position. */
+  read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void;
+  write(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void;
+  readv(fd: number, buffers: Bytes[], position: number, done: Done): void;
+  writev(fd: number, buffers: Bytes[], position: number, done: Done): void;
+  fsync(fd: number, done: Done): void;
+  fdatasync(fd: number, done: Done): void;
+  /** Fills `out` (STAT_FIELDS doubles, see src/stats.ts). */
+  fstat(fd: number, out: Float64Array, done: Done): void;
+  ftruncate(fd: number, length: number, done: Done): void;
+  /** Cancel what can be cancelled: those operations complete with -ECANCELED. */
+  cancel(): void;
+  /** Called once nothing is in flight: release every resource. */
+  destroy(): void;
+}
+
+/** Options every engine accepts; engines read their own from the same object. */
+export interface EngineOptions {
+  /** pool, workers: threads in the pool (default 4). thread: most threads alive at once (default 64). */
+  threads?: number;
+  /** pool: operations queued beyond the running ones (default 64). */
+  queueDepth?: number;
+  [option: string]: unknown;
+}

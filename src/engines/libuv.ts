@@ -1,0 +1,32 @@
+// The `libuv` engine: node:fs callbacks, run on libuv's thread pool. What Node does today.
+import fs from 'node:fs';
+import { fromStats } from '../stats.js';
+import type { Bytes } from '../validate.js';
+import type { Backend, Done } from './backend.js';
+
+const at = (position: number) => (position < 0 ? null : position);
+const result = (done: Done) => (err: NodeJS.ErrnoException | null, n?: number) => done(err ? err.errno ?? -22 : n ?? 0);
+
+export class LibuvBackend implements Backend {
+  open(path: string, flags: number, mode: number, done: Done): void { fs.open(path, flags, mode, result(done)); }
+  close(fd: number, done: Done): void { fs.close(fd, result(done)); }
+  read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
+    fs.read(fd, buffer, offset, length, at(position), result(done));
+  }
+  write(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
+    fs.write(fd, buffer, offset, length, at(position), result(done));
+  }
+  readv(fd: number, buffers: Bytes[], position: number, done: Done): void { fs.readv(fd, buffers, at(position), result(done)); }
+  writev(fd: number, buffers: Bytes[], position: number, done: Done): void { fs.writev(fd, buffers, at(position), result(done)); }
+  fsync(fd: number, done: Done): void { fs.fsync(fd, result(done)); }
+  fdatasync(fd: number, done: Done): void { fs.fdatasync(fd, result(done)); }
+  fstat(fd: number, out: Float64Array, done: Done): void {
+    fs.fstat(fd, (err, st) => {
+      if (!err) fromStats(st, out);
+      done(err ? err.errno ?? -22 : 0);
+    });
+  }
+  ftruncate(fd: number, length: number, done: Done): void { fs.ftruncate(fd, length, result(done)); }
+  cancel(): void {} // libuv cannot take back a request its pool has started
+  destroy(): void {}
+}

@@ -1,0 +1,131 @@
+// The JS half of every native engine (thread, pool, and the kernel engines): operations are
+// written as records into a shared Float64Array, and everything started in one turn of the event
+// loop goes native in one submit() call. Completions come back as (id, result) pairs in a second
+// shared array, in batches: one crossing per batch, none per operation.
+import { binding, bindingError } from '../binding.js';
+import { errnoOf } from '../errors.js';
+import type { Bytes } from '../validate.js';
+import type { Backend, Done } from './backend.js';
+
+// Operation codes and record layout; keep in sync with native/engine.h.
+const enum Op { NOP = 0, READ = 1, WRITE = 2, READV = 3, WRITEV = 4, FSYNC = 5, FDATASYNC = 6, FSTAT = 7, FTRUNCATE = 8, OPEN = 9, CLOSE = 10 }
+const RECORD = 8;
+const BATCH = 256;        // records per submit() crossing
+const COMPLETIONS = 1024; // pairs per delivery crossing
+
+const ECANCELED = errnoOf('ECANCELED');
+
+type Waiting = [Op, number, number, unknown, number, number, number, Done];
+
+export class NativeBackend implements Backend {
+  readonly #handle: object;
+  readonly #sub = new Float64Array(BATCH * RECORD);
+  readonly #comp = new Float64Array(COMPLETIONS * 2);
+  readonly #capacity: number;
+  #count = 0;                       // records written, not yet submitted
+  #buffers: unknown[] = [];         // the batch's buffers, indexed by the records
+  #flushing = false;
+  #done: (Done | undefined)[] = []; // by id
+  #held: unknown[] = [];            // by id: buffers the kernel may still use
+  #freeIds: number[] = [];
+  #inflight = 0;
+  #waiting: Waiting[] = [];         // beyond capacity, in arrival order
+
+  /** Throws, with the reason, when the engine cannot be set up here. */
+  constructor(kind: string, options: object, capacity: number) {
+    const native = binding();
+    if (!native) throw new Error(bindingError());
+    const handle = native.create(kind, options, this.#onComplete, this.#sub, this.#comp);
+    if (typeof handle === 'number') throw Object.assign(new Error(`cannot set up the ${kind} engine`), { errno: handle });
+    this.#handle = handle;
+    this.#capacity = capacity;
+  }
+
+  #start(op: Op, fd: number, position: number, buffers: unknown, nbuf: number, a: number, b: number, done: Done): void {
+    if (this.#inflight >= this.#capacity || this.#waiting.length > 0) {
+      this.#waiting.push([op, fd, position, buffers, nbuf, a, b, done]);
+      return;
+    }
+    this.#enqueue(op, fd, position, buffers, nbuf, a, b, done);
+  }
+
+  #enqueue(op: Op, fd: number, position: number, buffers: unknown, nbuf: number, a: number, b: number, done: Done): void {
+    const id = this.#freeIds.length > 0 ? this.#freeIds.pop()! : this.#done.length;
+    this.#done[id] = done;
+    this.#held[id] = buffers;
+    this.#inflight++;
+    if (this.#count === BATCH) this.#flush();
+    const s = this.#sub, o = this.#count++ * RECORD;
+    s[o] = op; s[o + 1] = id; s[o + 2] = fd; s[o + 3] = position;
+    s[o + 4] = this.#buffers.length; s[o + 5] = nbuf; s[o + 6] = a; s[o + 7] = b;
+    if (nbuf === 1) this.#buffers.push(buffers);
+    else if (nbuf > 1) for (const buf of buffers as unknown[]) this.#buffers.push(buf);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #flush = (): void => {
+    this.#flushing = false;
+    const n = this.#count;
+    if (n === 0) return;
+    this.#count = 0;
+    const buffers = this.#buffers;
+    this.#buffers = [];
+    this.#deliver(binding()!.submit(this.#handle, n, buffers));
+  };
+
+  #onComplete = (count: number): void => this.#deliver(count);
+
+  #deliver(count: number): void {
+    const comp = this.#comp;
+    for (let i = 0; i < count; i++) {
+      const id = comp[2 * i], result = comp[2 * i + 1];
+      const done = this.#done[id]!;
+      this.#done[id] = undefined;
+      this.#held[id] = undefined;
+      this.#freeIds.push(id);
+      this.#inflight--;
+      done(result);
+    }
+    while (this.#waiting.length > 0 && this.#inflight < this.#capacity) {
+      this.#enqueue(...this.#waiting.shift()!);
+    }
+  }
+
+  open(path: string, flags: number, mode: number, done: Done): void {
+    this.#start(Op.OPEN, -1, 0, Buffer.from(`${path}\0`), 1, flags, mode, done);
+  }
+  close(fd: number, done: Done): void { this.#start(Op.CLOSE, fd, 0, undefined, 0, 0, 0, done); }
+  read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
+    this.#start(Op.READ, fd, position, buffer, 1, offset, length, done);
+  }
+  write(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
+    this.#start(Op.WRITE, fd, position, buffer, 1, offset, length, done);
+  }
+  readv(fd: number, buffers: Bytes[], position: number, done: Done): void {
+    if (buffers.length === 0) return done(0);
+    this.#start(Op.READV, fd, position, buffers, buffers.length, 0, 0, done);
+  }
+  writev(fd: number, buffers: Bytes[], position: number, done: Done): void {
+    if (buffers.length === 0) return done(0);
+    this.#start(Op.WRITEV, fd, position, buffers, buffers.length, 0, 0, done);
+  }
+  fsync(fd: number, done: Done): void { this.#start(Op.FSYNC, fd, 0, undefined, 0, 0, 0, done); }
+  fdatasync(fd: number, done: Done): void { this.#start(Op.FDATASYNC, fd, 0, undefined, 0, 0, 0, done); }
+  fstat(fd: number, out: Float64Array, done: Done): void { this.#start(Op.FSTAT, fd, 0, out, 1, 0, 0, done); }
+  ftruncate(fd: number, length: number, done: Done): void { this.#start(Op.FTRUNCATE, fd, length, undefined, 0, 0, 0, done); }
+
+  cancel(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) w[7](ECANCELED);
+    this.#flush();
+    binding()!.cancel(this.#handle);
+  }
+
+  destroy(): void {
+    binding()!.destroy(this.#handle);
+  }
+}

@@ -1,0 +1,29 @@
+// The `null` engine: every operation completes at once without any I/O (fio's null engine), so
+// a benchmark of it measures ioengine's own overhead. Reads leave the buffer as it was.
+import { constants } from 'node:fs';
+import { S } from '../stats.js';
+import type { Bytes } from '../validate.js';
+import type { Backend, Done } from './backend.js';
+
+const total = (buffers: Bytes[]) => buffers.reduce((n, b) => n + b.byteLength, 0);
+
+export class NullBackend implements Backend {
+  #nextFd = 1 << 20; // never a real descriptor
+  open(_path: string, _flags: number, _mode: number, done: Done): void { done(this.#nextFd++); }
+  close(_fd: number, done: Done): void { done(0); }
+  read(_fd: number, _b: Bytes, _o: number, length: number, _p: number, done: Done): void { done(length); }
+  write(_fd: number, _b: Bytes, _o: number, length: number, _p: number, done: Done): void { done(length); }
+  readv(_fd: number, buffers: Bytes[], _p: number, done: Done): void { done(total(buffers)); }
+  writev(_fd: number, buffers: Bytes[], _p: number, done: Done): void { done(total(buffers)); }
+  fsync(_fd: number, done: Done): void { done(0); }
+  fdatasync(_fd: number, done: Done): void { done(0); }
+  fstat(_fd: number, out: Float64Array, done: Done): void {
+    out.fill(0);
+    out[S.mode] = constants.S_IFREG | 0o644;
+    out[S.nlink] = 1;
+    done(0);
+  }
+  ftruncate(_fd: number, _length: number, done: Done): void { done(0); }
+  cancel(): void {}
+  destroy(): void {}
+}

@@ -1,0 +1,85 @@
+// Which engines exist, which can run here and why not, and what `auto` picks: decided here and
+// nowhere else (libuv's habit: one place, with an environment override).
+import { binding, bindingError } from '../binding.js';
+import { engineUnavailable, unknownEngine } from '../errors.js';
+import type { Backend, EngineOptions } from './backend.js';
+import { LibuvBackend } from './libuv.js';
+import { NativeBackend } from './native.js';
+import { NullBackend } from './null.js';
+import { SyncBackend } from './sync.js';
+import { WorkersBackend } from './workers.js';
+
+interface EngineEntry {
+  name: string;
+  /** undefined when the engine can run here, else why not (words a person can act on). */
+  probe(): string | undefined;
+  create(options: EngineOptions): Backend;
+}
+
+const nativeReason = () => (binding() ? undefined : bindingError());
+const notYet = () => 'not built into this version of ioengine yet';
+const positive = (value: unknown, dflt: number) => (typeof value === 'number' && value >= 1 ? Math.floor(value) : dflt);
+
+/** Every engine, in the stable order engines() reports them. */
+export const ENGINES: readonly EngineEntry[] = [
+  { name: 'sync', probe: () => undefined, create: () => new SyncBackend() },
+  {
+    name: 'thread',
+    probe: nativeReason,
+    create: o => new NativeBackend('thread', o, positive(o.threads, 64)),
+  },
+  {
+    name: 'pool',
+    probe: nativeReason,
+    create: o => new NativeBackend('pool', o, positive(o.threads, 4) + positive(o.queueDepth, 64)),
+  },
+  { name: 'workers', probe: () => undefined, create: o => new WorkersBackend({ threads: positive(o.threads, 4) }) },
+  { name: 'libuv', probe: () => undefined, create: () => new LibuvBackend() },
+  { name: 'posix-aio', probe: notYet, create: () => { throw new Error(notYet()); } },
+  { name: 'linux-aio', probe: notYet, create: () => { throw new Error(notYet()); } },
+  { name: 'io_uring', probe: notYet, create: () => { throw new Error(notYet()); } },
+  { name: 'null', probe: () => undefined, create: () => new NullBackend() },
+];
+
+export const ENGINE_NAMES = ENGINES.map(e => e.name);
+
+/** Best first. `null` does no I/O and is never chosen. */
+const AUTO_PREFERENCE = ['io_uring', 'libuv', 'pool', 'workers', 'sync'];
+
+export interface EngineInfo {
+  name: string;
+  available: boolean;
+  reason?: string;
+}
+
+export function engineInfo(): EngineInfo[] {
+  return ENGINES.map(e => {
+    const reason = e.probe();
+    return reason === undefined ? { name: e.name, available: true } : { name: e.name, available: false, reason };
+  });
+}
+
+/** IOENGINE_ENGINES=a,b restricts what `auto` may choose. */
+export function autoChoice(env = process.env): string {
+  const allowed = env.IOENGINE_ENGINES?.split(',').map(s => s.trim()).filter(Boolean);
+  for (const name of AUTO_PREFERENCE) {
+    if (allowed && !allowed.includes(name)) continue;
+    if (entry(name).probe() === undefined) return name;
+  }
+  throw engineUnavailable('auto', `none of ${allowed?.join(', ') ?? AUTO_PREFERENCE.join(', ')} can run here (IOENGINE_ENGINES=${env.IOENGINE_ENGINES ?? ''})`);
+}
+
+function entry(name: string): EngineEntry {
+  const found = ENGINES.find(e => e.name === name);
+  if (!found) throw unknownEngine(name, ENGINE_NAMES);
+  return found;
+}
+
+/** The backend for name ('auto' resolved first); throws with the reason when it cannot run. */
+export function createBackend(name: string, options: EngineOptions): { name: string; backend: Backend } {
+  const resolved = name === 'auto' ? autoChoice() : name;
+  const e = entry(resolved);
+  const reason = e.probe();
+  if (reason !== undefined) throw engineUnavailable(resolved, reason);
+  return { name: resolved, backend: e.create(options) };
+}

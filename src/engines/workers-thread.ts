@@ -1,0 +1,43 @@
+// A thread of the `workers` engine: waits on its control block, runs one node:fs sync call on
+// the shared data block, posts the result. Data moves through the shared block because a worker
+// cannot touch the caller's (non-shared) buffers.
+import fs from 'node:fs';
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { STAT_FIELDS, fromStats } from '../stats.js';
+import { DONE, F, IDLE, REQUEST, STATE, WOp } from './workers-protocol.js';
+
+const { control, data: initial, port } = workerData as { control: SharedArrayBuffer; data: SharedArrayBuffer; port: MessagePort };
+const i32 = new Int32Array(control);
+const f64 = new Float64Array(control);
+let data = new Uint8Array(initial);
+
+function run(): number {
+  const op = f64[F.op], fd = f64[F.fd], length = f64[F.length];
+  const position = f64[F.position] < 0 ? null : f64[F.position];
+  switch (op) {
+    case WOp.OPEN: return fs.openSync(Buffer.from(data.buffer, 0, length).toString(), f64[F.a], f64[F.b]);
+    case WOp.CLOSE: fs.closeSync(fd); return 0;
+    case WOp.READ: return fs.readSync(fd, data, 0, length, position);
+    case WOp.WRITE: return fs.writeSync(fd, data, 0, length, position);
+    case WOp.FSYNC: fs.fsyncSync(fd); return 0;
+    case WOp.FDATASYNC: fs.fdatasyncSync(fd); return 0;
+    case WOp.FSTAT: fromStats(fs.fstatSync(fd), new Float64Array(data.buffer, 0, STAT_FIELDS)); return 0;
+    case WOp.FTRUNCATE: fs.ftruncateSync(fd, f64[F.position]); return 0;
+    default: return -22;
+  }
+}
+
+for (;;) {
+  Atomics.wait(i32, STATE, IDLE);
+  if (Atomics.load(i32, STATE) !== REQUEST) continue;
+  if (f64[F.newData]) data = new Uint8Array(receiveMessageOnPort(port)!.message as SharedArrayBuffer);
+  let result: number;
+  try {
+    result = run();
+  } catch (err) {
+    result = (err as NodeJS.ErrnoException).errno ?? -22;
+  }
+  f64[F.result] = result;
+  Atomics.store(i32, STATE, DONE);
+  Atomics.notify(i32, STATE);
+}

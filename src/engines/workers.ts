@@ -1,0 +1,175 @@
+// The `workers` engine: a pool of worker_threads doing node:fs sync calls, coordinated through
+// SharedArrayBuffer and Atomics (Atomics.waitAsync on the main side): how a Node program builds
+// a pool without native code. Bytes are copied through a shared block per worker.
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { errnoOf } from '../errors.js';
+import { STAT_FIELDS } from '../stats.js';
+import type { Bytes } from '../validate.js';
+import type { Backend, Done } from './backend.js';
+import { CONTROL_BYTES, DONE, F, IDLE, REQUEST, STATE, WOp } from './workers-protocol.js';
+
+const ECANCELED = errnoOf('ECANCELED');
+const INITIAL_DATA = 1 << 20;
+
+const bytesOf = (b: Bytes) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+/** One operation: how to fill the data block before, and what to do with it after. */
+interface Job {
+  op: WOp; fd: number; position: number; length: number; a: number; b: number;
+  before?: (data: Uint8Array) => void;
+  after?: (data: Uint8Array, result: number) => void;
+  done: Done;
+}
+
+class Thread {
+  readonly control = new SharedArrayBuffer(CONTROL_BYTES);
+  readonly i32 = new Int32Array(this.control);
+  readonly f64 = new Float64Array(this.control);
+  data = new SharedArrayBuffer(INITIAL_DATA);
+  readonly port: MessagePort;
+  readonly worker: Worker;
+  job: Job | undefined;
+
+  constructor(onExit: (t: Thread) => void) {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.worker = new Worker(new URL('./workers-thread.js', import.meta.url), {
+      workerData: { control: this.control, data: this.data, port: port2 },
+      transferList: [port2],
+    });
+    this.worker.unref();
+    this.worker.on('error', () => {}); // the exit handler reports it to the operation
+    this.worker.on('exit', () => onExit(this));
+  }
+}
+
+export class WorkersBackend implements Backend {
+  readonly #threads: Thread[] = [];
+  readonly #idle: Thread[] = [];
+  #queue: Job[] = [];
+  // Node closes, when a worker exits, the descriptors that worker opened and did not close itself,
+  // so open and close always run on one worker: the primary, the first in #threads.
+  #pinned: Job[] = [];
+  #destroyed = false;
+
+  constructor(options: { threads?: number }) {
+    for (let i = 0; i < (options.threads ?? 4); i++) this.#spawn();
+  }
+
+  #spawn(primary = false): void {
+    const thread = new Thread(t => this.#onExit(t));
+    if (primary) this.#threads.unshift(thread);
+    else this.#threads.push(thread);
+    this.#idle.push(thread);
+  }
+
+  #onExit(thread: Thread): void {
+    const wasPrimary = this.#threads[0] === thread;
+    this.#threads.splice(this.#threads.indexOf(thread), 1);
+    if (this.#destroyed) return;
+    const idle = this.#idle.indexOf(thread);
+    if (idle >= 0) this.#idle.splice(idle, 1);
+    // A worker that dies takes its operation with it: fail that one, keep the pool whole.
+    const job = thread.job;
+    thread.job = undefined;
+    this.#spawn(wasPrimary);
+    if (job) job.done(ECANCELED);
+    this.#next();
+  }
+
+  #submit(job: Job, pinned = false): void {
+    (pinned ? this.#pinned : this.#queue).push(job);
+    this.#next();
+  }
+
+  #next(): void {
+    const primary = this.#threads[0];
+    if (this.#pinned.length > 0 && this.#idle.includes(primary)) {
+      this.#idle.splice(this.#idle.indexOf(primary), 1);
+      this.#dispatch(primary, this.#pinned.shift()!);
+    }
+    while (this.#queue.length > 0 && this.#idle.length > 0) this.#dispatch(this.#idle.pop()!, this.#queue.shift()!);
+  }
+
+  #dispatch(thread: Thread, job: Job): void {
+    const { f64, i32 } = thread;
+    f64[F.newData] = 0;
+    if (job.length > thread.data.byteLength) {
+      thread.data = new SharedArrayBuffer(2 ** Math.ceil(Math.log2(job.length)));
+      thread.port.postMessage(thread.data);
+      f64[F.newData] = 1;
+    }
+    job.before?.(new Uint8Array(thread.data, 0, job.length));
+    f64[F.op] = job.op; f64[F.fd] = job.fd; f64[F.position] = job.position; f64[F.length] = job.length;
+    f64[F.a] = job.a; f64[F.b] = job.b;
+    thread.job = job;
+    thread.worker.ref(); // an operation in flight keeps the loop alive; an idle pool does not
+    Atomics.store(i32, STATE, REQUEST);
+    Atomics.notify(i32, STATE);
+    const wait = Atomics.waitAsync(i32, STATE, REQUEST);
+    if (wait.async) wait.value.then(() => this.#finish(thread));
+    else this.#finish(thread);
+  }
+
+  #finish(thread: Thread): void {
+    const job = thread.job;
+    if (!job || Atomics.load(thread.i32, STATE) !== DONE) return; // the worker died; onExit handles it
+    thread.job = undefined;
+    const result = thread.f64[F.result];
+    if (result >= 0) job.after?.(new Uint8Array(thread.data, 0, job.length), result);
+    Atomics.store(thread.i32, STATE, IDLE);
+    thread.worker.unref();
+    this.#idle.push(thread);
+    job.done(result);
+    this.#next();
+  }
+
+  open(path: string, flags: number, mode: number, done: Done): void {
+    const bytes = Buffer.from(path);
+    this.#submit({ op: WOp.OPEN, fd: -1, position: 0, length: bytes.length, a: flags, b: mode, before: d => d.set(bytes), done }, true);
+  }
+  close(fd: number, done: Done): void { this.#submit({ op: WOp.CLOSE, fd, position: 0, length: 0, a: 0, b: 0, done }, true); }
+  read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
+    const target = bytesOf(buffer);
+    this.#submit({ op: WOp.READ, fd, position, length, a: 0, b: 0, done,
+      after: (d, n) => target.set(d.subarray(0, n), offset) });
+  }
+  write(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
+    const source = bytesOf(buffer).subarray(offset, offset + length);
+    this.#submit({ op: WOp.WRITE, fd, position, length, a: 0, b: 0, done, before: d => d.set(source) });
+  }
+  readv(fd: number, buffers: Bytes[], position: number, done: Done): void {
+    const length = buffers.reduce((n, b) => n + b.byteLength, 0);
+    this.#submit({ op: WOp.READ, fd, position, length, a: 0, b: 0, done,
+      after: (d, n) => {
+        for (let i = 0, at = 0; i < buffers.length && at < n; at += buffers[i++].byteLength)
+          bytesOf(buffers[i]).set(d.subarray(at, Math.min(n, at + buffers[i].byteLength)));
+      } });
+  }
+  writev(fd: number, buffers: Bytes[], position: number, done: Done): void {
+    const length = buffers.reduce((n, b) => n + b.byteLength, 0);
+    this.#submit({ op: WOp.WRITE, fd, position, length, a: 0, b: 0, done,
+      before: d => { let at = 0; for (const b of buffers) { d.set(bytesOf(b), at); at += b.byteLength; } } });
+  }
+  fsync(fd: number, done: Done): void { this.#submit({ op: WOp.FSYNC, fd, position: 0, length: 0, a: 0, b: 0, done }); }
+  fdatasync(fd: number, done: Done): void { this.#submit({ op: WOp.FDATASYNC, fd, position: 0, length: 0, a: 0, b: 0, done }); }
+  fstat(fd: number, out: Float64Array, done: Done): void {
+    this.#submit({ op: WOp.FSTAT, fd, position: 0, length: STAT_FIELDS * 8, a: 0, b: 0, done,
+      after: d => out.set(new Float64Array(d.buffer, 0, STAT_FIELDS)) });
+  }
+  ftruncate(fd: number, length: number, done: Done): void {
+    this.#submit({ op: WOp.FTRUNCATE, fd, position: length, length: 0, a: 0, b: 0, done });
+  }
+
+  cancel(): void {
+    const queued = [...this.#pinned, ...this.#queue];
+    this.#pinned = [];
+    this.#queue = [];
+    for (const job of queued) job.done(ECANCELED);
+  }
+
+  destroy(): void {
+    this.#destroyed = true;
+    for (const t of this.#threads) void t.worker.terminate();
+  }
+}

@@ -1,0 +1,93 @@
+// Every error ioengine makes, shaped as node:fs makes them.
+import util from 'node:util';
+
+const systemErrors = util.getSystemErrorMap();
+
+export interface SystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  path?: string;
+}
+
+/** A call-site stack, captured before going native (costly: used for ops other than read/write). */
+export type Trace = { stack?: string };
+
+export function captureTrace(fn: Function): Trace {
+  const trace: Trace = {};
+  Error.captureStackTrace(trace, fn);
+  return trace;
+}
+
+/** errno (negative, as the engines return it) -> `ENOENT: no such file or directory, open '/x'`. */
+export function systemError(errno: number, syscall: string, path?: string, trace?: Trace): SystemError {
+  const [code, description] = systemErrors.get(errno) ?? [`Unknown system error ${errno}`, 'unknown error'];
+  let message = `${code}: ${description}, ${syscall}`;
+  if (path !== undefined) message += ` '${path}'`;
+  const err = new Error(message) as SystemError;
+  err.errno = errno;
+  err.code = code;
+  err.syscall = syscall;
+  if (path !== undefined) err.path = path;
+  if (trace?.stack) err.stack = `Error: ${message}${trace.stack.slice(trace.stack.indexOf('\n'))}`;
+  return err;
+}
+
+export function errnoOf(name: string): number {
+  for (const [errno, [code]] of systemErrors) if (code === name) return errno;
+  throw new Error(`unknown errno name ${name}`);
+}
+
+type CodedError = Error & { code: string };
+
+function coded<E extends Error>(err: E, code: string): E & { code: string } {
+  const e = err as E & { code: string };
+  e.code = code;
+  // Node puts the code in the name shown by the stack: "TypeError [ERR_X]: ..."
+  if (e.stack) e.stack = e.stack.replace(/^(\w+)/, `$1 [${code}]`);
+  return e;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return `function ${value.name}`;
+  if (typeof value === 'object') {
+    const name = (value as object).constructor?.name;
+    return name ? `an instance of ${name}` : util.inspect(value, { depth: -1 });
+  }
+  let shown = util.inspect(value, { colors: false });
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return `type ${typeof value} (${shown})`;
+}
+
+export function invalidArgType(name: string, expected: string, actual: unknown): CodedError {
+  return coded(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`), 'ERR_INVALID_ARG_TYPE');
+}
+
+export function invalidArgValue(name: string, value: unknown, reason = 'is invalid'): CodedError {
+  return coded(new TypeError(`The argument '${name}' ${reason}. Received ${util.inspect(value)}`), 'ERR_INVALID_ARG_VALUE');
+}
+
+export function outOfRange(name: string, range: string, value: unknown): CodedError {
+  return coded(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${util.inspect(value)}`), 'ERR_OUT_OF_RANGE');
+}
+
+export function engineClosed(name: string): CodedError {
+  return coded(new Error(`The ${name} engine is closed`), 'ERR_IOENGINE_CLOSED');
+}
+
+export function unknownEngine(name: unknown, known: readonly string[]): CodedError {
+  return coded(new TypeError(`Unknown engine ${util.inspect(name)}. Known engines: ${known.join(', ')}, auto`), 'ERR_IOENGINE_UNKNOWN');
+}
+
+export function engineUnavailable(name: string, reason: string): CodedError {
+  return coded(new Error(`The ${name} engine is not available here: ${reason}`), 'ERR_IOENGINE_UNAVAILABLE');
+}
+
+/** What an aborted operation rejects with, as node:fs does (`name: 'AbortError'`). */
+export function abortError(reason?: unknown): Error {
+  const err = coded(new Error('The operation was aborted', { cause: reason }), 'ABORT_ERR');
+  err.name = 'AbortError';
+  return err;
+}

@@ -1,0 +1,225 @@
+// FileHandle: the same methods, arguments and results as node:fs/promises FileHandle, over any
+// engine. Arguments are validated here, before any I/O; each operation keeps its buffers
+// referenced (through its completion callback) until the engine reports it done.
+import type { Stats } from 'node:fs';
+import type { Engine } from './engine.js';
+import type { Backend, Done } from './engines/backend.js';
+import { captureTrace, errnoOf, invalidArgType, invalidArgValue, systemError, type Trace } from './errors.js';
+import { STAT_FIELDS, toStats } from './stats.js';
+import { validateBuffer, validateBufferArray, validateInteger, validateObject, validatePosition, validateRange, type Bytes } from './validate.js';
+
+const EBADF = errnoOf('EBADF');
+
+export interface ReadResult<T extends Bytes = Buffer> { bytesRead: number; buffer: T }
+export interface WriteResult<T = Buffer> { bytesWritten: number; buffer: T }
+export interface ReadOptions<T extends Bytes = Buffer> { buffer?: T; offset?: number; length?: number; position?: number | bigint | null }
+export interface WriteOptions { offset?: number; length?: number; position?: number | null }
+
+type Start = (backend: Backend, fd: number, done: Done) => void;
+
+export class FileHandle {
+  readonly #engine: Engine;
+  #fd: number;
+  #pending = 0;                 // operations of this handle in flight
+  #closing: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+  #sequence: Promise<unknown> = Promise.resolve(); // operations at the current position, in order
+
+  private constructor(engine: Engine, fd: number) {
+    this.#engine = engine;
+    this.#fd = fd;
+    engine.track(this, true);
+  }
+
+  /** @internal Use engine.open(). */
+  static open(engine: Engine, path: string, flags: number, mode: number): Promise<FileHandle> {
+    const trace = captureTrace(engine.open);
+    return new Promise((resolve, reject) => {
+      let backend: Backend;
+      try {
+        backend = engine.begin();
+      } catch (err) {
+        return reject(err);
+      }
+      backend.open(path, flags, mode, fd => {
+        engine.end();
+        if (fd >= 0) resolve(new FileHandle(engine, fd));
+        else reject(systemError(fd, 'open', path, trace));
+      });
+    });
+  }
+
+  /** The file descriptor, or -1 once closed. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  #run<T>(syscall: string, start: Start, ok: (result: number) => T, trace?: Trace): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const fd = this.#fd;
+      if (fd < 0 || this.#closing) return reject(systemError(EBADF, syscall, undefined, trace));
+      let backend: Backend;
+      try {
+        backend = this.#engine.begin();
+      } catch (err) {
+        return reject(err);
+      }
+      this.#pending++;
+      start(backend, fd, result => {
+        this.#settled();
+        if (result >= 0) resolve(ok(result));
+        else reject(systemError(result, syscall, undefined, trace));
+      });
+    });
+  }
+
+  #settled(): void {
+    this.#engine.end();
+    if (--this.#pending === 0 && this.#drained) this.#drained();
+  }
+
+  /** Operations at the current file position (position null/-1) run one after another. */
+  #inSequence<T>(position: number, run: () => Promise<T>): Promise<T> {
+    if (position !== -1) return run();
+    const result = this.#sequence.then(run);
+    this.#sequence = result.catch(() => {});
+    return result;
+  }
+
+  read<T extends Bytes = Buffer>(buffer: T, offset?: number | null, length?: number | null, position?: number | bigint | null): Promise<ReadResult<T>>;
+  read<T extends Bytes = Buffer>(buffer: T, options?: ReadOptions): Promise<ReadResult<T>>;
+  read<T extends Bytes = Buffer>(options?: ReadOptions<T>): Promise<ReadResult<T>>;
+  read(bufferOrOptions?: unknown, offsetOrOptions?: unknown, length?: unknown, position?: unknown): Promise<ReadResult<Bytes>> {
+    let buffer = bufferOrOptions;
+    let offset = offsetOrOptions;
+    try {
+      if (!ArrayBuffer.isView(buffer)) {
+        const o = validateObject(bufferOrOptions, 'options');
+        buffer = o.buffer ?? Buffer.alloc(16384);
+        validateBuffer(buffer);
+        ({ offset, length, position } = o);
+      } else if (offset !== null && typeof offset === 'object') {
+        ({ offset, length, position } = offset as Record<string, unknown>);
+      }
+      const buf = buffer as Bytes;
+      const [off, len] = validateRange(buf, offset, length);
+      if (len === 0) return Promise.resolve({ bytesRead: 0, buffer: buf });
+      const pos = validatePosition(position);
+      return this.#inSequence(pos, () => this.#run('read',
+        (b, fd, done) => b.read(fd, buf, off, len, pos, done),
+        bytesRead => ({ bytesRead, buffer: buf })));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  write<T extends Bytes>(buffer: T, offset?: number | null, length?: number | null, position?: number | null): Promise<WriteResult<T>>;
+  write<T extends Bytes>(buffer: T, options?: WriteOptions): Promise<WriteResult<T>>;
+  write(data: string, position?: number | null, encoding?: BufferEncoding): Promise<WriteResult<string>>;
+  write(data: unknown, offsetOrOptions?: unknown, length?: unknown, position?: unknown): Promise<WriteResult<unknown>> {
+    try {
+      let buf: Bytes, off: number, len: number, pos: number;
+      if (ArrayBuffer.isView(data)) {
+        const view = data as Bytes;
+        let offset = offsetOrOptions;
+        if (offset !== null && typeof offset === 'object') ({ offset, length, position } = offset as Record<string, unknown>);
+        if (data.byteLength === 0) return Promise.resolve({ bytesWritten: 0, buffer: data });
+        [off, len] = validateRange(view, offset, length);
+        pos = validatePosition(position);
+        buf = view;
+      } else if (typeof data === 'string') {
+        const encoding = (length ?? 'utf8') as BufferEncoding;
+        if (!Buffer.isEncoding(encoding)) throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+        buf = Buffer.from(data, encoding);
+        [off, len] = [0, buf.byteLength];
+        pos = validatePosition(offsetOrOptions);
+      } else {
+        throw invalidArgType('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
+      }
+      if (len === 0) return Promise.resolve({ bytesWritten: 0, buffer: data });
+      return this.#inSequence(pos, () => this.#run('write',
+        (b, fd, done) => b.write(fd, buf, off, len, pos, done),
+        bytesWritten => ({ bytesWritten, buffer: data })));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  readv<T extends Bytes[]>(buffers: T, position?: number | null): Promise<{ bytesRead: number; buffers: T }> {
+    try {
+      validateBufferArray(buffers);
+      const pos = validatePosition(position);
+      return this.#inSequence(pos, () => this.#run('read',
+        (b, fd, done) => b.readv(fd, buffers, pos, done),
+        bytesRead => ({ bytesRead, buffers })));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  writev<T extends Bytes[]>(buffers: T, position?: number | null): Promise<{ bytesWritten: number; buffers: T }> {
+    try {
+      validateBufferArray(buffers);
+      const pos = validatePosition(position);
+      return this.#inSequence(pos, () => this.#run('write',
+        (b, fd, done) => b.writev(fd, buffers, pos, done),
+        bytesWritten => ({ bytesWritten, buffers })));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  stat(options?: { bigint?: boolean }): Promise<Stats> {
+    if (options?.bigint) return Promise.reject(invalidArgValue('options.bigint', true, 'is not supported: BigInt stats are not implemented'));
+    const out = new Float64Array(STAT_FIELDS);
+    return this.#run('fstat', (b, fd, done) => b.fstat(fd, out, done), () => toStats(out), captureTrace(this.stat));
+  }
+
+  sync(): Promise<void> {
+    return this.#run('fsync', (b, fd, done) => b.fsync(fd, done), () => undefined, captureTrace(this.sync));
+  }
+
+  datasync(): Promise<void> {
+    return this.#run('fdatasync', (b, fd, done) => b.fdatasync(fd, done), () => undefined, captureTrace(this.datasync));
+  }
+
+  truncate(len: number = 0): Promise<void> {
+    try {
+      const length = Math.max(0, validateInteger(len, 'len'));
+      return this.#run('ftruncate', (b, fd, done) => b.ftruncate(fd, length, done), () => undefined, captureTrace(this.truncate));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Waits for this handle's operations in flight, then closes the descriptor. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    if (this.#fd < 0) return Promise.resolve();
+    const trace = captureTrace(this.close);
+    let backend: Backend;
+    try {
+      backend = this.#engine.begin();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#closing = this.#closeWith(backend, trace);
+    return this.#closing;
+  }
+
+  /** @internal The engine is closing: close this file through it even though it refuses new work. */
+  closeForEngine(): Promise<void> {
+    this.#closing ??= this.#closeWith(this.#engine.beginInternal());
+    return this.#closing.catch(() => {});
+  }
+
+  async #closeWith(backend: Backend, trace?: Trace): Promise<void> {
+    if (this.#pending > 0) await new Promise<void>(resolve => (this.#drained = resolve));
+    const fd = this.#fd;
+    this.#fd = -1;
+    this.#engine.track(this, false);
+    const result = await new Promise<number>(resolve => backend.close(fd, resolve));
+    this.#engine.end();
+    if (result < 0) throw systemError(result, 'close', undefined, trace);
+  }
+}

@@ -1,0 +1,51 @@
+// open() flags and modes, accepted as node:fs accepts them.
+import { constants } from 'node:fs';
+import { invalidArgType, invalidArgValue } from './errors.js';
+
+const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, O_EXCL, O_SYNC } = constants;
+
+const STRING_FLAGS: Record<string, number> = {
+  r: O_RDONLY,
+  rs: O_RDONLY | O_SYNC,
+  sr: O_RDONLY | O_SYNC,
+  'r+': O_RDWR,
+  'rs+': O_RDWR | O_SYNC,
+  'sr+': O_RDWR | O_SYNC,
+  w: O_TRUNC | O_CREAT | O_WRONLY,
+  wx: O_TRUNC | O_CREAT | O_WRONLY | O_EXCL,
+  xw: O_TRUNC | O_CREAT | O_WRONLY | O_EXCL,
+  'w+': O_TRUNC | O_CREAT | O_RDWR,
+  'wx+': O_TRUNC | O_CREAT | O_RDWR | O_EXCL,
+  'xw+': O_TRUNC | O_CREAT | O_RDWR | O_EXCL,
+  a: O_APPEND | O_CREAT | O_WRONLY,
+  ax: O_APPEND | O_CREAT | O_WRONLY | O_EXCL,
+  xa: O_APPEND | O_CREAT | O_WRONLY | O_EXCL,
+  as: O_APPEND | O_CREAT | O_WRONLY | O_SYNC,
+  sa: O_APPEND | O_CREAT | O_WRONLY | O_SYNC,
+  'a+': O_APPEND | O_CREAT | O_RDWR,
+  'ax+': O_APPEND | O_CREAT | O_RDWR | O_EXCL,
+  'xa+': O_APPEND | O_CREAT | O_RDWR | O_EXCL,
+  'as+': O_APPEND | O_CREAT | O_RDWR | O_SYNC,
+  'sa+': O_APPEND | O_CREAT | O_RDWR | O_SYNC,
+};
+
+export function parseFlags(flags: unknown): number {
+  if (flags === undefined || flags === null) return O_RDONLY;
+  if (typeof flags === 'number') {
+    if (!Number.isInteger(flags)) throw invalidArgValue('flags', flags);
+    return flags;
+  }
+  if (typeof flags === 'string' && Object.hasOwn(STRING_FLAGS, flags)) return STRING_FLAGS[flags];
+  throw invalidArgValue('flags', flags);
+}
+
+export function parseMode(mode: unknown, dflt: number): number {
+  if (mode === undefined || mode === null) return dflt;
+  if (typeof mode === 'string') {
+    if (!/^[0-7]+$/.test(mode)) throw invalidArgValue('mode', mode, 'must be a 32-bit unsigned integer or an octal string');
+    mode = parseInt(mode, 8);
+  }
+  if (typeof mode !== 'number') throw invalidArgType('mode', 'of type number', mode);
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0xffffffff) throw invalidArgValue('mode', mode, 'must be a 32-bit unsigned integer or an octal string');
+  return mode;
+}

@@ -1,0 +1,22 @@
+// fstat results cross from the engines as STAT_FIELDS doubles (order fixed by native/blocking.c)
+// and leave as fs.Stats objects, so isFile() and the Date getters work as in node:fs.
+import fs from 'node:fs';
+
+export const STAT_FIELDS = 18;
+export const S = { dev: 0, mode: 1, nlink: 2, uid: 3, gid: 4, rdev: 5, blksize: 6, ino: 7, size: 8, blocks: 9, atimeMs: 10, mtimeMs: 11, ctimeMs: 12, birthtimeMs: 13, dioMemAlign: 14, dioOffsetAlign: 15 } as const;
+
+export function toStats(f: Float64Array): fs.Stats {
+  const st = Object.create(fs.Stats.prototype) as fs.Stats;
+  st.dev = f[S.dev]; st.mode = f[S.mode]; st.nlink = f[S.nlink]; st.uid = f[S.uid]; st.gid = f[S.gid];
+  st.rdev = f[S.rdev]; st.blksize = f[S.blksize]; st.ino = f[S.ino]; st.size = f[S.size]; st.blocks = f[S.blocks];
+  st.atimeMs = f[S.atimeMs]; st.mtimeMs = f[S.mtimeMs]; st.ctimeMs = f[S.ctimeMs]; st.birthtimeMs = f[S.birthtimeMs];
+  return st;
+}
+
+/** The other way, for engines that get an fs.Stats from node:fs. */
+export function fromStats(st: fs.Stats, out: Float64Array): void {
+  out.fill(0);
+  out[S.dev] = st.dev; out[S.mode] = st.mode; out[S.nlink] = st.nlink; out[S.uid] = st.uid; out[S.gid] = st.gid;
+  out[S.rdev] = st.rdev; out[S.blksize] = st.blksize; out[S.ino] = st.ino; out[S.size] = st.size; out[S.blocks] = st.blocks;
+  out[S.atimeMs] = st.atimeMs; out[S.mtimeMs] = st.mtimeMs; out[S.ctimeMs] = st.ctimeMs; out[S.birthtimeMs] = st.birthtimeMs;
+}

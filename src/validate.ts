@@ -1,0 +1,68 @@
+// All argument checking, done before any I/O starts (as lib/internal/validators.js does in Node).
+import { fileURLToPath } from 'node:url';
+import { invalidArgType, invalidArgValue, outOfRange } from './errors.js';
+
+export type Bytes = NodeJS.ArrayBufferView;
+
+export function validateBuffer(buffer: unknown, name = 'buffer'): asserts buffer is Bytes {
+  if (!ArrayBuffer.isView(buffer)) throw invalidArgType(name, 'an instance of Buffer, TypedArray, or DataView', buffer);
+}
+
+export function validateBufferArray(buffers: unknown, name = 'buffers'): asserts buffers is Bytes[] {
+  if (!Array.isArray(buffers)) throw invalidArgType(name, 'an instance of ArrayBufferView[]', buffers);
+  for (let i = 0; i < buffers.length; i++)
+    if (!ArrayBuffer.isView(buffers[i])) throw invalidArgType(name, 'an instance of ArrayBufferView[]', buffers);
+  if (buffers.length > 1024) throw outOfRange(`${name}.length`, '<= 1024 (IOV_MAX)', buffers.length);
+}
+
+export function validateInteger(value: unknown, name: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
+  if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value);
+  return value;
+}
+
+/** null/undefined/-1 mean "the current file position", returned as -1. */
+export function validatePosition(position: unknown, name = 'position'): number {
+  if (position === null || position === undefined) return -1;
+  if (typeof position === 'bigint') {
+    if (position < -1n || position > BigInt(Number.MAX_SAFE_INTEGER)) throw outOfRange(name, `>= -1 && <= ${Number.MAX_SAFE_INTEGER}`, position);
+    return Number(position);
+  }
+  if (typeof position !== 'number') throw invalidArgType(name, 'of type number or bigint', position);
+  return validateInteger(position, name, -1);
+}
+
+/** offset and length inside buffer, as validateOffsetLengthRead/Write do. */
+export function validateRange(buffer: Bytes, offset: unknown, length: unknown): [number, number] {
+  const size = buffer.byteLength;
+  const off = offset === undefined || offset === null ? 0 : validateInteger(offset, 'offset', 0);
+  if (off > size) throw outOfRange('offset', `>= 0 && <= ${size}`, off);
+  const len = length === undefined || length === null ? size - off : validateInteger(length, 'length', 0);
+  if (off + len > size) throw outOfRange('length', `<= ${size - off}`, len);
+  return [off, len];
+}
+
+export function validatePath(path: unknown, name = 'path'): string {
+  if (path instanceof URL) {
+    if (path.protocol !== 'file:') throw invalidArgValue(name, path, 'must be a file URL');
+    path = fileURLToPath(path);
+  } else if (path instanceof Uint8Array) {
+    path = Buffer.from(path.buffer, path.byteOffset, path.byteLength).toString();
+  }
+  if (typeof path !== 'string') throw invalidArgType(name, 'of type string or an instance of Buffer or URL', path);
+  if (path.includes('\u0000')) throw invalidArgValue(name, path, 'must be a string, Uint8Array, or URL without null bytes');
+  return path;
+}
+
+export function validateObject(value: unknown, name: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalidArgType(name, 'of type object', value);
+  return value as Record<string, unknown>;
+}
+
+export function validateSignal(signal: unknown, name = 'options.signal'): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) throw invalidArgType(name, 'an instance of AbortSignal', signal);
+  return signal;
+}
