@@ -7,7 +7,8 @@
         "native/completions.c",
         "native/blocking.c",
         "native/thread.c",
-        "native/pool.c"
+        "native/pool.c",
+        "native/io_uring.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],

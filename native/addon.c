@@ -7,7 +7,7 @@
 
 #include "engine.h"
 
-static const engine_kind_t *const KINDS[] = {&thread_kind, &pool_kind};
+static const engine_kind_t *const KINDS[] = {&thread_kind, &pool_kind, &uring_kind};
 
 // The JS handle: an external pointing at a box, which outlives the engine it points to.
 struct handle_box {
@@ -259,6 +259,7 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
   uint32_t count;
   CHECK(napi_get_value_uint32(env, argv[1], &count));
   if (count > e->sub_cap) count = e->sub_cap;
+  e->in_js_call = 1;
   for (uint32_t i = 0; i < count; i++) {
     const double *rec = e->sub + (size_t)i * RECORD_SIZE;
     req_t *r = req_alloc(e);
@@ -281,6 +282,7 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
   }
   if (e->kind->flush) e->kind->flush(e);
   completion_update_ref(e);
+  e->in_js_call = 0;
   size_t n = e->ncomp;
   e->ncomp = 0;
   CHECK(napi_create_uint32(env, (uint32_t)n, &result));
@@ -307,11 +309,25 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// supports(handle, op): can the engine do this operation itself.
+static napi_value js_supports(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  engine_t *e = unbox(env, argv[0]);
+  int32_t op;
+  CHECK(napi_get_value_int32(env, argv[1], &op));
+  int yes = e && (!e->kind->supports || e->kind->supports(e, op));
+  CHECK(napi_get_boolean(env, yes, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
       {"submit", NULL, js_submit, NULL, NULL, NULL, napi_default, NULL},
       {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
+      {"supports", NULL, js_supports, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof *props, props) != napi_ok) return NULL;

@@ -64,6 +64,7 @@ typedef struct req {
   int flags, mode;
   const char *path;   // open: NUL-terminated path inside a JS buffer
   double *stat;       // fstat: STAT_FIELDS doubles inside a JS buffer
+  void *scratch;      // engine-owned memory for this request (io_uring statx)
   int64_t result;
   pthread_t thread;   // thread engine only
   struct iovec iov1[INLINE_IOVS];
@@ -85,6 +86,8 @@ typedef struct engine_kind {
   void (*stop)(engine_t *e);
   // Optional, loop thread: a request pushed by another thread is about to be recorded.
   void (*finished)(engine_t *e, req_t *r);
+  // Optional: can the engine itself do this operation (else JS sends it to the pool engine).
+  int (*supports)(engine_t *e, int op);
   // The libuv handle that keeps the loop alive while work is in flight.
   uv_handle_t *(*handle)(engine_t *e);
 } engine_kind_t;
@@ -106,6 +109,7 @@ struct engine {
   uint32_t inflight;                // started, not yet recorded (main thread only)
   int referenced;                   // is the loop handle ref'ed
   int stopping;
+  int in_js_call;                   // inside submit(): completions go back as its result
   int open_handles;                 // loop handles still to close once stopping
 
   // Completions pushed by other threads, drained on the loop thread (uv_async_t).
@@ -139,6 +143,6 @@ uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t
 // blocking.c: run one request with blocking syscalls on the calling thread.
 void blocking_run(req_t *r);
 
-extern const engine_kind_t thread_kind, pool_kind;
+extern const engine_kind_t thread_kind, pool_kind, uring_kind;
 
 #endif

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 export interface Binding {
   create(kind: string, options: object | undefined, onComplete: (count: number) => void, submissions: Float64Array, completions: Float64Array): object | number;
   submit(handle: object, count: number, buffers: unknown[]): number;
+  supports(handle: object, op: number): boolean;
   cancel(handle: object): void;
   destroy(handle: object): void;
 }

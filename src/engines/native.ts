@@ -12,6 +12,7 @@ const enum Op { NOP = 0, READ = 1, WRITE = 2, READV = 3, WRITEV = 4, FSYNC = 5, 
 const RECORD = 8;
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
+const MAX_INLINE_ROUNDS = 256;
 
 const ECANCELED = errnoOf('ECANCELED');
 
@@ -30,6 +31,9 @@ export class NativeBackend implements Backend {
   #freeIds: number[] = [];
   #inflight = 0;
   #waiting: Waiting[] = [];         // beyond capacity, in arrival order
+  readonly #can: boolean[];         // by Op: can this engine do it itself
+  #fallback: NativeBackend | undefined; // the pool engine, for operations it cannot
+  #inlineRounds = 0;                // flushes in this turn of the event loop
 
   /** Throws, with the reason, when the engine cannot be set up here. */
   constructor(kind: string, options: object, capacity: number) {
@@ -39,9 +43,14 @@ export class NativeBackend implements Backend {
     if (typeof handle === 'number') throw Object.assign(new Error(`cannot set up the ${kind} engine`), { errno: handle });
     this.#handle = handle;
     this.#capacity = capacity;
+    this.#can = Array.from({ length: Op.CLOSE + 1 }, (_, op) => native.supports(handle, op));
   }
 
   #start(op: Op, fd: number, position: number, buffers: unknown, nbuf: number, a: number, b: number, done: Done): void {
+    if (!this.#can[op]) {
+      this.#fallback ??= new NativeBackend('pool', {}, 68);
+      return this.#fallback.#start(op, fd, position, buffers, nbuf, a, b, done);
+    }
     if (this.#inflight >= this.#capacity || this.#waiting.length > 0) {
       this.#waiting.push([op, fd, position, buffers, nbuf, a, b, done]);
       return;
@@ -62,9 +71,16 @@ export class NativeBackend implements Backend {
     else if (nbuf > 1) for (const buf of buffers as unknown[]) this.#buffers.push(buf);
     if (!this.#flushing) {
       this.#flushing = true;
-      queueMicrotask(this.#flush);
+      // Operations that complete inline start the next ones in the same turn of the loop; after
+      // MAX_INLINE_ROUNDS batches, let the loop run (timers, sockets) before the next one.
+      if (this.#inlineRounds < MAX_INLINE_ROUNDS) queueMicrotask(this.#flush);
+      else setImmediate(this.#flush);
     }
   }
+
+  #newTurn = (): void => {
+    this.#inlineRounds = 0;
+  };
 
   #flush = (): void => {
     this.#flushing = false;
@@ -73,7 +89,9 @@ export class NativeBackend implements Backend {
     this.#count = 0;
     const buffers = this.#buffers;
     this.#buffers = [];
-    this.#deliver(binding()!.submit(this.#handle, n, buffers));
+    const inline = binding()!.submit(this.#handle, n, buffers);
+    if (inline > 0 && ++this.#inlineRounds === 1) setImmediate(this.#newTurn);
+    this.#deliver(inline);
   };
 
   #onComplete = (count: number): void => this.#deliver(count);
@@ -123,9 +141,11 @@ export class NativeBackend implements Backend {
     for (const w of waiting) w[7](ECANCELED);
     this.#flush();
     binding()!.cancel(this.#handle);
+    this.#fallback?.cancel();
   }
 
   destroy(): void {
     binding()!.destroy(this.#handle);
+    this.#fallback?.destroy();
   }
 }

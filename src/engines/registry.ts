@@ -1,3 +1,4 @@
+import util from 'node:util';
 // Which engines exist, which can run here and why not, and what `auto` picks: decided here and
 // nowhere else (libuv's habit: one place, with an environment override).
 import { binding, bindingError } from '../binding.js';
@@ -20,6 +21,34 @@ const nativeReason = () => (binding() ? undefined : bindingError());
 const notYet = () => 'not built into this version of ioengine yet';
 const positive = (value: unknown, dflt: number) => (typeof value === 'number' && value >= 1 ? Math.floor(value) : dflt);
 
+// What a failed io_uring_setup means, in words a person can act on.
+const IO_URING_REASONS: Record<string, string> = {
+  ENOSYS: 'this kernel has no io_uring (it needs Linux 5.6 or later, built with CONFIG_IO_URING)',
+  EPERM: 'io_uring is not permitted here: a seccomp profile (Docker\'s default blocks it) or the sysctl kernel.io_uring_disabled; run with a profile that allows io_uring_setup/enter/register, or set kernel.io_uring_disabled=0',
+  EACCES: 'io_uring is restricted to a group by the sysctl kernel.io_uring_group/io_uring_disabled=1',
+  ENOMEM: 'not enough locked memory for the ring: raise `ulimit -l` (RLIMIT_MEMLOCK) or use fewer entries',
+};
+
+const probes = new Map<string, string | undefined>();
+
+/** Can the native engine be set up here: tried once, the answer kept. */
+function probeNative(kind: string, reasons: Record<string, string>): string | undefined {
+  if (!probes.has(kind)) {
+    let reason = nativeReason();
+    if (reason === undefined) {
+      try {
+        new NativeBackend(kind, { entries: 2 }, 1).destroy();
+      } catch (err) {
+        const errno = (err as { errno?: number }).errno;
+        const code = errno === undefined ? '' : util.getSystemErrorName(errno);
+        reason = reasons[code] ?? `${kind} setup failed: ${code || (err as Error).message}`;
+      }
+    }
+    probes.set(kind, reason);
+  }
+  return probes.get(kind);
+}
+
 /** Every engine, in the stable order engines() reports them. */
 export const ENGINES: readonly EngineEntry[] = [
   { name: 'sync', probe: () => undefined, create: () => new SyncBackend() },
@@ -37,7 +66,11 @@ export const ENGINES: readonly EngineEntry[] = [
   { name: 'libuv', probe: () => undefined, create: () => new LibuvBackend() },
   { name: 'posix-aio', probe: notYet, create: () => { throw new Error(notYet()); } },
   { name: 'linux-aio', probe: notYet, create: () => { throw new Error(notYet()); } },
-  { name: 'io_uring', probe: notYet, create: () => { throw new Error(notYet()); } },
+  {
+    name: 'io_uring',
+    probe: () => probeNative('io_uring', IO_URING_REASONS),
+    create: o => new NativeBackend('io_uring', o, 2 * positive(o.entries, 256)),
+  },
   { name: 'null', probe: () => undefined, create: () => new NullBackend() },
 ];
 

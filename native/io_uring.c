@@ -1,0 +1,409 @@
+// The `io_uring` engine over the raw syscalls and <linux/io_uring.h> (no liburing).
+//
+// A batch of operations becomes SQEs and one io_uring_enter; completions that are already there
+// when it returns (page-cache reads usually are) are reaped at once and go back to JS with the
+// submit call. The rest wake the loop through an eventfd registered with the ring, watched by a
+// uv_poll_t: one wake-up drains every ready CQE.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+// Newer than the uapi headers of some stock machines (Linux 6.1); the kernel's probe decides.
+#ifndef IORING_OP_FTRUNCATE_NUM
+#define IORING_OP_FTRUNCATE_NUM 55
+#endif
+#ifndef IORING_ASYNC_CANCEL_ANY
+#define IORING_ASYNC_CANCEL_ANY (1U << 2)
+#endif
+
+#define CANCEL_TAG 0  // user_data of our cancel SQEs: not an operation
+
+typedef struct {
+  engine_t base;
+  int ring_fd, event_fd;
+  unsigned features;
+  // SQ ring
+  unsigned *sq_head, *sq_tail, *sq_mask, *sq_flags, *sq_array;
+  unsigned sq_entries;
+  unsigned sq_local_tail;  // SQEs written, tail not yet published
+  unsigned to_submit;      // published, not yet passed to io_uring_enter
+  struct io_uring_sqe *sqes;
+  // CQ ring
+  unsigned *cq_head, *cq_tail, *cq_mask;
+  unsigned cq_entries;
+  struct io_uring_cqe *cqes;
+  void *sq_ring, *cq_ring;
+  size_t sq_ring_size, cq_ring_size, sqes_size;
+  uint8_t supported[256];  // by IORING_OP_*, from IORING_REGISTER_PROBE
+  uv_poll_t poll;
+  int polling;
+} uring_t;
+
+static int sys_setup(unsigned entries, struct io_uring_params *p) {
+  int r = (int)syscall(__NR_io_uring_setup, entries, p);
+  return r < 0 ? -errno : r;
+}
+static int sys_enter(int fd, unsigned submit, unsigned min_complete, unsigned flags) {
+  int r = (int)syscall(__NR_io_uring_enter, fd, submit, min_complete, flags, NULL, 0);
+  return r < 0 ? -errno : r;
+}
+static int sys_register(int fd, unsigned op, void *arg, unsigned n) {
+  int r = (int)syscall(__NR_io_uring_register, fd, op, arg, n);
+  return r < 0 ? -errno : r;
+}
+
+// The ring memory is shared with the kernel. Its producer publishes entries with a release store
+// of the tail after writing them; the consumer loads the tail with acquire before reading them
+// (and the other way round for the head), as the kernel's smp_load_acquire/smp_store_release.
+#define load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+static void unmap(uring_t *u) {
+  if (u->sqes) munmap(u->sqes, u->sqes_size);
+  if (u->cq_ring && u->cq_ring != u->sq_ring) munmap(u->cq_ring, u->cq_ring_size);
+  if (u->sq_ring) munmap(u->sq_ring, u->sq_ring_size);
+  u->sqes = NULL;
+  u->sq_ring = u->cq_ring = NULL;
+}
+
+// Set flags the kernel does not know are refused with EINVAL: try the best set first, then less.
+static int setup_ring(unsigned entries, struct io_uring_params *p, unsigned sqpoll_idle_ms, int sqpoll) {
+  static const unsigned tries[] = {
+      IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER,
+      IORING_SETUP_SUBMIT_ALL,
+      0,
+  };
+  int fd = -EINVAL;
+  for (size_t i = 0; i < sizeof tries / sizeof *tries; i++) {
+    memset(p, 0, sizeof *p);
+    p->flags = tries[i] | IORING_SETUP_CQSIZE;
+    p->cq_entries = entries * 2;
+    if (sqpoll) {
+      p->flags |= IORING_SETUP_SQPOLL;
+      p->flags &= ~IORING_SETUP_SINGLE_ISSUER;
+      p->sq_thread_idle = sqpoll_idle_ms;
+    }
+    fd = sys_setup(entries, p);
+    if (fd != -EINVAL) break;
+  }
+  return fd;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static int uring_init(engine_t *e, napi_env env, napi_value options) {
+  uring_t *u = (uring_t *)e;
+  u->ring_fd = u->event_fd = -1;
+  unsigned entries = option_u32(env, options, "entries", 256);
+  unsigned sqpoll_idle = option_u32(env, options, "sqpollIdle", 0);
+  int sqpoll = sqpoll_idle > 0;
+  struct io_uring_params p;
+  int fd = setup_ring(entries, &p, sqpoll_idle, sqpoll);
+  if (fd < 0) return fd;
+  u->ring_fd = fd;
+  u->features = p.features;
+  int err = 0;
+
+  u->sq_ring_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  u->cq_ring_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+  if (p.features & IORING_FEAT_SINGLE_MMAP) {
+    if (u->cq_ring_size > u->sq_ring_size) u->sq_ring_size = u->cq_ring_size;
+    u->cq_ring_size = u->sq_ring_size;
+  }
+  u->sq_ring = mmap(NULL, u->sq_ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+  if (u->sq_ring == MAP_FAILED) { u->sq_ring = NULL; err = -errno; goto fail; }
+  if (p.features & IORING_FEAT_SINGLE_MMAP) {
+    u->cq_ring = u->sq_ring;
+  } else {
+    u->cq_ring = mmap(NULL, u->cq_ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
+    if (u->cq_ring == MAP_FAILED) { u->cq_ring = NULL; err = -errno; goto fail; }
+  }
+  u->sqes_size = p.sq_entries * sizeof(struct io_uring_sqe);
+  u->sqes = mmap(NULL, u->sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+  if (u->sqes == MAP_FAILED) { u->sqes = NULL; err = -errno; goto fail; }
+
+  char *sq = u->sq_ring, *cq = u->cq_ring;
+  u->sq_head = (unsigned *)(sq + p.sq_off.head);
+  u->sq_tail = (unsigned *)(sq + p.sq_off.tail);
+  u->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+  u->sq_flags = (unsigned *)(sq + p.sq_off.flags);
+  u->sq_array = (unsigned *)(sq + p.sq_off.array);
+  u->sq_entries = p.sq_entries;
+  u->cq_head = (unsigned *)(cq + p.cq_off.head);
+  u->cq_tail = (unsigned *)(cq + p.cq_off.tail);
+  u->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+  u->cq_entries = p.cq_entries;
+  u->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+  // SQE i always sits at array slot i: the indirection is not needed.
+  for (unsigned i = 0; i < p.sq_entries; i++) u->sq_array[i] = i;
+  u->sq_local_tail = *u->sq_tail;
+
+  // Which operations this kernel has: asked once, not guessed from its version.
+  size_t probe_size = sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
+  struct io_uring_probe *probe = calloc(1, probe_size);
+  if (probe && sys_register(fd, IORING_REGISTER_PROBE, probe, 256) >= 0) {
+    for (unsigned i = 0; i < probe->ops_len && i < 256; i++)
+      u->supported[probe->ops[i].op] = (probe->ops[i].flags & IO_URING_OP_SUPPORTED) != 0;
+  }
+  free(probe);
+
+  u->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (u->event_fd < 0) { err = -errno; goto fail; }
+  err = sys_register(fd, IORING_REGISTER_EVENTFD, &u->event_fd, 1);
+  if (err < 0) goto fail;
+  uv_poll_init(e->loop, &u->poll, u->event_fd);
+  u->poll.data = u;
+  uv_poll_start(&u->poll, UV_READABLE, on_poll);
+  uv_unref((uv_handle_t *)&u->poll);  // ref'ed only while operations are in flight
+  u->polling = 1;
+  return 0;
+
+fail:
+  unmap(u);
+  if (u->event_fd >= 0) close(u->event_fd);
+  close(fd);
+  return err;
+}
+
+// Which of the engine's operations this kernel's ring can do (the rest go to the pool engine).
+static const int OP_NEEDS[OP_COUNT] = {
+    [OP_NOP] = IORING_OP_NOP,         [OP_READ] = IORING_OP_READ,     [OP_WRITE] = IORING_OP_WRITE,
+    [OP_READV] = IORING_OP_READV,     [OP_WRITEV] = IORING_OP_WRITEV, [OP_FSYNC] = IORING_OP_FSYNC,
+    [OP_FDATASYNC] = IORING_OP_FSYNC, [OP_FSTAT] = IORING_OP_STATX,   [OP_FTRUNCATE] = IORING_OP_FTRUNCATE_NUM,
+    [OP_OPEN] = IORING_OP_OPENAT,     [OP_CLOSE] = IORING_OP_CLOSE,
+};
+
+static int uring_supports(engine_t *e, int op) {
+  uring_t *u = (uring_t *)e;
+  if (op < 0 || op >= OP_COUNT) return 0;
+  return u->supported[OP_NEEDS[op]];
+}
+
+static int uring_submit_pending(uring_t *u, unsigned min_complete, unsigned flags) {
+  for (;;) {
+    int r = sys_enter(u->ring_fd, u->to_submit, min_complete, flags);
+    if (r >= 0) {
+      u->to_submit -= (unsigned)r < u->to_submit ? (unsigned)r : u->to_submit;
+      return r;
+    }
+    if (r != -EINTR) return r;
+  }
+}
+
+static void fill_stat(req_t *r) {
+  struct statx *st = (struct statx *)r->scratch;
+  double *o = r->stat;
+  o[0] = (double)makedev(st->stx_dev_major, st->stx_dev_minor);
+  o[1] = st->stx_mode;
+  o[2] = st->stx_nlink;
+  o[3] = st->stx_uid;
+  o[4] = st->stx_gid;
+  o[5] = (double)makedev(st->stx_rdev_major, st->stx_rdev_minor);
+  o[6] = st->stx_blksize;
+  o[7] = (double)st->stx_ino;
+  o[8] = (double)st->stx_size;
+  o[9] = (double)st->stx_blocks;
+#define MS(t) ((double)(t).tv_sec * 1e3 + (double)(t).tv_nsec / 1e6)
+  o[10] = MS(st->stx_atime);
+  o[11] = MS(st->stx_mtime);
+  o[12] = MS(st->stx_ctime);
+  o[13] = (st->stx_mask & STATX_BTIME) ? MS(st->stx_btime) : 0;
+#undef MS
+  o[14] = 0;
+  o[15] = 0;
+}
+
+// Reap ready CQEs into the completion array (delivering to JS when it fills, if deliver);
+// returns how many were reaped.
+static unsigned reap(uring_t *u, int deliver) {
+  engine_t *e = &u->base;
+  unsigned n = 0;
+  for (;;) {
+    unsigned head = *u->cq_head;
+    unsigned tail = load_acquire(u->cq_tail);  // CQEs before tail are fully written
+    if (head == tail) break;
+    while (head != tail) {
+      if (completion_full(e)) {
+        if (!deliver) {
+          e->ncomp = 0;
+        } else {
+          store_release(u->cq_head, head);  // let the kernel reuse what we consumed
+          if (e->in_js_call) return n;      // submit() returns what fits; the eventfd brings the rest
+          completion_deliver(e);
+        }
+      }
+      struct io_uring_cqe *cqe = &u->cqes[head & *u->cq_mask];
+      req_t *r = (req_t *)(uintptr_t)cqe->user_data;
+      head++;
+      if (!r) continue;  // a cancel request's own completion
+      r->result = cqe->res;
+      if (r->op == OP_FSTAT) {
+        if (r->result >= 0) fill_stat(r);
+        free(r->scratch);
+        r->scratch = NULL;
+      }
+      completion_record(e, r);
+      n++;
+    }
+    store_release(u->cq_head, head);  // done reading these CQEs: the kernel may overwrite them
+    // With IORING_FEAT_NODROP a full CQ parks completions in the kernel; entering flushes them.
+    if (load_acquire(u->sq_flags) & IORING_SQ_CQ_OVERFLOW) uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
+  }
+  return n;
+}
+
+static struct io_uring_sqe *get_sqe(uring_t *u) {
+  unsigned head = load_acquire(u->sq_head);  // the kernel has consumed SQEs before head
+  if (u->sq_local_tail - head >= u->sq_entries) {
+    // Full: hand what we have to the kernel first.
+    store_release(u->sq_tail, u->sq_local_tail);
+    uring_submit_pending(u, 0, 0);
+    head = load_acquire(u->sq_head);
+    if (u->sq_local_tail - head >= u->sq_entries) return NULL;
+  }
+  struct io_uring_sqe *sqe = &u->sqes[u->sq_local_tail & *u->sq_mask];
+  memset(sqe, 0, sizeof *sqe);
+  u->sq_local_tail++;
+  u->to_submit++;
+  return sqe;
+}
+
+static void uring_start(engine_t *e, req_t *r) {
+  uring_t *u = (uring_t *)e;
+  struct io_uring_sqe *sqe = get_sqe(u);
+  if (!sqe) {
+    r->result = -EBUSY;
+    completion_record(e, r);
+    return;
+  }
+  sqe->user_data = (uint64_t)(uintptr_t)r;
+  sqe->fd = r->fd;
+  switch (r->op) {
+    case OP_READ:
+    case OP_WRITE:
+      sqe->opcode = r->op == OP_READ ? IORING_OP_READ : IORING_OP_WRITE;
+      sqe->addr = (uint64_t)(uintptr_t)r->iov[0].iov_base;
+      sqe->len = (unsigned)r->iov[0].iov_len;
+      sqe->off = r->pos < 0 ? (uint64_t)-1 : (uint64_t)r->pos;  // -1: the file position
+      break;
+    case OP_READV:
+    case OP_WRITEV:
+      sqe->opcode = r->op == OP_READV ? IORING_OP_READV : IORING_OP_WRITEV;
+      sqe->addr = (uint64_t)(uintptr_t)r->iov;
+      sqe->len = (unsigned)r->iovcnt;
+      sqe->off = r->pos < 0 ? (uint64_t)-1 : (uint64_t)r->pos;
+      break;
+    case OP_FSYNC:
+    case OP_FDATASYNC:
+      sqe->opcode = IORING_OP_FSYNC;
+      sqe->fsync_flags = r->op == OP_FDATASYNC ? IORING_FSYNC_DATASYNC : 0;
+      break;
+    case OP_FSTAT:
+      r->scratch = malloc(sizeof(struct statx));
+      if (!r->scratch) {
+        sqe->opcode = IORING_OP_NOP;  // the SQE is taken: complete it as a no-op that failed
+        r->op = OP_NOP;
+        r->result = -ENOMEM;
+        break;
+      }
+      sqe->opcode = IORING_OP_STATX;
+      sqe->addr = (uint64_t)(uintptr_t)"";
+      sqe->statx_flags = AT_EMPTY_PATH;
+      sqe->len = STATX_BASIC_STATS | STATX_BTIME;
+      sqe->off = (uint64_t)(uintptr_t)r->scratch;
+      break;
+    case OP_FTRUNCATE:
+      sqe->opcode = IORING_OP_FTRUNCATE_NUM;
+      sqe->off = (uint64_t)r->pos;
+      break;
+    case OP_OPEN:
+      sqe->opcode = IORING_OP_OPENAT;
+      sqe->fd = AT_FDCWD;
+      sqe->addr = (uint64_t)(uintptr_t)r->path;
+      sqe->open_flags = (unsigned)r->flags | O_CLOEXEC;
+      sqe->len = (unsigned)r->mode;
+      break;
+    case OP_CLOSE:
+      sqe->opcode = IORING_OP_CLOSE;
+      break;
+    default:
+      sqe->opcode = IORING_OP_NOP;
+  }
+}
+
+static void uring_flush(engine_t *e) {
+  uring_t *u = (uring_t *)e;
+  // The SQEs are written; a release store of the tail makes them visible to the kernel.
+  store_release(u->sq_tail, u->sq_local_tail);
+  // EAGAIN/EBUSY: the kernel is short of room for completions; reaping makes room.
+  for (int tries = 0; u->to_submit && tries < 3; tries++) {
+    int r = uring_submit_pending(u, 0, 0);
+    if (r >= 0 || (r != -EAGAIN && r != -EBUSY)) break;
+    reap(u, 1);
+  }
+  reap(u, 1);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  uring_t *u = h->data;
+  uint64_t count;
+  // Clear the eventfd before reaping: a CQE posted after this read signals it again.
+  while (read(u->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
+  if (u->to_submit) uring_submit_pending(u, 0, 0);  // left over from a refused io_uring_enter
+  reap(u, 1);
+  completion_deliver(&u->base);
+  completion_update_ref(&u->base);
+}
+
+static void uring_cancel(engine_t *e) {
+  uring_t *u = (uring_t *)e;
+  if (e->inflight == 0) return;
+  struct io_uring_sqe *sqe = get_sqe(u);
+  if (!sqe) return;
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
+  sqe->fd = -1;
+  sqe->cancel_flags = IORING_ASYNC_CANCEL_ANY;
+  sqe->user_data = CANCEL_TAG;
+  store_release(u->sq_tail, u->sq_local_tail);
+  uring_submit_pending(u, 0, 0);
+}
+
+static void uring_stop(engine_t *e) {
+  uring_t *u = (uring_t *)e;
+  if (u->polling) uv_poll_stop(&u->poll);
+  // Wait for every operation the kernel holds: only then may the buffers and ring go away.
+  while (e->inflight > 0) {
+    unsigned before = e->inflight;
+    reap(u, 0);
+    if (e->inflight == before) uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS);
+  }
+  e->ncomp = 0;
+  unmap(u);
+  close(u->event_fd);
+  close(u->ring_fd);
+}
+
+static uv_handle_t *uring_handle(engine_t *e) { return (uv_handle_t *)&((uring_t *)e)->poll; }
+
+const engine_kind_t uring_kind = {
+    .name = "io_uring",
+    .size = sizeof(uring_t),
+    .init = uring_init,
+    .start = uring_start,
+    .flush = uring_flush,
+    .cancel = uring_cancel,
+    .stop = uring_stop,
+    .handle = uring_handle,
+    .supports = uring_supports,
+};
