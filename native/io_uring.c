@@ -40,7 +40,7 @@ typedef struct {
   unsigned to_submit;      // published, not yet passed to io_uring_enter
   struct io_uring_sqe *sqes;
   // CQ ring
-  unsigned *cq_head, *cq_tail, *cq_mask;
+  unsigned *cq_head, *cq_tail, *cq_mask, *cq_flags;
   unsigned cq_entries;
   struct io_uring_cqe *cqes;
   void *sq_ring, *cq_ring;
@@ -143,6 +143,7 @@ static int uring_init(engine_t *e, napi_env env, napi_value options) {
   u->cq_head = (unsigned *)(cq + p.cq_off.head);
   u->cq_tail = (unsigned *)(cq + p.cq_off.tail);
   u->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+  u->cq_flags = p.cq_off.flags ? (unsigned *)(cq + p.cq_off.flags) : NULL;
   u->cq_entries = p.cq_entries;
   u->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
   // SQE i always sits at array slot i: the indirection is not needed.
@@ -342,8 +343,20 @@ static void uring_start(engine_t *e, req_t *r) {
   }
 }
 
+// While submit() reaps inline, the eventfd would only wake the loop for completions already
+// handled: mute it for that window (IORING_CQ_EVENTFD_DISABLED), then look once more.
+static void mute_eventfd(uring_t *u, int mute) {
+  if (!u->cq_flags) return;
+  unsigned flags = *u->cq_flags;
+  flags = mute ? flags | IORING_CQ_EVENTFD_DISABLED : flags & ~IORING_CQ_EVENTFD_DISABLED;
+  // seq_cst: the store must be visible before we read the CQ tail again below, or a CQE posted
+  // in between would neither signal the eventfd nor be seen.
+  __atomic_store_n(u->cq_flags, flags, __ATOMIC_SEQ_CST);
+}
+
 static void uring_flush(engine_t *e) {
   uring_t *u = (uring_t *)e;
+  mute_eventfd(u, 1);
   // The SQEs are written; a release store of the tail makes them visible to the kernel.
   store_release(u->sq_tail, u->sq_local_tail);
   // EAGAIN/EBUSY: the kernel is short of room for completions; reaping makes room.
@@ -353,6 +366,13 @@ static void uring_flush(engine_t *e) {
     reap(u, 1);
   }
   reap(u, 1);
+  mute_eventfd(u, 0);
+  reap(u, 1);
+  if (load_acquire(u->cq_tail) != *u->cq_head) {
+    // Left in the CQ (the completion array was full) while muted: wake the loop for them.
+    uint64_t one = 1;
+    while (write(u->event_fd, &one, sizeof one) < 0 && errno == EINTR) {}
+  }
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {

@@ -15,6 +15,13 @@ export interface WriteResult<T = Buffer> { bytesWritten: number; buffer: T }
 export interface ReadOptions<T extends Bytes = Buffer> { buffer?: T; offset?: number; length?: number; position?: number | bigint | null }
 export interface WriteOptions { offset?: number; length?: number; position?: number | null }
 
+/** (buffer, offset, length, position) that needs no more checking: the common call, fast. */
+function isPlainRange(buffer: unknown, offset: unknown, length: unknown, position: unknown): boolean {
+  return typeof offset === 'number' && typeof length === 'number' && typeof position === 'number' &&
+    ArrayBuffer.isView(buffer) && (offset | 0) === offset && (length | 0) === length && offset >= 0 &&
+    length > 0 && offset + length <= buffer.byteLength && position >= 0 && Number.isSafeInteger(position);
+}
+
 type Start = (backend: Backend, fd: number, done: Done) => void;
 
 export class FileHandle {
@@ -73,6 +80,45 @@ export class FileHandle {
     });
   }
 
+  // read() and write() are the hot path: no generic closures, validation already done.
+  #read(buffer: Bytes, offset: number, length: number, position: number): Promise<ReadResult<Bytes>> {
+    return new Promise((resolve, reject) => {
+      const fd = this.#fd;
+      if (fd < 0 || this.#closing) return reject(systemError(EBADF, 'read'));
+      let backend: Backend;
+      try {
+        backend = this.#engine.begin();
+      } catch (err) {
+        return reject(err);
+      }
+      this.#pending++;
+      backend.read(fd, buffer, offset, length, position, result => {
+        this.#settled();
+        if (result >= 0) resolve({ bytesRead: result, buffer });
+        else reject(systemError(result, 'read'));
+      });
+    });
+  }
+
+  #write(buffer: Bytes, offset: number, length: number, position: number, data: unknown): Promise<WriteResult<unknown>> {
+    return new Promise((resolve, reject) => {
+      const fd = this.#fd;
+      if (fd < 0 || this.#closing) return reject(systemError(EBADF, 'write'));
+      let backend: Backend;
+      try {
+        backend = this.#engine.begin();
+      } catch (err) {
+        return reject(err);
+      }
+      this.#pending++;
+      backend.write(fd, buffer, offset, length, position, result => {
+        this.#settled();
+        if (result >= 0) resolve({ bytesWritten: result, buffer: data });
+        else reject(systemError(result, 'write'));
+      });
+    });
+  }
+
   #settled(): void {
     this.#engine.end();
     if (--this.#pending === 0 && this.#drained) this.#drained();
@@ -90,6 +136,8 @@ export class FileHandle {
   read<T extends Bytes = Buffer>(buffer: T, options?: ReadOptions): Promise<ReadResult<T>>;
   read<T extends Bytes = Buffer>(options?: ReadOptions<T>): Promise<ReadResult<T>>;
   read(bufferOrOptions?: unknown, offsetOrOptions?: unknown, length?: unknown, position?: unknown): Promise<ReadResult<Bytes>> {
+    if (isPlainRange(bufferOrOptions, offsetOrOptions, length, position))
+      return this.#read(bufferOrOptions as Bytes, offsetOrOptions as number, length as number, position as number);
     let buffer = bufferOrOptions;
     let offset = offsetOrOptions;
     try {
@@ -105,9 +153,7 @@ export class FileHandle {
       const [off, len] = validateRange(buf, offset, length);
       if (len === 0) return Promise.resolve({ bytesRead: 0, buffer: buf });
       const pos = validatePosition(position);
-      return this.#inSequence(pos, () => this.#run('read',
-        (b, fd, done) => b.read(fd, buf, off, len, pos, done),
-        bytesRead => ({ bytesRead, buffer: buf })));
+      return this.#inSequence(pos, () => this.#read(buf, off, len, pos));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -117,6 +163,8 @@ export class FileHandle {
   write<T extends Bytes>(buffer: T, options?: WriteOptions): Promise<WriteResult<T>>;
   write(data: string, position?: number | null, encoding?: BufferEncoding): Promise<WriteResult<string>>;
   write(data: unknown, offsetOrOptions?: unknown, length?: unknown, position?: unknown): Promise<WriteResult<unknown>> {
+    if (isPlainRange(data, offsetOrOptions, length, position))
+      return this.#write(data as Bytes, offsetOrOptions as number, length as number, position as number, data);
     try {
       let buf: Bytes, off: number, len: number, pos: number;
       if (ArrayBuffer.isView(data)) {
@@ -137,9 +185,7 @@ export class FileHandle {
         throw invalidArgType('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
       }
       if (len === 0) return Promise.resolve({ bytesWritten: 0, buffer: data });
-      return this.#inSequence(pos, () => this.#run('write',
-        (b, fd, done) => b.write(fd, buf, off, len, pos, done),
-        bytesWritten => ({ bytesWritten, buffer: data })));
+      return this.#inSequence(pos, () => this.#write(buf, off, len, pos, data));
     } catch (err) {
       return Promise.reject(err);
     }
