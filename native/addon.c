@@ -126,6 +126,21 @@ static int parse_record(napi_env env, const double *rec, napi_value bufs, req_t 
   }
 }
 
+// Keep r findable by its JS id, for cancel(handle, id).
+static int remember(engine_t *e, req_t *r) {
+  if (r->id >= e->by_id_cap) {
+    size_t cap = e->by_id_cap ? e->by_id_cap : 256;
+    while (cap <= r->id) cap *= 2;
+    req_t **grown = realloc(e->by_id, cap * sizeof *grown);
+    if (!grown) return -ENOMEM;
+    memset(grown + e->by_id_cap, 0, (cap - e->by_id_cap) * sizeof *grown);
+    e->by_id = grown;
+    e->by_id_cap = cap;
+  }
+  e->by_id[r->id] = r;
+  return 0;
+}
+
 static engine_t *unbox(napi_env env, napi_value v) {
   handle_box_t *box;
   if (napi_get_value_external(env, v, (void **)&box) != napi_ok || !box) return NULL;
@@ -141,6 +156,7 @@ static void free_engine(engine_t *e) {
     free(r);
   }
   pthread_mutex_destroy(&e->done_lock);
+  free(e->by_id);
   napi_async_cleanup_hook_handle hook = e->cleanup;
   free(e);
   napi_remove_async_cleanup_hook(hook);
@@ -272,6 +288,7 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
     }
     e->inflight++;
     int err = parse_record(env, rec, argv[2], r);
+    if (err == 0) err = remember(e, r);
     if (err < 0) {
       r->op = OP_NOP;
       r->result = err;
@@ -289,14 +306,33 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// cancel(handle): cancel what can be cancelled; those operations complete with ECANCELED.
+// cancel(handle, id?): cancel what can be cancelled (everything, or the operation with that id);
+// those operations complete with ECANCELED, the others as usual.
 static napi_value js_cancel(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  engine_t *e = unbox(env, argv[0]);
+  if (!e || e->stopping) return NULL;
+  napi_valuetype t = napi_undefined;
+  if (argc > 1) CHECK(napi_typeof(env, argv[1], &t));
+  if (t != napi_number) {
+    e->kind->cancel(e);
+    return NULL;
+  }
+  uint32_t id;
+  CHECK(napi_get_value_uint32(env, argv[1], &id));
+  if (id < e->by_id_cap && e->by_id[id] && e->kind->cancel_one) e->kind->cancel_one(e, e->by_id[id]);
+  return NULL;
+}
+
+// buffers(handle): the engine's registered buffers as one ArrayBuffer, or undefined.
+static napi_value js_buffers(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   engine_t *e = unbox(env, argv[0]);
-  if (e && !e->stopping) e->kind->cancel(e);
-  return NULL;
+  return e && e->kind->buffers ? e->kind->buffers(e, env) : NULL;
 }
 
 // destroy(handle): wait for everything in flight (without telling JS), then free the engine.
@@ -327,6 +363,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
       {"submit", NULL, js_submit, NULL, NULL, NULL, napi_default, NULL},
       {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
+      {"buffers", NULL, js_buffers, NULL, NULL, NULL, napi_default, NULL},
       {"supports", NULL, js_supports, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -53,6 +53,7 @@ void completion_record(engine_t *e, req_t *r) {
   e->comp[2 * e->ncomp + 1] = (double)r->result;
   e->ncomp++;
   e->inflight--;
+  if (r->id < e->by_id_cap && e->by_id[r->id] == r) e->by_id[r->id] = NULL;
   req_free(e, r);
 }
 

@@ -86,6 +86,10 @@ typedef struct engine_kind {
   void (*stop)(engine_t *e);
   // Optional, loop thread: a request pushed by another thread is about to be recorded.
   void (*finished)(engine_t *e, req_t *r);
+  // Optional: cancel one request, if it can still be taken back (it completes with -ECANCELED).
+  void (*cancel_one)(engine_t *e, req_t *r);
+  // Optional: the engine's registered buffers as one ArrayBuffer (or NULL).
+  napi_value (*buffers)(engine_t *e, napi_env env);
   // Optional: can the engine itself do this operation (else JS sends it to the pool engine).
   int (*supports)(engine_t *e, int op);
   // The libuv handle that keeps the loop alive while work is in flight.
@@ -118,6 +122,8 @@ struct engine {
   req_t *done_head, *done_tail;
 
   req_t *free_reqs;                 // main thread only
+  req_t **by_id;                    // requests in flight, by JS id (for cancelling one)
+  size_t by_id_cap;
 };
 
 // completions.c

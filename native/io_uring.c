@@ -27,6 +27,21 @@
 #define IORING_ASYNC_CANCEL_ANY (1U << 2)
 #endif
 
+// Registered-buffer memory is shared with JS (an external ArrayBuffer): it is freed when both
+// the engine and that ArrayBuffer are gone.
+typedef struct region {
+  uint8_t *base;
+  size_t size;
+  int refs;
+} region_t;
+
+static void region_release(region_t *r) {
+  if (--r->refs == 0) {
+    free(r->base);
+    free(r);
+  }
+}
+
 #define CANCEL_TAG 0  // user_data of our cancel SQEs: not an operation
 
 typedef struct {
@@ -48,6 +63,16 @@ typedef struct {
   uint8_t supported[256];  // by IORING_OP_*, from IORING_REGISTER_PROBE
   uv_poll_t poll;
   int polling;
+  int sqpoll;
+  // registerFiles: a sparse table of registered files, and each fd's slot + 1 (0: none).
+  unsigned file_slots;
+  uint32_t *slot_of_fd;
+  unsigned fd_cap;
+  uint8_t *slot_used;
+  // registeredBuffers: one region of count x size bytes, registered as count buffers.
+  region_t *region;
+  size_t buffer_size;
+  unsigned buffer_count;
 } uring_t;
 
 static int sys_setup(unsigned entries, struct io_uring_params *p) {
@@ -102,12 +127,101 @@ static int setup_ring(unsigned entries, struct io_uring_params *p, unsigned sqpo
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
+// A sparse table: every slot -1 until open() fills one.
+static int register_files(uring_t *u) {
+  int *fds = malloc(u->file_slots * sizeof *fds);
+  u->slot_used = calloc(u->file_slots, 1);
+  if (!fds || !u->slot_used) { free(fds); return -ENOMEM; }
+  for (unsigned i = 0; i < u->file_slots; i++) fds[i] = -1;
+  int err = sys_register(u->ring_fd, IORING_REGISTER_FILES, fds, u->file_slots);
+  free(fds);
+  return err < 0 ? err : 0;
+}
+
+static int register_buffers(uring_t *u) {
+  size_t size = (u->buffer_size + 4095) & ~(size_t)4095;  // page-aligned slots suit O_DIRECT too
+  u->buffer_size = size;
+  region_t *r = calloc(1, sizeof *r);
+  struct iovec *iov = calloc(u->buffer_count, sizeof *iov);
+  if (!r || !iov || posix_memalign((void **)&r->base, 4096, size * u->buffer_count)) {
+    free(r); free(iov);
+    return -ENOMEM;
+  }
+  memset(r->base, 0, size * u->buffer_count);
+  r->size = size * u->buffer_count;
+  r->refs = 1;
+  for (unsigned i = 0; i < u->buffer_count; i++) {
+    iov[i].iov_base = r->base + i * size;
+    iov[i].iov_len = size;
+  }
+  int err = sys_register(u->ring_fd, IORING_REGISTER_BUFFERS, iov, u->buffer_count);
+  free(iov);
+  if (err < 0) { free(r->base); free(r); return err; }
+  u->region = r;
+  return 0;
+}
+
+// After a successful open: put the new fd in a free slot (if any) so that reads and writes on it
+// skip the kernel's per-operation file lookup.
+static void file_opened(uring_t *u, int fd) {
+  if (!u->file_slots || fd < 0) return;
+  unsigned slot = 0;
+  while (slot < u->file_slots && u->slot_used[slot]) slot++;
+  if (slot == u->file_slots) return;  // table full: this file works unregistered
+  if ((unsigned)fd >= u->fd_cap) {
+    unsigned cap = u->fd_cap ? u->fd_cap : 64;
+    while (cap <= (unsigned)fd) cap *= 2;
+    uint32_t *grown = realloc(u->slot_of_fd, cap * sizeof *grown);
+    if (!grown) return;
+    memset(grown + u->fd_cap, 0, (cap - u->fd_cap) * sizeof *grown);
+    u->slot_of_fd = grown;
+    u->fd_cap = cap;
+  }
+  struct io_uring_files_update up = {.offset = slot, .fds = (uint64_t)(uintptr_t)&fd};
+  if (sys_register(u->ring_fd, IORING_REGISTER_FILES_UPDATE, &up, 1) < 1) return;
+  u->slot_used[slot] = 1;
+  u->slot_of_fd[fd] = slot + 1;
+}
+
+// Before close: the slot goes back (no operation on the file is in flight: FileHandle waits).
+static void file_closing(uring_t *u, int fd) {
+  if (fd < 0 || (unsigned)fd >= u->fd_cap || !u->slot_of_fd[fd]) return;
+  unsigned slot = u->slot_of_fd[fd] - 1;
+  int none = -1;
+  struct io_uring_files_update up = {.offset = slot, .fds = (uint64_t)(uintptr_t)&none};
+  sys_register(u->ring_fd, IORING_REGISTER_FILES_UPDATE, &up, 1);
+  u->slot_used[slot] = 0;
+  u->slot_of_fd[fd] = 0;
+}
+
+static void use_fixed_file(uring_t *u, struct io_uring_sqe *sqe, int fd) {
+  if (fd >= 0 && (unsigned)fd < u->fd_cap && u->slot_of_fd[fd]) {
+    sqe->fd = (int)u->slot_of_fd[fd] - 1;
+    sqe->flags |= IOSQE_FIXED_FILE;
+  }
+}
+
+// A read/write whose bytes lie inside one registered buffer uses READ_FIXED/WRITE_FIXED: no
+// per-operation page pinning.
+static int fixed_buffer(uring_t *u, const struct iovec *iov) {
+  if (!u->region) return -1;
+  uint8_t *p = iov->iov_base;
+  if (p < u->region->base || p >= u->region->base + u->region->size) return -1;
+  size_t index = (size_t)(p - u->region->base) / u->buffer_size;
+  if (p + iov->iov_len > u->region->base + (index + 1) * u->buffer_size) return -1;
+  return (int)index;
+}
+
 static int uring_init(engine_t *e, napi_env env, napi_value options) {
   uring_t *u = (uring_t *)e;
   u->ring_fd = u->event_fd = -1;
   unsigned entries = option_u32(env, options, "entries", 256);
   unsigned sqpoll_idle = option_u32(env, options, "sqpollIdle", 0);
   int sqpoll = sqpoll_idle > 0;
+  u->sqpoll = sqpoll;
+  u->file_slots = option_u32(env, options, "fileSlots", 0);
+  u->buffer_count = option_u32(env, options, "bufferCount", 0);
+  u->buffer_size = option_u32(env, options, "bufferSize", 0);
   struct io_uring_params p;
   int fd = setup_ring(entries, &p, sqpoll_idle, sqpoll);
   if (fd < 0) return fd;
@@ -159,6 +273,9 @@ static int uring_init(engine_t *e, napi_env env, napi_value options) {
   }
   free(probe);
 
+  if (u->file_slots && (err = register_files(u)) < 0) goto fail;
+  if (u->buffer_count && u->buffer_size && (err = register_buffers(u)) < 0) goto fail;
+
   u->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (u->event_fd < 0) { err = -errno; goto fail; }
   err = sys_register(fd, IORING_REGISTER_EVENTFD, &u->event_fd, 1);
@@ -171,6 +288,10 @@ static int uring_init(engine_t *e, napi_env env, napi_value options) {
   return 0;
 
 fail:
+  free(u->slot_used);
+  free(u->slot_of_fd);
+  if (u->region) region_release(u->region);
+  u->region = NULL;
   unmap(u);
   if (u->event_fd >= 0) close(u->event_fd);
   close(fd);
@@ -192,6 +313,14 @@ static int uring_supports(engine_t *e, int op) {
 }
 
 static int uring_submit_pending(uring_t *u, unsigned min_complete, unsigned flags) {
+  if (u->sqpoll) {
+    // The kernel's SQ thread takes published SQEs by itself; it only needs a wake-up when it
+    // went idle. Full barrier: the tail store must be visible before we read its flags.
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (load_acquire(u->sq_flags) & IORING_SQ_NEED_WAKEUP) flags |= IORING_ENTER_SQ_WAKEUP;
+    u->to_submit = 0;
+    if (!(flags & (IORING_ENTER_SQ_WAKEUP | IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAIT))) return 0;
+  }
   for (;;) {
     int r = sys_enter(u->ring_fd, u->to_submit, min_complete, flags);
     if (r >= 0) {
@@ -249,6 +378,7 @@ static unsigned reap(uring_t *u, int deliver) {
       head++;
       if (!r) continue;  // a cancel request's own completion
       r->result = cqe->res;
+      if (r->op == OP_OPEN) file_opened(u, r->result);
       if (r->op == OP_FSTAT) {
         if (r->result >= 0) fill_stat(r);
         free(r->scratch);
@@ -269,7 +399,7 @@ static struct io_uring_sqe *get_sqe(uring_t *u) {
   if (u->sq_local_tail - head >= u->sq_entries) {
     // Full: hand what we have to the kernel first.
     store_release(u->sq_tail, u->sq_local_tail);
-    uring_submit_pending(u, 0, 0);
+    uring_submit_pending(u, 0, u->sqpoll ? IORING_ENTER_SQ_WAIT : 0);
     head = load_acquire(u->sq_head);
     if (u->sq_local_tail - head >= u->sq_entries) return NULL;
   }
@@ -292,23 +422,33 @@ static void uring_start(engine_t *e, req_t *r) {
   sqe->fd = r->fd;
   switch (r->op) {
     case OP_READ:
-    case OP_WRITE:
-      sqe->opcode = r->op == OP_READ ? IORING_OP_READ : IORING_OP_WRITE;
+    case OP_WRITE: {
+      int index = fixed_buffer(u, &r->iov[0]);
+      if (index >= 0) {
+        sqe->opcode = r->op == OP_READ ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED;
+        sqe->buf_index = (uint16_t)index;
+      } else {
+        sqe->opcode = r->op == OP_READ ? IORING_OP_READ : IORING_OP_WRITE;
+      }
       sqe->addr = (uint64_t)(uintptr_t)r->iov[0].iov_base;
       sqe->len = (unsigned)r->iov[0].iov_len;
       sqe->off = r->pos < 0 ? (uint64_t)-1 : (uint64_t)r->pos;  // -1: the file position
+      use_fixed_file(u, sqe, r->fd);
       break;
+    }
     case OP_READV:
     case OP_WRITEV:
       sqe->opcode = r->op == OP_READV ? IORING_OP_READV : IORING_OP_WRITEV;
       sqe->addr = (uint64_t)(uintptr_t)r->iov;
       sqe->len = (unsigned)r->iovcnt;
       sqe->off = r->pos < 0 ? (uint64_t)-1 : (uint64_t)r->pos;
+      use_fixed_file(u, sqe, r->fd);
       break;
     case OP_FSYNC:
     case OP_FDATASYNC:
       sqe->opcode = IORING_OP_FSYNC;
       sqe->fsync_flags = r->op == OP_FDATASYNC ? IORING_FSYNC_DATASYNC : 0;
+      use_fixed_file(u, sqe, r->fd);
       break;
     case OP_FSTAT:
       r->scratch = malloc(sizeof(struct statx));
@@ -336,6 +476,7 @@ static void uring_start(engine_t *e, req_t *r) {
       sqe->len = (unsigned)r->mode;
       break;
     case OP_CLOSE:
+      file_closing(u, r->fd);
       sqe->opcode = IORING_OP_CLOSE;
       break;
     default:
@@ -399,6 +540,18 @@ static void uring_cancel(engine_t *e) {
   uring_submit_pending(u, 0, 0);
 }
 
+static void uring_cancel_one(engine_t *e, req_t *r) {
+  uring_t *u = (uring_t *)e;
+  struct io_uring_sqe *sqe = get_sqe(u);
+  if (!sqe) return;
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
+  sqe->fd = -1;
+  sqe->addr = (uint64_t)(uintptr_t)r;  // match the operation's user_data
+  sqe->user_data = CANCEL_TAG;
+  store_release(u->sq_tail, u->sq_local_tail);
+  uring_submit_pending(u, 0, 0);
+}
+
 static void uring_stop(engine_t *e) {
   uring_t *u = (uring_t *)e;
   if (u->polling) uv_poll_stop(&u->poll);
@@ -411,18 +564,36 @@ static void uring_stop(engine_t *e) {
   e->ncomp = 0;
   unmap(u);
   close(u->event_fd);
-  close(u->ring_fd);
+  close(u->ring_fd);  // unregisters files and buffers with the ring
+  free(u->slot_used);
+  free(u->slot_of_fd);
+  if (u->region) region_release(u->region);
+  u->region = NULL;
 }
 
 static uv_handle_t *uring_handle(engine_t *e) { return (uv_handle_t *)&((uring_t *)e)->poll; }
 
+static void on_region_finalize(napi_env env, void *data, void *hint) { region_release(hint); }
+
+static napi_value uring_buffers(engine_t *e, napi_env env) {
+  uring_t *u = (uring_t *)e;
+  napi_value ab;
+  if (!u->region) return NULL;
+  if (napi_create_external_arraybuffer(env, u->region->base, u->region->size, on_region_finalize, u->region, &ab) != napi_ok)
+    return NULL;
+  u->region->refs++;
+  return ab;
+}
+
 const engine_kind_t uring_kind = {
+    .buffers = uring_buffers,
     .name = "io_uring",
     .size = sizeof(uring_t),
     .init = uring_init,
     .start = uring_start,
     .flush = uring_flush,
     .cancel = uring_cancel,
+    .cancel_one = uring_cancel_one,
     .stop = uring_stop,
     .handle = uring_handle,
     .supports = uring_supports,

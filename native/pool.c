@@ -84,6 +84,23 @@ static void pool_cancel(engine_t *e) {
   }
 }
 
+static void pool_cancel_one(engine_t *e, req_t *target) {
+  pool_engine_t *p = (pool_engine_t *)e;
+  int found = 0;
+  pthread_mutex_lock(&p->lock);
+  for (req_t **at = &p->head, *prev = NULL; *at; prev = *at, at = &(*at)->next) {
+    if (*at != target) continue;
+    *at = target->next;
+    if (p->tail == target) p->tail = prev;
+    found = 1;
+    break;
+  }
+  pthread_mutex_unlock(&p->lock);
+  if (!found) return;  // already running: it completes as usual
+  target->result = -ECANCELED;
+  completion_push(e, target);
+}
+
 static void pool_stop(engine_t *e) {
   pool_engine_t *p = (pool_engine_t *)e;
   pool_cancel(e);
@@ -105,6 +122,7 @@ const engine_kind_t pool_kind = {
     .init = pool_init,
     .start = pool_start,
     .cancel = pool_cancel,
+    .cancel_one = pool_cancel_one,
     .stop = pool_stop,
     .handle = pool_handle,
 };

@@ -1,12 +1,12 @@
 // An engine instance: one backend (one ring, one pool, one context), used from one JS thread.
 // It counts operations in flight so that close() can stop new work, cancel what it can, wait for
 // the rest, close the files still open, and only then release the backend.
-import { engineClosed } from './errors.js';
+import { engineClosed, invalidArgValue, noBufferFree } from './errors.js';
 import type { Backend, EngineOptions } from './engines/backend.js';
 import { createBackend } from './engines/registry.js';
 import { FileHandle } from './file-handle.js';
 import { parseFlags, parseMode } from './flags.js';
-import { validatePath } from './validate.js';
+import { validateEngineOptions, validatePath } from './validate.js';
 
 export class Engine {
   /** The engine's name (what `auto` resolved to, for `auto`). */
@@ -16,11 +16,35 @@ export class Engine {
   #closing: Promise<void> | undefined;
   #idle: (() => void) | undefined;
   readonly #handles = new Set<FileHandle>();
+  readonly #freeBuffers: Buffer[] = [];
+  readonly #lentBuffers = new Set<Buffer>();
 
   constructor(name: string, options: EngineOptions = {}) {
+    validateEngineOptions(options);
     const { name: resolved, backend } = createBackend(name, options);
     this.name = resolved;
     this.#backend = backend;
+    const memory = backend.registeredMemory?.();
+    const count = options.registeredBuffers?.count ?? 0;
+    for (let i = 0; memory && i < count; i++)
+      this.#freeBuffers.push(Buffer.from(memory, i * (memory.byteLength / count), options.registeredBuffers!.size));
+  }
+
+  /**
+   * A buffer from the engine's registered pool (io_uring with `registeredBuffers`): reads and
+   * writes through it skip the kernel's per-operation page pinning. Give it back with
+   * returnBuffer(). Its memory stays valid as long as you hold it, even after close().
+   */
+  borrowBuffer(): Buffer {
+    const buffer = this.#freeBuffers.pop();
+    if (!buffer) throw noBufferFree(this.name, this.#lentBuffers.size);
+    this.#lentBuffers.add(buffer);
+    return buffer;
+  }
+
+  returnBuffer(buffer: Buffer): void {
+    if (!this.#lentBuffers.delete(buffer)) throw invalidArgValue('buffer', buffer, 'is not a buffer lent by this engine');
+    this.#freeBuffers.push(buffer);
   }
 
   get closed(): boolean {

@@ -85,6 +85,12 @@ export function engineUnavailable(name: string, reason: string): CodedError {
   return coded(new Error(`The ${name} engine is not available here: ${reason}`), 'ERR_IOENGINE_UNAVAILABLE');
 }
 
+export function noBufferFree(name: string, lent: number): CodedError {
+  return coded(new Error(lent > 0
+    ? `All ${lent} registered buffers of the ${name} engine are lent: return one with engine.returnBuffer()`
+    : `The ${name} engine has no registered buffers: create it with { registeredBuffers: { count, size } } (io_uring)`), 'ERR_IOENGINE_NO_BUFFER');
+}
+
 /** What an aborted operation rejects with, as node:fs does (`name: 'AbortError'`). */
 export function abortError(reason?: unknown): Error {
   const err = coded(new Error('The operation was aborted', { cause: reason }), 'ABORT_ERR');

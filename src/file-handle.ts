@@ -4,16 +4,19 @@
 import type { Stats } from 'node:fs';
 import type { Engine } from './engine.js';
 import type { Backend, Done } from './engines/backend.js';
-import { captureTrace, errnoOf, invalidArgType, invalidArgValue, systemError, type Trace } from './errors.js';
+import { abortError, captureTrace, errnoOf, invalidArgType, invalidArgValue, systemError, type Trace } from './errors.js';
 import { STAT_FIELDS, toStats } from './stats.js';
-import { validateBuffer, validateBufferArray, validateInteger, validateObject, validatePosition, validateRange, type Bytes } from './validate.js';
+import { validateBuffer, validateBufferArray, validateInteger, validateObject, validatePosition, validateRange, validateSignal, type Bytes } from './validate.js';
 
 const EBADF = errnoOf('EBADF');
+const ECANCELED = errnoOf('ECANCELED');
 
 export interface ReadResult<T extends Bytes = Buffer> { bytesRead: number; buffer: T }
 export interface WriteResult<T = Buffer> { bytesWritten: number; buffer: T }
-export interface ReadOptions<T extends Bytes = Buffer> { buffer?: T; offset?: number; length?: number; position?: number | bigint | null }
-export interface WriteOptions { offset?: number; length?: number; position?: number | null }
+/** Every operation takes a signal: aborting it cancels the operation where the engine can. */
+export interface AbortOptions { signal?: AbortSignal }
+export interface ReadOptions<T extends Bytes = Buffer> extends AbortOptions { buffer?: T; offset?: number; length?: number; position?: number | bigint | null }
+export interface WriteOptions extends AbortOptions { offset?: number; length?: number; position?: number | null }
 
 /** (buffer, offset, length, position) that needs no more checking: the common call, fast. */
 function isPlainRange(buffer: unknown, offset: unknown, length: unknown, position: unknown): boolean {
@@ -61,10 +64,11 @@ export class FileHandle {
     return this.#fd;
   }
 
-  #run<T>(syscall: string, start: Start, ok: (result: number) => T, trace?: Trace): Promise<T> {
+  #run<T>(syscall: string, start: Start, ok: (result: number) => T, trace?: Trace, signal?: AbortSignal): Promise<T> {
     return new Promise((resolve, reject) => {
       const fd = this.#fd;
       if (fd < 0 || this.#closing) return reject(systemError(EBADF, syscall, undefined, trace));
+      if (signal?.aborted) return reject(abortError(signal.reason));
       let backend: Backend;
       try {
         backend = this.#engine.begin();
@@ -72,11 +76,17 @@ export class FileHandle {
         return reject(err);
       }
       this.#pending++;
-      start(backend, fd, result => {
+      const done: Done = result => {
+        signal?.removeEventListener('abort', onAbort);
         this.#settled();
         if (result >= 0) resolve(ok(result));
+        // Rejects as aborted only once the engine has let go of the buffers (the op completed).
+        else if (result === ECANCELED && signal?.aborted) reject(abortError(signal.reason));
         else reject(systemError(result, syscall, undefined, trace));
-      });
+      };
+      const onAbort = () => backend.abort?.(done);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      start(backend, fd, done);
     });
   }
 
@@ -140,19 +150,22 @@ export class FileHandle {
       return this.#read(bufferOrOptions as Bytes, offsetOrOptions as number, length as number, position as number);
     let buffer = bufferOrOptions;
     let offset = offsetOrOptions;
+    let signal: unknown;
     try {
       if (!ArrayBuffer.isView(buffer)) {
         const o = validateObject(bufferOrOptions, 'options');
         buffer = o.buffer ?? Buffer.alloc(16384);
         validateBuffer(buffer);
-        ({ offset, length, position } = o);
+        ({ offset, length, position, signal } = o);
       } else if (offset !== null && typeof offset === 'object') {
-        ({ offset, length, position } = offset as Record<string, unknown>);
+        ({ offset, length, position, signal } = offset as Record<string, unknown>);
       }
       const buf = buffer as Bytes;
       const [off, len] = validateRange(buf, offset, length);
+      const abort = validateSignal(signal);
       if (len === 0) return Promise.resolve({ bytesRead: 0, buffer: buf });
       const pos = validatePosition(position);
+      if (abort) return this.#inSequence(pos, () => this.#run('read', (b, fd, done) => b.read(fd, buf, off, len, pos, done), bytesRead => ({ bytesRead, buffer: buf }), undefined, abort));
       return this.#inSequence(pos, () => this.#read(buf, off, len, pos));
     } catch (err) {
       return Promise.reject(err);
@@ -167,10 +180,11 @@ export class FileHandle {
       return this.#write(data as Bytes, offsetOrOptions as number, length as number, position as number, data);
     try {
       let buf: Bytes, off: number, len: number, pos: number;
+      let signal: unknown;
       if (ArrayBuffer.isView(data)) {
         const view = data as Bytes;
         let offset = offsetOrOptions;
-        if (offset !== null && typeof offset === 'object') ({ offset, length, position } = offset as Record<string, unknown>);
+        if (offset !== null && typeof offset === 'object') ({ offset, length, position, signal } = offset as Record<string, unknown>);
         if (data.byteLength === 0) return Promise.resolve({ bytesWritten: 0, buffer: data });
         [off, len] = validateRange(view, offset, length);
         pos = validatePosition(position);
@@ -184,55 +198,75 @@ export class FileHandle {
       } else {
         throw invalidArgType('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
       }
+      const abort = validateSignal(signal);
       if (len === 0) return Promise.resolve({ bytesWritten: 0, buffer: data });
+      if (abort) return this.#inSequence(pos, () => this.#run('write', (b, fd, done) => b.write(fd, buf, off, len, pos, done), bytesWritten => ({ bytesWritten, buffer: data }), undefined, abort));
       return this.#inSequence(pos, () => this.#write(buf, off, len, pos, data));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  readv<T extends Bytes[]>(buffers: T, position?: number | null): Promise<{ bytesRead: number; buffers: T }> {
+  readv<T extends Bytes[]>(buffers: T, position?: number | null, options?: AbortOptions): Promise<{ bytesRead: number; buffers: T }> {
     try {
       validateBufferArray(buffers);
       const pos = validatePosition(position);
+      const signal = validateSignal(validateObject(options, 'options').signal);
       return this.#inSequence(pos, () => this.#run('read',
         (b, fd, done) => b.readv(fd, buffers, pos, done),
-        bytesRead => ({ bytesRead, buffers })));
+        bytesRead => ({ bytesRead, buffers }), undefined, signal));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  writev<T extends Bytes[]>(buffers: T, position?: number | null): Promise<{ bytesWritten: number; buffers: T }> {
+  writev<T extends Bytes[]>(buffers: T, position?: number | null, options?: AbortOptions): Promise<{ bytesWritten: number; buffers: T }> {
     try {
       validateBufferArray(buffers);
       const pos = validatePosition(position);
+      const signal = validateSignal(validateObject(options, 'options').signal);
       return this.#inSequence(pos, () => this.#run('write',
         (b, fd, done) => b.writev(fd, buffers, pos, done),
-        bytesWritten => ({ bytesWritten, buffers })));
+        bytesWritten => ({ bytesWritten, buffers }), undefined, signal));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  stat(options?: { bigint?: boolean }): Promise<Stats> {
-    if (options?.bigint) return Promise.reject(invalidArgValue('options.bigint', true, 'is not supported: BigInt stats are not implemented'));
-    const out = new Float64Array(STAT_FIELDS);
-    return this.#run('fstat', (b, fd, done) => b.fstat(fd, out, done), () => toStats(out), captureTrace(this.stat));
+  stat(options?: { bigint?: boolean } & AbortOptions): Promise<Stats> {
+    try {
+      const o = validateObject(options, 'options');
+      if (o.bigint) throw invalidArgValue('options.bigint', true, 'is not supported: BigInt stats are not implemented');
+      const out = new Float64Array(STAT_FIELDS);
+      return this.#run('fstat', (b, fd, done) => b.fstat(fd, out, done), () => toStats(out), captureTrace(this.stat), validateSignal(o.signal));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
-  sync(): Promise<void> {
-    return this.#run('fsync', (b, fd, done) => b.fsync(fd, done), () => undefined, captureTrace(this.sync));
+  sync(options?: AbortOptions): Promise<void> {
+    try {
+      const signal = validateSignal(validateObject(options, 'options').signal);
+      return this.#run('fsync', (b, fd, done) => b.fsync(fd, done), () => undefined, captureTrace(this.sync), signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
-  datasync(): Promise<void> {
-    return this.#run('fdatasync', (b, fd, done) => b.fdatasync(fd, done), () => undefined, captureTrace(this.datasync));
+  datasync(options?: AbortOptions): Promise<void> {
+    try {
+      const signal = validateSignal(validateObject(options, 'options').signal);
+      return this.#run('fdatasync', (b, fd, done) => b.fdatasync(fd, done), () => undefined, captureTrace(this.datasync), signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
-  truncate(len: number = 0): Promise<void> {
+  truncate(len: number = 0, options?: AbortOptions): Promise<void> {
     try {
       const length = Math.max(0, validateInteger(len, 'len'));
-      return this.#run('ftruncate', (b, fd, done) => b.ftruncate(fd, length, done), () => undefined, captureTrace(this.truncate));
+      const signal = validateSignal(validateObject(options, 'options').signal);
+      return this.#run('ftruncate', (b, fd, done) => b.ftruncate(fd, length, done), () => undefined, captureTrace(this.truncate), signal);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -66,3 +66,29 @@ export function validateSignal(signal: unknown, name = 'options.signal'): AbortS
   if (!(signal instanceof AbortSignal)) throw invalidArgType(name, 'an instance of AbortSignal', signal);
   return signal;
 }
+
+const ENGINE_OPTIONS = ['threads', 'queueDepth', 'entries', 'sqpoll', 'registerFiles', 'registeredBuffers'];
+
+/** Engine options: every name known, every value in range; nothing silently ignored. */
+export function validateEngineOptions(options: unknown): void {
+  const o = validateObject(options, 'options');
+  for (const key of Object.keys(o)) {
+    if (!ENGINE_OPTIONS.includes(key)) throw invalidArgValue(`options.${key}`, o[key], `is not an engine option (known: ${ENGINE_OPTIONS.join(', ')})`);
+  }
+  const count = (key: string, value: unknown, max: number) => {
+    if (value !== undefined) validateInteger(value, key, 1, max);
+  };
+  count('options.threads', o.threads, 1024);
+  count('options.queueDepth', o.queueDepth, 1 << 20);
+  count('options.entries', o.entries, 32768);
+  if (o.sqpoll !== undefined && typeof o.sqpoll !== 'boolean') {
+    const sq = validateObject(o.sqpoll, 'options.sqpoll');
+    count('options.sqpoll.idle', sq.idle, 60_000);
+  }
+  if (o.registerFiles !== undefined && typeof o.registerFiles !== 'boolean') count('options.registerFiles', o.registerFiles, 65536);
+  if (o.registeredBuffers !== undefined) {
+    const rb = validateObject(o.registeredBuffers, 'options.registeredBuffers');
+    validateInteger(rb.count, 'options.registeredBuffers.count', 1, 16384);
+    validateInteger(rb.size, 'options.registeredBuffers.size', 1, 1 << 30);
+  }
+}

@@ -22,6 +22,13 @@ export interface Backend {
   cancel(): void;
   /** Called once nothing is in flight: release every resource. */
   destroy(): void;
+  /**
+   * Optional: try to take back the operation whose callback is `done`. It then completes with
+   * -ECANCELED once the engine has let go of its buffers, or as usual if it finished first.
+   */
+  abort?(done: Done): void;
+  /** Optional: the memory of the engine's registered buffers (io_uring registeredBuffers). */
+  registeredMemory?(): ArrayBuffer | undefined;
 }
 
 /** Options every engine accepts; engines read their own from the same object. */
@@ -30,5 +37,13 @@ export interface EngineOptions {
   threads?: number;
   /** pool: operations queued beyond the running ones (default 64). */
   queueDepth?: number;
+  /** io_uring: submission queue entries (default 256; the completion queue has twice as many). */
+  entries?: number;
+  /** io_uring: a kernel thread polls the submission queue (burns a core; never the default). */
+  sqpoll?: boolean | { idle?: number };
+  /** io_uring: register opened files with the ring (true: 1024 slots, or a number of slots). */
+  registerFiles?: boolean | number;
+  /** io_uring: a pool of registered buffers, lent by engine.borrowBuffer(). */
+  registeredBuffers?: { count: number; size: number };
   [option: string]: unknown;
 }

@@ -135,6 +135,22 @@ export class NativeBackend implements Backend {
   fstat(fd: number, out: Float64Array, done: Done): void { this.#start(Op.FSTAT, fd, 0, out, 1, 0, 0, done); }
   ftruncate(fd: number, length: number, done: Done): void { this.#start(Op.FTRUNCATE, fd, length, undefined, 0, 0, 0, done); }
 
+  abort(done: Done): void {
+    const waiting = this.#waiting.findIndex(w => w[7] === done);
+    if (waiting >= 0) {
+      this.#waiting.splice(waiting, 1);
+      return done(ECANCELED);
+    }
+    const id = this.#done.indexOf(done);
+    if (id < 0) return this.#fallback?.abort(done);
+    this.#flush(); // it may still be in the batch being written
+    binding()!.cancel(this.#handle, id);
+  }
+
+  registeredMemory(): ArrayBuffer | undefined {
+    return binding()!.buffers(this.#handle);
+  }
+
   cancel(): void {
     const waiting = this.#waiting;
     this.#waiting = [];

@@ -29,6 +29,19 @@ const IO_URING_REASONS: Record<string, string> = {
   ENOMEM: 'not enough locked memory for the ring: raise `ulimit -l` (RLIMIT_MEMLOCK) or use fewer entries',
 };
 
+/** The public io_uring options, as native/io_uring.c reads them. */
+function ioUringOptions(o: EngineOptions): object {
+  const sqpoll = o.sqpoll === true ? {} : o.sqpoll || undefined;
+  const files = o.registerFiles === true ? 1024 : o.registerFiles || 0;
+  return {
+    entries: positive(o.entries, 256),
+    sqpollIdle: sqpoll ? positive(sqpoll.idle, 1000) : 0,
+    fileSlots: positive(files, 0),
+    bufferCount: o.registeredBuffers ? positive(o.registeredBuffers.count, 0) : 0,
+    bufferSize: o.registeredBuffers ? positive(o.registeredBuffers.size, 0) : 0,
+  };
+}
+
 const probes = new Map<string, string | undefined>();
 
 /** Can the native engine be set up here: tried once, the answer kept. */
@@ -69,7 +82,7 @@ export const ENGINES: readonly EngineEntry[] = [
   {
     name: 'io_uring',
     probe: () => probeNative('io_uring', IO_URING_REASONS),
-    create: o => new NativeBackend('io_uring', o, 2 * positive(o.entries, 256)),
+    create: o => new NativeBackend('io_uring', ioUringOptions(o), 2 * positive(o.entries, 256)),
   },
   { name: 'null', probe: () => undefined, create: () => new NullBackend() },
 ];
