@@ -7,12 +7,26 @@
         "native/completions.c",
         "native/blocking.c",
         "native/thread.c",
-        "native/pool.c",
-        "native/io_uring.c"
+        "native/pool.c"
+      ],
+      "conditions": [
+        ["OS=='linux'", { "sources": ["native/io_uring.c"] }]
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["-lpthread"]
     }
+  ],
+  "conditions": [
+    ["OS=='linux'", {
+      "targets": [
+        {
+          "target_name": "deny-io-uring",
+          "type": "executable",
+          "sources": ["native/tools/deny-io-uring.c"],
+          "cflags": ["-std=gnu11", "-Wall"]
+        }
+      ]
+    }]
   ]
 }

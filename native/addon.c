@@ -7,7 +7,13 @@
 
 #include "engine.h"
 
-static const engine_kind_t *const KINDS[] = {&thread_kind, &pool_kind, &uring_kind};
+static const engine_kind_t *const KINDS[] = {
+    &thread_kind,
+    &pool_kind,
+#ifdef __linux__
+    &uring_kind,
+#endif
+};
 
 // The JS handle: an external pointing at a box, which outlives the engine it points to.
 struct handle_box {
