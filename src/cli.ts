@@ -1,5 +1,6 @@
 // `ioengine engines | bench | report`.
 import { Command } from 'commander';
+import { bench, benchHelp } from './bench/index.js';
 import { engines } from './index.js';
 
 const program = new Command('ioengine')
@@ -15,6 +16,17 @@ program
     if (opts.json) return console.log(JSON.stringify(list, null, 2));
     const width = Math.max(...list.map(e => e.name.length));
     for (const e of list) console.log(`${e.name.padEnd(width)}  ${e.available ? 'available' : `unavailable: ${e.reason}`}`);
+  });
+
+program
+  .command('bench')
+  .description('a fio-compatible benchmark that compares the engines (no arguments: the default comparison)')
+  .usage('[fio options] [job files]')
+  .argument('[args...]', 'fio options (--name=value) and job files')
+  .allowUnknownOption()
+  .addHelpText('after', benchHelp())
+  .action(async (_args: string[], _opts: unknown, command: Command) => {
+    process.exitCode = await bench(command.args);
   });
 
 await program.parseAsync(process.argv);

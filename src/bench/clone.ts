@@ -1,0 +1,251 @@
+// One clone of a job, in its own worker_thread with its own engine: the timed loop. Per I/O it
+// does what fio's own loop does and no more: pick a direction and an offset (integer arithmetic),
+// take the time, start one operation through the FileHandle API and await its promise, take the
+// time, record the latency (hdr-histogram-js, WebAssembly build: ~50 ns a value). iodepth such
+// loops keep iodepth operations in flight. Sampling, ramp, progress and stop are handled by one
+// time comparison per I/O against the next due event.
+import { randomFillSync } from 'node:crypto';
+import { constants } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import * as hdr from 'hdr-histogram-js';
+import * as ioengine from '../index.js';
+import type { FileHandle } from '../index.js';
+import {
+  CTL_GO, CTL_STOP, F64_EPOCH, PROGRESS_SLOTS,
+  type CloneInput, type CloneMessage, type CloneResult, type DirectionResult, type SyncResult,
+} from './protocol.js';
+import { DEFAULT_SEED, workload } from './workload.js';
+
+const SAMPLE_MS = 500; // fio's bwavgtime and iopsavgtime
+const PROGRESS_MS = 200;
+
+function histogram(): hdr.Histogram {
+  return hdr.build({
+    bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 10e9,
+    numberOfSignificantValueDigits: 3, autoResize: true, useWebAssembly: true,
+  });
+}
+
+/** Latencies of one kind of operation, in ns: exact min/max/mean/M2 (Welford) and a histogram. */
+class Latencies {
+  n = 0;
+  min = Infinity;
+  max = 0;
+  mean = 0;
+  m2 = 0;
+  readonly hist = histogram();
+
+  record(ns: number): void {
+    const n = ++this.n;
+    if (ns < this.min) this.min = ns;
+    if (ns > this.max) this.max = ns;
+    const d = ns - this.mean;
+    this.mean += d / n;
+    this.m2 += d * (ns - this.mean);
+    this.hist.recordValue(ns);
+  }
+
+  reset(): void {
+    this.n = 0; this.min = Infinity; this.max = 0; this.mean = 0; this.m2 = 0;
+    this.hist.reset();
+  }
+
+  summary(): SyncResult {
+    return {
+      ios: this.n, min: this.n ? this.min : 0, max: this.max, mean: this.mean, m2: this.m2,
+      histogram: hdr.encodeIntoCompressedBase64(this.hist),
+    };
+  }
+}
+
+class Direction extends Latencies {
+  bytes = 0;
+  shortIos = 0;
+  firstMs = -1;
+  lastMs = 0;
+  #sampleIos = 0;
+  #sampleBytes = 0;
+  readonly bwSamples: number[] = [];
+  readonly iopsSamples: number[] = [];
+
+  done(ns: number, bytes: number, wanted: number, at: number): void {
+    this.record(ns);
+    this.bytes += bytes;
+    if (bytes !== wanted) this.shortIos++;
+    if (this.firstMs < 0) this.firstMs = at - ns / 1e6;
+    this.lastMs = at;
+  }
+
+  override reset(): void {
+    super.reset();
+    this.bytes = 0; this.shortIos = 0; this.firstMs = -1; this.lastMs = 0;
+    this.#sampleIos = 0; this.#sampleBytes = 0;
+  }
+
+  sample(ms: number): void {
+    if (this.n === 0) return;
+    this.bwSamples.push((this.bytes - this.#sampleBytes) / 1024 / (ms / 1000));
+    this.iopsSamples.push((this.n - this.#sampleIos) / (ms / 1000));
+    this.#sampleIos = this.n;
+    this.#sampleBytes = this.bytes;
+  }
+
+  result(startMs: number): DirectionResult {
+    // fio's runtime of a direction: from the start of the measured time to its last completion.
+    const runtimeMs = this.n ? Math.max(1, Math.round(this.lastMs - startMs)) : 0;
+    return { ...this.summary(), shortIos: this.shortIos, bytes: this.bytes, runtimeMs, bwSamples: this.bwSamples, iopsSamples: this.iopsSamples };
+  }
+}
+
+/** fio's iodepth_level buckets: 1, 2, 4, 8, 16, 32, >=64. */
+function depthBucket(depth: number): number {
+  return depth >= 64 ? 6 : depth >= 32 ? 5 : depth >= 16 ? 4 : depth >= 8 ? 3 : depth >= 4 ? 2 : depth >= 2 ? 1 : 0;
+}
+
+function buffers(count: number, bs: number, direct: boolean, fill: boolean): Buffer[] {
+  const out: Buffer[] = [];
+  const allocAligned = (ioengine as Record<string, unknown>).allocAligned as ((size: number, alignment?: number) => Buffer) | undefined;
+  for (let i = 0; i < count; i++) {
+    const b = direct && allocAligned ? allocAligned(bs, 4096) : Buffer.allocUnsafeSlow(bs);
+    if (fill) randomFillSync(b);
+    else b.fill(0);
+    out.push(b);
+  }
+  return out;
+}
+
+async function main(input: CloneInput): Promise<void> {
+  const port = parentPort!;
+  const post = (m: CloneMessage) => port.postMessage(m);
+  const ctl = new Int32Array(input.control);
+  const shared = new Float64Array(input.shared);
+  const { job } = input;
+  const slot = 1 + (input.clone - input.firstClone) * PROGRESS_SLOTS;
+
+  await hdr.initWebAssembly();
+  const writes = job.rw !== 'read' && job.rw !== 'randread';
+  const seed = (job.randseed ?? (job.randrepeat ? DEFAULT_SEED : (Math.random() * 2 ** 32) >>> 0)) + input.clone;
+  const wl = workload({ rw: job.rw, rwmixread: job.rwmixread, bs: job.bs, offset: job.offset, size: input.size, norandommap: job.norandommap, seed });
+  const engine = ioengine.createEngine(input.engine);
+  let flags = writes ? constants.O_RDWR : constants.O_RDONLY;
+  if (job.direct) flags |= constants.O_DIRECT;
+  const fh: FileHandle = await engine.open(input.files[input.clone - input.firstClone], flags);
+  const bufs = buffers(job.iodepth, job.bs, job.direct, writes);
+  const read = new Direction();
+  const write = new Direction();
+  const sync = new Latencies();
+  const depth = [0, 0, 0, 0, 0, 0, 0];
+  const depthOf = Array.from({ length: job.iodepth + 1 }, (_, d) => depthBucket(d));
+
+  post({ type: 'ready' });
+  Atomics.wait(ctl, CTL_GO, 0);
+  const goMs = shared[F64_EPOCH] - performance.timeOrigin;
+  let startMs = goMs + job.ramp_time;
+  let ramping = job.ramp_time > 0;
+  const endMs = job.runtime > 0 ? startMs + job.runtime : Infinity;
+  const totalIos = job.time_based ? Infinity : Math.floor((job.io_size ?? input.size) / job.bs);
+  let remaining = totalIos;
+  let stopped = Atomics.load(ctl, CTL_STOP) !== 0;
+  let nextSample = startMs + SAMPLE_MS;
+  let nextProgress = goMs + PROGRESS_MS;
+  let nextEvent = 0;
+  let ios = 0;
+  let bytes = 0;
+  let inflight = 0;
+  let error = 0;
+  let errorMessage: string | undefined;
+  const schedule = () => { nextEvent = Math.min(ramping ? startMs : nextSample, nextProgress, endMs); };
+  schedule();
+
+  // Everything that is due by time, out of the per-I/O path.
+  const event = (now: number) => {
+    if (ramping && now >= startMs) {
+      ramping = false;
+      read.reset(); write.reset(); sync.reset();
+      depth.fill(0);
+      remaining = totalIos;
+      nextSample = startMs + SAMPLE_MS;
+    }
+    if (!ramping) {
+      while (now >= nextSample) {
+        read.sample(SAMPLE_MS); write.sample(SAMPLE_MS);
+        nextSample += SAMPLE_MS;
+      }
+    }
+    if (now >= nextProgress) {
+      shared[slot] = ios;
+      shared[slot + 1] = bytes;
+      nextProgress = now + PROGRESS_MS;
+      if (Atomics.load(ctl, CTL_STOP) !== 0) stopped = true;
+    }
+    if (now >= endMs) stopped = true;
+    schedule();
+  };
+  const fail = (err: unknown) => {
+    if (error === 0) {
+      const e = err as NodeJS.ErrnoException;
+      error = Math.abs(typeof e.errno === 'number' ? e.errno : 5) || 5;
+      errorMessage = e.message ?? String(err);
+    }
+    stopped = true;
+  };
+
+  const syncEvery = job.fsync || job.fdatasync;
+  let writesSinceSync = 0;
+  const syncFile = async () => {
+    const t0 = performance.now();
+    if (job.fdatasync) await fh.datasync();
+    else await fh.sync();
+    sync.record(Math.round((performance.now() - t0) * 1e6));
+  };
+
+  const { bs } = job;
+  const lane = async (buf: Buffer) => {
+    while (!stopped && --remaining >= 0) {
+      const isWrite = wl.nextIsWrite();
+      const pos = wl.nextOffset(isWrite);
+      depth[depthOf[++inflight]]++;
+      let n: number;
+      const t0 = performance.now();
+      try {
+        n = isWrite ? (await fh.write(buf, 0, bs, pos)).bytesWritten : (await fh.read(buf, 0, bs, pos)).bytesRead;
+      } catch (err) {
+        inflight--;
+        fail(err);
+        break;
+      }
+      const t1 = performance.now();
+      inflight--;
+      ios++;
+      bytes += n;
+      if (t1 >= nextEvent) event(t1);
+      (isWrite ? write : read).done(Math.round((t1 - t0) * 1e6), n, bs, t1);
+      if (isWrite && syncEvery > 0 && ++writesSinceSync >= syncEvery) {
+        writesSinceSync = 0;
+        try {
+          await syncFile();
+        } catch (err) {
+          fail(err);
+        }
+      }
+    }
+  };
+  await Promise.all(bufs.map(lane));
+  const endedMs = performance.now();
+  post({ type: 'finished' });
+  shared[slot] = ios;
+  shared[slot + 1] = bytes;
+
+  if (ramping) startMs = goMs; // stopped during the ramp: report the ramp's I/O, all there is
+  const result: CloneResult = {
+    clone: input.clone, engine: engine.name, read: read.result(startMs), write: write.result(startMs),
+    sync: sync.summary(), depth, elapsedMs: endedMs - goMs, error, errorMessage,
+  };
+  await fh.close().catch(fail);
+  await engine.close();
+  post({ type: 'result', result });
+}
+
+main(workerData as CloneInput).catch(err => {
+  parentPort!.postMessage({ type: 'error', message: (err as Error)?.message ?? String(err) } satisfies CloneMessage);
+});

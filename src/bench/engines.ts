@@ -1,0 +1,26 @@
+// Which engines a job runs on: ioengine's names (fio's were mapped when the option was read),
+// `all` as every engine that can run here, with `null` (no I/O: the bench's own overhead) last.
+import { BenchUsageError } from './options.js';
+
+export type EngineList = ReadonlyArray<{ name: string; available: boolean; reason?: string }>;
+
+export function resolveEngines(wanted: readonly string[], known: EngineList, where: string): string[] {
+  if (wanted.length === 1 && wanted[0] === 'all') {
+    const names = known.filter(e => e.available).map(e => e.name);
+    const ordered = [...names.filter(n => n !== 'null'), ...names.filter(n => n === 'null')];
+    if (ordered.length === 0) throw new BenchUsageError(`${where}: no engine can run here`);
+    return ordered;
+  }
+  return wanted.map(name => {
+    if (name === 'auto') return name;
+    const e = known.find(k => k.name === name);
+    if (!e) throw new BenchUsageError(`${where}: engine '${name}' is not in this version of ioengine (known: ${known.map(k => k.name).join(', ')})`);
+    if (!e.available) throw new BenchUsageError(`${where}: engine '${name}' cannot run here: ${e.reason}`);
+    return name;
+  });
+}
+
+/** The engines that were left out of `all`, with why: printed so a missing row is explained. */
+export function unavailable(known: EngineList): string[] {
+  return known.filter(e => !e.available).map(e => `${e.name} (${e.reason})`);
+}

@@ -1,0 +1,175 @@
+// `ioengine bench`: read the options and job files, run every job on its engines, print fio's
+// report or a comparison, in fio's JSON on request. Returns the exit status.
+import fs from 'node:fs';
+import { constants } from 'node:fs';
+import * as ioengine from '../index.js';
+import { unavailable } from './engines.js';
+import { fioEnginesFor, fioInstalled, runFio, type FioRun } from './fio-ref.js';
+import { fioJson } from './fio-json.js';
+import { BenchUsageError, CLI_OPTIONS, JOB_OPTIONS } from './options.js';
+import { engineOfPass, planBench, type Job, type Plan } from './plan.js';
+import { Progress } from './progress.js';
+import { entriesOf, type Entry, type Measured } from './results.js';
+import { rowOf, rowOfFio, type Row } from './rows.js';
+import { groupsOf, passesOf, RunControl, runPlan } from './run.js';
+import { bytes, comparisonText, entryText } from './text.js';
+
+export interface BenchIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WriteStream | NodeJS.WritableStream;
+}
+
+/** Whether O_DIRECT can be used: the platform has it and ioengine can allocate aligned buffers. */
+export function alignedBuffers(): boolean {
+  return constants.O_DIRECT !== undefined && typeof (ioengine as Record<string, unknown>).allocAligned === 'function';
+}
+
+export function benchHelp(): string {
+  const line = (name: string, help: string) => `  --${name.padEnd(20)} ${help}`;
+  return [
+    '',
+    'With no job, runs the default comparison: four workloads on every available engine, 256 MiB file in the',
+    'temp folder, about 40 s. Otherwise fio\'s options and job files (fio\'s names, values and meaning):',
+    '',
+    ...JOB_OPTIONS.map(o => line(`${o.name}${o.aliases ? ` (${o.aliases.join(', ')})` : ''}`, o.help)),
+    '',
+    ...CLI_OPTIONS.map(o => line(o.name, o.help)),
+    '',
+    'Examples:',
+    '  ioengine bench',
+    '  ioengine bench --name=w1 --filename=/tmp/f --size=256m --rw=randread --bs=4k --iodepth=32 --runtime=2 --time_based --ioengine=all',
+    '  ioengine bench --ioengine=sync,pool --output-format=json job.fio',
+  ].join('\n');
+}
+
+export async function bench(argv: readonly string[], io: BenchIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const err = (s: string) => io.stderr.write(`${s}\n`);
+  let plan: Plan;
+  const known = ioengine.engines();
+  try {
+    plan = planBench(argv, { engines: known, alignedBuffers: alignedBuffers() });
+  } catch (e) {
+    if (e instanceof BenchUsageError) {
+      err(`ioengine bench: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  for (const n of plan.notes) err(`note: ${n}`);
+  const missing = unavailable(known);
+  if (plan.jobs.some(j => j.ioengine[0] === 'all') && missing.length) err(`note: not available here, so not compared: ${missing.join('; ')}`);
+  const withFio = plan.cli.fio && fioInstalled();
+  if (plan.cli.fio && !withFio) err('note: --fio: fio is not installed (apt-get install fio): no reference rows');
+
+  const groups = groupsOf(plan.jobs);
+  const showProgress = plan.cli.eta === 'always' || (plan.cli.eta === 'auto' && (io.stderr as NodeJS.WriteStream).isTTY === true);
+  const expected = groups.flatMap(g => Array.from({ length: passesOf(g) }, () =>
+    g.some(j => j.runtime === 0) ? undefined : Math.max(...g.map(j => j.ramp_time + j.runtime))));
+  const progress = showProgress ? new Progress(io.stderr, expected) : undefined;
+  if (plan.defaultRun && plan.cli.outputFormat === 'normal') {
+    const j = plan.jobs[0];
+    io.stdout.write(`ioengine bench: ${plan.jobs.length} workloads x ${j.engines.length} engines (${j.engines.join(', ')}), ${bytes(j.size ?? 0)} file ${j.filename}, ${(j.ramp_time + j.runtime) / 1000} s each (${j.ramp_time / 1000} s ramp)\n\n`);
+  }
+
+  const control = new RunControl();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts === 1) {
+      progress?.clear();
+      err('ioengine bench: stopping; results so far follow (Ctrl-C again to quit at once)');
+      control.stop();
+    } else {
+      for (const c of control.children) c.kill('SIGKILL');
+      cleanup(plan);
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+
+  const startedAt = new Date();
+  const references: Array<{ jobs: Job[]; run: FioRun }> = [];
+  let outcome;
+  try {
+    outcome = await runPlan(plan, control, {
+      note: m => { progress?.clear(); err(`note: ${m}`); },
+      passStart: (label, index, total) => progress?.passStart(label, index, total),
+      progress: ios => progress?.update(ios),
+      groupDone: async (jobs, sizes) => {
+        if (!withFio) return;
+        const engines = [...new Set(jobs.flatMap(j => Array.from({ length: passesOf(jobs) }, (_, p) => engineOfPass(j, p))))];
+        for (const fioEngine of fioEnginesFor(engines)) {
+          progress?.passStart(`fio ${fioEngine}: ${jobs.map(j => j.name).join(', ')}`, 0, 1);
+          references.push({ jobs, run: runFio(jobs, sizes, fioEngine) });
+        }
+      },
+    });
+  } catch (e) {
+    progress?.clear();
+    cleanup(plan);
+    process.off('SIGINT', onSigint);
+    if (e instanceof BenchUsageError) {
+      err(`ioengine bench: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  progress?.clear();
+  cleanup(plan);
+  process.off('SIGINT', onSigint);
+
+  const entries = byPass(outcome.measured).flatMap(entriesOf);
+  let text: string;
+  if (plan.cli.outputFormat === 'json') {
+    const json: Record<string, unknown> = fioJson({ globalOptions: plan.globalOptions, entries, startedAt });
+    if (references.length) json['fio reference'] = references.map(r => ({ ioengine: r.run.fioEngine, error: r.run.error, jobs: r.run.jobs ?? [] }));
+    text = `${JSON.stringify(json, null, 2)}\n`;
+  } else {
+    text = normalText(plan, outcome.measured, entries, references);
+  }
+  if (plan.cli.output) fs.writeFileSync(plan.cli.output, text);
+  else io.stdout.write(text);
+
+  for (const f of outcome.failures) err(`ioengine bench: failed: ${f}`);
+  if (outcome.interrupted) return 130;
+  return outcome.failures.length || entries.some(e => e.error) || references.some(r => r.run.error) ? 1 : 0;
+}
+
+/** Measured runs, split where the group or pass changes (runPlan reports them in that order). */
+function byPass(measured: Measured[]): Measured[][] {
+  const out: Measured[][] = [];
+  let key = '';
+  for (const m of measured) {
+    const k = `${m.job.groupid}/${m.pass}`;
+    if (k !== key) out.push([]);
+    key = k;
+    out[out.length - 1].push(m);
+  }
+  return out;
+}
+
+function normalText(plan: Plan, measured: Measured[], entries: Entry[], references: Array<{ jobs: Job[]; run: FioRun }>): string {
+  const comparison = plan.jobs.some(j => j.engines.length > 1) || references.length > 0;
+  const parts: string[] = [];
+  if (!comparison || !plan.defaultRun) {
+    if (!comparison) for (const e of entries) parts.push(entryText(e));
+  }
+  if (comparison) {
+    const rows: Row[] = measured.map(rowOf);
+    for (const { jobs, run } of references) {
+      for (const job of jobs) {
+        if (run.error || !run.jobs) {
+          rows.push({ job, label: `fio ${run.fioEngine}`, kind: 'reference', iops: 0, bwBytes: 0, p50: 0, p99: 0, p999: 0, cpuPerOpUs: 0, ctxPerOp: 0, usrPercent: 0, sysPercent: 0, failed: run.error ?? 'no output' });
+          continue;
+        }
+        const mine = run.jobs.filter(j => j.jobname === job.name);
+        if (mine.length) rows.push(rowOfFio(job, `fio ${run.fioEngine}`, mine));
+      }
+    }
+    parts.push(comparisonText(rows));
+  }
+  return `${parts.join('\n\n')}\n`;
+}
+
+function cleanup(plan: Plan): void {
+  for (const f of plan.temporary) fs.rmSync(f, { force: true });
+}

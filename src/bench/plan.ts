@@ -1,0 +1,177 @@
+// From what the user wrote (command line, job files) to the jobs to run, in fio's order, each with
+// every option resolved and checked. fio's precedence: command-line globals, then a job file's
+// [global] sections (each for the jobs after it), then the job's own section. The one exception is
+// an engine given on the command line: the bench exists to compare engines, so `--ioengine=...`
+// replaces a job file's ioengine (with a note), where fio would let the file win.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from './args.js';
+import { DEFAULT_RUN_FILE, DEFAULT_RUN_FIXED, DEFAULT_RUN_JOBS } from './default-run.js';
+import { resolveEngines, type EngineList } from './engines.js';
+import { parseJobFile, type RawOption, type RawSection } from './job-file.js';
+import { applyOption, BenchUsageError, type CliOptions, DEFAULTS, findOption, type JobOptions } from './options.js';
+
+export interface Job extends JobOptions {
+  /** position in fio's order (job files in order, before cloning) */
+  index: number;
+  /** fio's groupid: 0, and one more after each stonewall */
+  groupid: number;
+  /** the options written for this job, as written: fio's "job options" */
+  jobOptions: Record<string, string>;
+  /** the engines to run the job on, one pass each (ioengine's names, available here) */
+  engines: string[];
+}
+
+export interface Plan {
+  jobs: Job[];
+  /** fio's "global options": the command line's globals and the job files' [global] */
+  globalOptions: Record<string, string>;
+  cli: CliOptions;
+  /** no job was given: the built-in comparison */
+  defaultRun: boolean;
+  /** files the bench creates for itself and removes at the end */
+  temporary: string[];
+  /** things the user should know about how their options were taken (printed to stderr) */
+  notes: string[];
+}
+
+export interface PlanContext {
+  /** engines() of ioengine, or a stand-in in tests */
+  engines: EngineList;
+  readFile?: (file: string) => string;
+  env?: NodeJS.ProcessEnv;
+  /** whether O_DIRECT buffers can be had (src/index.ts exports allocAligned) */
+  alignedBuffers: boolean;
+}
+
+export function planBench(argv: readonly string[], ctx: PlanContext): Plan {
+  const args = parseArgs(argv);
+  const readFile = ctx.readFile ?? ((f: string) => fs.readFileSync(f, 'utf8'));
+  const notes: string[] = [];
+  const temporary: string[] = [];
+  const defaultRun = args.jobFiles.length === 0 && args.jobs.length === 0;
+
+  const cliGlobal: Partial<JobOptions> = {};
+  const globalOptions: Record<string, string> = {};
+  for (const o of args.globals) {
+    if (defaultRun) {
+      const def = findOption(o.name, o.where, '--');
+      if (DEFAULT_RUN_FIXED.includes(def.name)) {
+        throw new BenchUsageError(`${o.where}: option '--${o.name}' is set by each workload of the default run; to choose it, define a job: --name=NAME --${o.name}=... (or a job file)`);
+      }
+    }
+    take(cliGlobal, globalOptions, o);
+  }
+  const cliEngines = cliGlobal.ioengine;
+
+  const sections: RawSection[] = [];
+  if (defaultRun) {
+    sections.push(...parseJobFile(DEFAULT_RUN_JOBS, 'default run'));
+  } else {
+    sections.push(...args.jobs);
+    for (const file of args.jobFiles) {
+      let text: string;
+      try {
+        text = readFile(file);
+      } catch (err) {
+        throw new BenchUsageError(`cannot read job file '${file}': ${(err as Error).message}`);
+      }
+      sections.push(...parseJobFile(text, file, ctx.env));
+    }
+  }
+
+  const jobs: Job[] = [];
+  let global: Partial<JobOptions> = { ...cliGlobal };
+  let groupid = 0;
+  let lastFile = '';
+  for (const section of sections) {
+    const file = section.where.replace(/:\d+$/, '');
+    if (file !== lastFile && section.where !== 'command line') global = { ...cliGlobal }; // each job file starts from the command line's globals
+    lastFile = file;
+    if (section.global) {
+      if (defaultRun) {
+        // The default run's own globals, with the user's command line winning over them.
+        const own: Record<string, string> = {};
+        for (const o of section.options) take(global, own, o);
+        Object.assign(global, cliGlobal);
+        Object.assign(globalOptions, { ...own, ...globalOptions });
+      } else {
+        for (const o of section.options) take(global, globalOptions, o);
+      }
+      continue;
+    }
+    const job: Partial<JobOptions> = { ...DEFAULTS, ...global, name: section.name };
+    const jobOptions: Record<string, string> = {};
+    for (const o of section.options) take(job, jobOptions, o);
+    if (cliEngines && section.where !== 'command line' && job.ioengine !== cliEngines) {
+      notes.push(`${section.where}: --ioengine=${cliEngines.join(',')} on the command line replaces the job file's ioengine=${job.ioengine!.join(',')} for job '${job.name}'`);
+      job.ioengine = cliEngines;
+    }
+    if (job.stonewall && jobs.length > 0) groupid++;
+    const full = job as JobOptions;
+    check(full, section.where, ctx);
+    jobs.push({ ...full, index: jobs.length, groupid, jobOptions, engines: resolveEngines(full.ioengine, ctx.engines, section.where) });
+  }
+  if (jobs.length === 0) throw new BenchUsageError('no job defined: give --name=NAME with options, or a job file');
+
+  if (defaultRun && !cliGlobal.filename) {
+    const file = cliGlobal.directory ? path.join(cliGlobal.directory, path.basename(DEFAULT_RUN_FILE())) : DEFAULT_RUN_FILE();
+    for (const job of jobs) job.filename = file;
+    temporary.push(file);
+  }
+  checkGroups(jobs);
+  const capped = jobs.filter(j => j.iodepth > 1 && j.engines.some(e => BLOCKING.has(e))).map(j => j.name);
+  if (capped.length) notes.push(`the sync engine blocks on every call, so iodepth is capped at 1 on it (as fio does for psync): ${[...new Set(capped)].join(', ')}`);
+  return { jobs, globalOptions, cli: args.cli, defaultRun, temporary, notes };
+}
+
+function take(job: Partial<JobOptions>, record: Record<string, string>, o: RawOption): void {
+  const prefix = o.where === 'command line' ? '--' : '';
+  const def = findOption(o.name, o.where, prefix);
+  applyOption(job, def, o.name, o.value, o.where, prefix);
+  // fio lists options given with a value, under their own name; flags given alone it leaves out.
+  if (o.value !== undefined) record[def.name] = o.value;
+}
+
+/** Checks between options, and what a value means for this job. */
+function check(job: JobOptions, where: string, ctx: PlanContext): void {
+  const refuse = (msg: string) => { throw new BenchUsageError(`${where}: job '${job.name}': ${msg}`); };
+  if (job.name === '') refuse('a job needs a name (--name=NAME)');
+  if (job.time_based && job.runtime === 0) refuse('time_based needs a runtime (--runtime=2s)');
+  if (job.size !== undefined && job.size < job.bs) refuse(`size (${job.size}) is smaller than bs (${job.bs})`);
+  if (job.io_size !== undefined && job.io_size < job.bs) refuse(`io_size (${job.io_size}) is smaller than bs (${job.bs})`);
+  if (job.direct) {
+    if (!ctx.alignedBuffers) refuse('direct=1 needs buffers aligned for O_DIRECT, and this version of ioengine has no allocAligned() yet; run with direct=0');
+    if (job.bs % 512 !== 0) refuse(`direct=1 needs bs to be a multiple of 512 (got ${job.bs})`);
+    if (job.offset % 512 !== 0) refuse(`direct=1 needs offset to be a multiple of 512 (got ${job.offset})`);
+  }
+  if (job.fsync > 0 && job.fdatasync > 0) refuse('give fsync or fdatasync, not both');
+}
+
+/** Jobs that run together (one group) are compared engine by engine: the same number of passes. */
+function checkGroups(jobs: Job[]): void {
+  const groups = new Map<number, Job[]>();
+  for (const j of jobs) groups.set(j.groupid, [...(groups.get(j.groupid) ?? []), j]);
+  for (const members of groups.values()) {
+    const passes = Math.max(...members.map(j => j.engines.length));
+    const odd = members.find(j => j.engines.length !== 1 && j.engines.length !== passes);
+    if (odd) {
+      throw new BenchUsageError(`job '${odd.name}' runs on ${odd.engines.join(',')} while a job running together with it runs on ${passes} engines: jobs of one group must list the same number of engines (or one)`);
+    }
+  }
+}
+
+/** Engines whose every call blocks until done: a second I/O in flight is impossible. */
+export const BLOCKING = new Set(['sync']);
+
+/** The engines of pass `pass` of a group: job by job (a job with one engine runs it in every pass). */
+export function engineOfPass(job: Job, pass: number): string {
+  return job.engines.length === 1 ? job.engines[0] : job.engines[pass];
+}
+
+/** The file each clone of a job works on, as fio names it. */
+export function cloneFile(job: JobOptions, clone: number): string {
+  const dir = job.directory ?? '.';
+  if (job.filename) return path.isAbsolute(job.filename) ? job.filename : path.join(dir, job.filename);
+  return path.join(dir, `${job.name}.${clone}.0`);
+}

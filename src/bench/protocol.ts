@@ -1,0 +1,104 @@
+// What crosses between the bench's processes and threads: the parent (run.ts) starts one runner
+// process per job and engine (runner.ts), which starts one worker_thread per clone (clone.ts).
+import type { JobOptions } from './options.js';
+
+/** Given to runner.ts as its one argument (JSON). */
+export interface RunnerInput {
+  job: JobOptions;
+  /** the engine this process runs the job on (ioengine's name, or 'auto') */
+  engine: string;
+  /** one file per clone */
+  files: string[];
+  /** bytes of the region each clone works on (size, or what the existing file holds) */
+  size: number;
+  /** the clone number of this job's first clone (fio numbers clones 0..numjobs-1) */
+  firstClone: number;
+}
+
+/** Given to each clone's worker_thread. */
+export interface CloneInput extends RunnerInput {
+  clone: number;
+  /** Int32Array over it: CTL_* slots */
+  control: SharedArrayBuffer;
+  /** Float64Array over it: EPOCH, then PROGRESS_SLOTS per clone */
+  shared: SharedArrayBuffer;
+}
+
+export const CTL_GO = 0;
+export const CTL_STOP = 1;
+export const CTL_SLOTS = 2;
+/** performance.timeOrigin + performance.now() at go, so every thread measures from one instant */
+export const F64_EPOCH = 0;
+/** per clone: I/Os done, bytes done (including the ramp) */
+export const PROGRESS_SLOTS = 2;
+export const f64Slots = (clones: number) => 1 + clones * PROGRESS_SLOTS;
+
+/** One direction (read or write) of one clone over the measured time. */
+export interface DirectionResult {
+  ios: number;
+  bytes: number;
+  shortIos: number;
+  /** latency in ns: exact min, max, mean and M2 (Welford), histogram for percentiles */
+  min: number;
+  max: number;
+  mean: number;
+  m2: number;
+  /** hdr-histogram-js, compressed base64, values in ns */
+  histogram: string;
+  /** ms over which this direction did I/O */
+  runtimeMs: number;
+  /** bandwidth in KiB/s and IOPS, one sample per 500 ms as fio's bwavgtime/iopsavgtime */
+  bwSamples: number[];
+  iopsSamples: number[];
+}
+
+export interface SyncResult {
+  ios: number;
+  min: number;
+  max: number;
+  mean: number;
+  m2: number;
+  histogram: string;
+}
+
+export interface CloneResult {
+  clone: number;
+  /** the engine that ran (what 'auto' resolved to) */
+  engine: string;
+  read: DirectionResult;
+  write: DirectionResult;
+  sync: SyncResult;
+  /** submissions by how many I/Os were in flight: 1, 2, 4, 8, 16, 32, >=64 (fio's iodepth_level) */
+  depth: number[];
+  /** ms from go to the end of the clone's I/O, ramp included */
+  elapsedMs: number;
+  /** 0, or the errno (positive, as fio reports it) of the error that ended the clone */
+  error: number;
+  errorMessage?: string;
+}
+
+/** CPU of the whole runner process over the measured time (every clone, every engine thread). */
+export interface CpuResult {
+  userMs: number;
+  systemMs: number;
+  voluntary: number;
+  involuntary: number;
+  majorFaults: number;
+  minorFaults: number;
+  /** ms of wall time the CPU figures cover */
+  windowMs: number;
+}
+
+export type RunnerMessage =
+  | { type: 'ready' }
+  | { type: 'progress'; ios: number; bytes: number }
+  | { type: 'result'; clones: CloneResult[]; cpu: CpuResult }
+  | { type: 'error'; message: string };
+
+export type ParentMessage = { type: 'go' } | { type: 'stop' };
+
+export type CloneMessage =
+  | { type: 'ready' }
+  | { type: 'finished' }
+  | { type: 'result'; result: CloneResult }
+  | { type: 'error'; message: string };
