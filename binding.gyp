@@ -10,7 +10,10 @@
         "native/pool.c"
       ],
       "conditions": [
-        ["OS=='linux'", { "sources": ["native/io_uring.c"] }]
+        ["OS=='linux'", {
+          "sources": ["native/io_uring.c", "native/linux_aio.c", "native/posix_aio.c"],
+          "libraries": ["-lrt"]
+        }]
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],

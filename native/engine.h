@@ -68,6 +68,9 @@ typedef struct req {
   int64_t result;
   pthread_t thread;   // thread engine only
   struct iovec iov1[INLINE_IOVS];
+  // The engine's own control block for this request (linux-aio's iocb, posix-aio's aiocb),
+  // kept here so that starting an operation allocates nothing.
+  _Alignas(16) unsigned char engine_data[192];
 } req_t;
 
 typedef struct engine_kind {
@@ -149,6 +152,9 @@ uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t
 // blocking.c: run one request with blocking syscalls on the calling thread.
 void blocking_run(req_t *r);
 
-extern const engine_kind_t thread_kind, pool_kind, uring_kind;
+extern const engine_kind_t thread_kind, pool_kind, uring_kind, linux_aio_kind, posix_aio_kind;
+
+// Pseudo-operation for supports(): reads and writes at the current file position (-1).
+enum { CAN_CURRENT_POSITION = 64 };
 
 #endif

@@ -308,6 +308,7 @@ static const int OP_NEEDS[OP_COUNT] = {
 
 static int uring_supports(engine_t *e, int op) {
   uring_t *u = (uring_t *)e;
+  if (op == CAN_CURRENT_POSITION) return (u->features & IORING_FEAT_RW_CUR_POS) != 0;
   if (op < 0 || op >= OP_COUNT) return 0;
   return u->supported[OP_NEEDS[op]];
 }
@@ -350,8 +351,8 @@ static void fill_stat(req_t *r) {
   o[12] = MS(st->stx_ctime);
   o[13] = (st->stx_mask & STATX_BTIME) ? MS(st->stx_btime) : 0;
 #undef MS
-  o[14] = 0;
-  o[15] = 0;
+  o[14] = (st->stx_mask & STATX_DIOALIGN) ? st->stx_dio_mem_align : 0;
+  o[15] = (st->stx_mask & STATX_DIOALIGN) ? st->stx_dio_offset_align : 0;
 }
 
 // Reap ready CQEs into the completion array (delivering to JS when it fills, if deliver);
@@ -461,7 +462,7 @@ static void uring_start(engine_t *e, req_t *r) {
       sqe->opcode = IORING_OP_STATX;
       sqe->addr = (uint64_t)(uintptr_t)"";
       sqe->statx_flags = AT_EMPTY_PATH;
-      sqe->len = STATX_BASIC_STATS | STATX_BTIME;
+      sqe->len = STATX_BASIC_STATS | STATX_BTIME | STATX_DIOALIGN;
       sqe->off = (uint64_t)(uintptr_t)r->scratch;
       break;
     case OP_FTRUNCATE:

@@ -5,7 +5,9 @@ import type { Stats } from 'node:fs';
 import type { Engine } from './engine.js';
 import type { Backend, Done } from './engines/backend.js';
 import { abortError, captureTrace, errnoOf, invalidArgType, invalidArgValue, systemError, type Trace } from './errors.js';
-import { STAT_FIELDS, toStats } from './stats.js';
+import { directAlignment, misaligned, type DirectAlignment } from './direct.js';
+import { S, STAT_FIELDS, toStats } from './stats.js';
+import { constants } from 'node:fs';
 import { validateBuffer, validateBufferArray, validateInteger, validateObject, validatePosition, validateRange, validateSignal, type Bytes } from './validate.js';
 
 const EBADF = errnoOf('EBADF');
@@ -34,11 +36,21 @@ export class FileHandle {
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   #sequence: Promise<unknown> = Promise.resolve(); // operations at the current position, in order
+  #direct: DirectAlignment | undefined;            // opened with O_DIRECT: what it must align to
 
   private constructor(engine: Engine, fd: number) {
     this.#engine = engine;
     this.#fd = fd;
     engine.track(this, true);
+  }
+
+  /** O_DIRECT files: learn the alignment the device needs (statx), so misaligned I/O is refused here. */
+  async #learnAlignment(): Promise<this> {
+    const out = new Float64Array(STAT_FIELDS);
+    const result = await new Promise<number>(resolve => this.#engine.beginInternal().fstat(this.#fd, out, resolve));
+    this.#engine.end();
+    this.#direct = directAlignment(result >= 0 ? out[S.dioMemAlign] : 0, result >= 0 ? out[S.dioOffsetAlign] : 0);
+    return this;
   }
 
   /** @internal Use engine.open(). */
@@ -53,8 +65,9 @@ export class FileHandle {
       }
       backend.open(path, flags, mode, fd => {
         engine.end();
-        if (fd >= 0) resolve(new FileHandle(engine, fd));
-        else reject(systemError(fd, 'open', path, trace));
+        if (fd < 0) reject(systemError(fd, 'open', path, trace));
+        else if (flags & constants.O_DIRECT) new FileHandle(engine, fd).#learnAlignment().then(resolve, reject);
+        else resolve(new FileHandle(engine, fd));
       });
     });
   }
@@ -95,6 +108,8 @@ export class FileHandle {
     return new Promise((resolve, reject) => {
       const fd = this.#fd;
       if (fd < 0 || this.#closing) return reject(systemError(EBADF, 'read'));
+      const refused = this.#direct && misaligned(this.#direct, 'read', [buffer], offset, length, position);
+      if (refused) return reject(refused);
       let backend: Backend;
       try {
         backend = this.#engine.begin();
@@ -114,6 +129,8 @@ export class FileHandle {
     return new Promise((resolve, reject) => {
       const fd = this.#fd;
       if (fd < 0 || this.#closing) return reject(systemError(EBADF, 'write'));
+      const refused = this.#direct && misaligned(this.#direct, 'write', [buffer], offset, length, position);
+      if (refused) return reject(refused);
       let backend: Backend;
       try {
         backend = this.#engine.begin();
@@ -165,6 +182,8 @@ export class FileHandle {
       const abort = validateSignal(signal);
       if (len === 0) return Promise.resolve({ bytesRead: 0, buffer: buf });
       const pos = validatePosition(position);
+      const refused = this.#direct && misaligned(this.#direct, 'read', [buf], off, len, pos);
+      if (refused) return Promise.reject(refused);
       if (abort) return this.#inSequence(pos, () => this.#run('read', (b, fd, done) => b.read(fd, buf, off, len, pos, done), bytesRead => ({ bytesRead, buffer: buf }), undefined, abort));
       return this.#inSequence(pos, () => this.#read(buf, off, len, pos));
     } catch (err) {
@@ -200,6 +219,8 @@ export class FileHandle {
       }
       const abort = validateSignal(signal);
       if (len === 0) return Promise.resolve({ bytesWritten: 0, buffer: data });
+      const refused = this.#direct && misaligned(this.#direct, 'write', [buf], off, len, pos);
+      if (refused) return Promise.reject(refused);
       if (abort) return this.#inSequence(pos, () => this.#run('write', (b, fd, done) => b.write(fd, buf, off, len, pos, done), bytesWritten => ({ bytesWritten, buffer: data }), undefined, abort));
       return this.#inSequence(pos, () => this.#write(buf, off, len, pos, data));
     } catch (err) {
@@ -212,6 +233,9 @@ export class FileHandle {
       validateBufferArray(buffers);
       const pos = validatePosition(position);
       const signal = validateSignal(validateObject(options, 'options').signal);
+      const total = buffers.reduce((n, b) => n + b.byteLength, 0);
+      const refused = this.#direct && misaligned(this.#direct, 'read', buffers, 0, total, pos);
+      if (refused) return Promise.reject(refused);
       return this.#inSequence(pos, () => this.#run('read',
         (b, fd, done) => b.readv(fd, buffers, pos, done),
         bytesRead => ({ bytesRead, buffers }), undefined, signal));
@@ -225,6 +249,9 @@ export class FileHandle {
       validateBufferArray(buffers);
       const pos = validatePosition(position);
       const signal = validateSignal(validateObject(options, 'options').signal);
+      const total = buffers.reduce((n, b) => n + b.byteLength, 0);
+      const refused = this.#direct && misaligned(this.#direct, 'write', buffers, 0, total, pos);
+      if (refused) return Promise.reject(refused);
       return this.#inSequence(pos, () => this.#run('write',
         (b, fd, done) => b.writev(fd, buffers, pos, done),
         bytesWritten => ({ bytesWritten, buffers }), undefined, signal));

@@ -6,6 +6,7 @@ import type { FileHandle } from './file-handle.js';
 
 export { Engine } from './engine.js';
 export { FileHandle } from './file-handle.js';
+export { allocAligned } from './direct.js';
 export type { ReadOptions, ReadResult, WriteOptions, WriteResult } from './file-handle.js';
 export type { EngineOptions } from './engines/backend.js';
 export type { EngineInfo } from './engines/registry.js';

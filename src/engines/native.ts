@@ -13,6 +13,7 @@ const RECORD = 8;
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
 const MAX_INLINE_ROUNDS = 256;
+const CAN_CURRENT_POSITION = 64;
 
 const ECANCELED = errnoOf('ECANCELED');
 
@@ -32,6 +33,7 @@ export class NativeBackend implements Backend {
   #inflight = 0;
   #waiting: Waiting[] = [];         // beyond capacity, in arrival order
   readonly #can: boolean[];         // by Op: can this engine do it itself
+  readonly #canCurrentPosition: boolean; // reads and writes at position -1
   #fallback: NativeBackend | undefined; // the pool engine, for operations it cannot
   #inlineRounds = 0;                // flushes in this turn of the event loop
 
@@ -44,10 +46,11 @@ export class NativeBackend implements Backend {
     this.#handle = handle;
     this.#capacity = capacity;
     this.#can = Array.from({ length: Op.CLOSE + 1 }, (_, op) => native.supports(handle, op));
+    this.#canCurrentPosition = native.supports(handle, CAN_CURRENT_POSITION);
   }
 
   #start(op: Op, fd: number, position: number, buffers: unknown, nbuf: number, a: number, b: number, done: Done): void {
-    if (!this.#can[op]) {
+    if (!this.#can[op] || (position < 0 && !this.#canCurrentPosition)) {
       this.#fallback ??= new NativeBackend('pool', {}, 68);
       return this.#fallback.#start(op, fd, position, buffers, nbuf, a, b, done);
     }

@@ -18,7 +18,6 @@ interface EngineEntry {
 }
 
 const nativeReason = () => (binding() ? undefined : bindingError());
-const notYet = () => 'not built into this version of ioengine yet';
 const positive = (value: unknown, dflt: number) => (typeof value === 'number' && value >= 1 ? Math.floor(value) : dflt);
 
 // What a failed io_uring_setup means, in words a person can act on.
@@ -41,6 +40,12 @@ function ioUringOptions(o: EngineOptions): object {
     bufferSize: o.registeredBuffers ? positive(o.registeredBuffers.size, 0) : 0,
   };
 }
+
+const LINUX_AIO_REASONS: Record<string, string> = {
+  ENOSYS: 'this kernel was built without Linux AIO (CONFIG_AIO)',
+  EPERM: 'Linux AIO is not permitted here (a seccomp profile refuses io_setup)',
+  EAGAIN: 'the system-wide limit of AIO events is reached: raise the sysctl fs.aio-max-nr',
+};
 
 const probes = new Map<string, string | undefined>();
 
@@ -77,8 +82,16 @@ export const ENGINES: readonly EngineEntry[] = [
   },
   { name: 'workers', probe: () => undefined, create: o => new WorkersBackend({ threads: positive(o.threads, 4) }) },
   { name: 'libuv', probe: () => undefined, create: () => new LibuvBackend() },
-  { name: 'posix-aio', probe: notYet, create: () => { throw new Error(notYet()); } },
-  { name: 'linux-aio', probe: notYet, create: () => { throw new Error(notYet()); } },
+  {
+    name: 'posix-aio',
+    probe: () => probeNative('posix-aio', {}),
+    create: o => new NativeBackend('posix-aio', {}, positive(o.queueDepth, 256)),
+  },
+  {
+    name: 'linux-aio',
+    probe: () => probeNative('linux-aio', LINUX_AIO_REASONS),
+    create: o => new NativeBackend('linux-aio', { entries: positive(o.entries, 256) }, positive(o.entries, 256)),
+  },
   {
     name: 'io_uring',
     probe: () => probeNative('io_uring', IO_URING_REASONS),
