@@ -85,7 +85,11 @@ export async function runPlan(plan: Plan, control: RunControl, events: RunEvents
       for (const job of group) {
         for (let c = 0; c < job.numjobs; c++) {
           const file = cloneFile(job, c);
-          layOut(file, job.offset + sizes.get(job)!);
+          try {
+            layOut(file, job.offset + sizes.get(job)!);
+          } catch (err) {
+            throw new BenchUsageError(`job '${job.name}': cannot lay out ${file}: ${(err as Error).message}`);
+          }
           if (job.invalidate) {
             const why = invalidate(file);
             if (why && !warned.has(file)) {

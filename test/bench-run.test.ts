@@ -1,0 +1,179 @@
+// ioengine bench, running for real: every engine does every I/O of a short job, Ctrl-C stops a run
+// and prints what was measured, files are laid out with data and dropped from the page cache, the
+// default run cleans up after itself. Nothing here asserts a speed.
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { engines } from '../src/index.js';
+import { invalidate, layOut } from '../src/bench/prepare.js';
+import { randomPermutation, workload } from '../src/bench/workload.js';
+
+const CLI = new URL('../src/cli.js', import.meta.url).pathname;
+const FIXTURES = new URL('../../test/fixtures/', import.meta.url).pathname;
+
+let dir: string;
+before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-run-')); });
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+interface Run { code: number | null; stdout: string; stderr: string }
+function bench(args: string[]): Promise<Run> {
+  return new Promise(resolve => {
+    execFile(process.execPath, [CLI, 'bench', ...args], { cwd: FIXTURES, env: { ...process.env, BENCH_DIR: dir }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('every engine does every I/O of a read job and a write job', async t => {
+  const r = await bench(['--ioengine=all', '--output-format=json', 'bench-engines.fio']);
+  assert.equal(r.code, 0, r.stderr);
+  const jobs = JSON.parse(r.stdout).jobs as Array<Record<string, any>>;
+  for (const e of engines()) {
+    await t.test(e.name, st => {
+      if (!e.available) return st.skip(`${e.name} cannot run here: ${e.reason}`);
+      const mine = jobs.filter(j => j['job options'].ioengine === e.name);
+      assert.deepEqual(mine.map(j => j.jobname), ['read', 'write']);
+      const [read, write] = mine;
+      assert.equal(read.error, 0);
+      assert.equal(read.read.total_ios, 256, '1 MiB in 4 KiB reads');
+      assert.equal(read.read.short_ios, 0);
+      assert.equal(read.read.io_bytes, 1 << 20);
+      assert.equal(write.error, 0);
+      assert.equal(write.write.total_ios, 256);
+      assert.equal(write.write.short_ios, 0);
+      assert.equal(write.sync.total_ios, 3, 'fdatasync=64: before the 65th, 129th and 193rd writes');
+    });
+  }
+});
+
+test('time_based runs for the runtime after the ramp; numjobs clones each report', async () => {
+  const r = await bench(['--name=t', `--directory=${dir}`, '--size=1m', '--rw=randread', '--iodepth=2', '--ioengine=null',
+    '--runtime=300ms', '--ramp_time=200ms', '--time_based', '--numjobs=2', '--output-format=json']);
+  assert.equal(r.code, 0, r.stderr);
+  const jobs = JSON.parse(r.stdout).jobs;
+  assert.equal(jobs.length, 2, 'one entry per clone');
+  for (const j of jobs) {
+    assert.ok(j.read.runtime >= 300, `runtime ${j.read.runtime} ms`);
+    assert.ok(j.read.total_ios > 0);
+    assert.ok(j.elapsed >= 1);
+  }
+  assert.ok(fs.existsSync(path.join(dir, 't.0.0')) && fs.existsSync(path.join(dir, 't.1.0')), "clones' files named as fio names them");
+});
+
+test('a file that cannot be laid out is refused with exit status 1, naming the job and the file', async () => {
+  const bad = await bench(['--name=bad', `--filename=${dir}`, '--size=64k', '--ioengine=sync']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /job 'bad': cannot lay out .*EISDIR/);
+});
+
+test('unknown options exit with status 1 and name the option and the closest known one', async () => {
+  const r = await bench(['--name=x', '--bss=4k']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /unknown option '--bss' \(did you mean '--bs'\?\)/);
+  const v = await bench(['--name=x', '--rw=sideways']);
+  assert.equal(v.code, 1);
+  assert.match(v.stderr, /invalid value 'sideways' for '--rw'/);
+});
+
+test('Ctrl-C stops the run and prints what was measured so far', async () => {
+  const child = spawn(process.execPath, [CLI, 'bench', '--name=long', `--filename=${dir}/long.dat`, '--size=4m', '--rw=randread',
+    '--ioengine=null', '--runtime=60', '--time_based', '--eta=always', '--output-format=json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', d => { stdout += d; });
+  const code = await new Promise<number | null>(resolve => {
+    child.stderr.on('data', d => {
+      stderr += d;
+      // The progress line shows live IOPS once the job runs: interrupt then, as a person would.
+      if (/[1-9]\d*k? IOPS/.test(stderr) && !child.killed) child.kill('SIGINT');
+    });
+    child.on('exit', c => resolve(c));
+  });
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /stopping; results so far follow/);
+  const job = JSON.parse(stdout).jobs[0];
+  assert.ok(job.read.total_ios > 0);
+  assert.ok(job.read.runtime < 60000);
+});
+
+test('the default run prints a ranking table and removes its file', async () => {
+  const r = await bench(['--runtime=100ms', '--size=8m', '--ioengine=sync,null', `--directory=${dir}`]);
+  assert.equal(r.code, 0, r.stderr);
+  const file = /file (\S+),/.exec(r.stdout)?.[1];
+  assert.ok(file && file.startsWith(dir), r.stdout);
+  assert.equal(fs.existsSync(file), false, 'the default run removes its file');
+  for (const w of ['4k-randread-qd32', '4k-randread-qd1', '128k-read-qd8', '4k-randwrite-qd32']) assert.match(r.stdout, new RegExp(`^${w}:`, 'm'));
+  assert.match(r.stdout, /#\s+engine\s+IOPS\s+BW\s+vs 1st\s+p50\s+p99\s+p99\.9\s+CPU\/op\s+CPU\s+ctx\/op/);
+  assert.match(r.stdout, /^\s+1\s+sync\s/m);
+  assert.match(r.stdout, /null .*no I\/O: the bench's own cost/);
+});
+
+test('--fio adds fio itself as the reference row', async t => {
+  if (spawnSync('fio', ['--version']).status !== 0) return t.skip('fio is not installed');
+  const r = await bench(['--name=ref', `--filename=${dir}/ref.dat`, '--size=1m', '--rw=randread', '--invalidate=0', '--ioengine=sync', '--fio']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /fio psync .*fio, native reference/);
+  assert.match(r.stdout, /^\s+1\s+sync\s/m);
+});
+
+test('files are laid out with data, no holes, and extended when short', () => {
+  const f = path.join(dir, 'layout.dat');
+  assert.equal(layOut(f, 3 << 20), true);
+  const st = fs.statSync(f);
+  assert.equal(st.size, 3 << 20);
+  assert.ok(st.blocks * 512 >= st.size, 'no sparse holes');
+  const data = fs.readFileSync(f);
+  assert.ok(data.subarray(0, 4096).some(b => b !== 0) && data.subarray(data.length - 4096).some(b => b !== 0), 'random data, not zeros');
+  assert.equal(layOut(f, 1 << 20), false, 'long enough: left alone');
+  assert.equal(layOut(f, 4 << 20), true);
+  assert.equal(fs.statSync(f).size, 4 << 20);
+  assert.deepEqual(fs.readFileSync(f).subarray(0, 3 << 20), data, 'extending keeps what was there');
+});
+
+test('invalidate drops the file from the page cache', t => {
+  if (spawnSync('fincore', ['--version']).status !== 0) return t.skip('fincore (util-linux) is not installed: cannot see the page cache');
+  const f = path.join(dir, 'cached.dat');
+  layOut(f, 4 << 20);
+  fs.readFileSync(f);
+  const resident = () => Number(spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', f], { encoding: 'utf8' }).stdout.trim());
+  if (resident() === 0) return t.skip('this file system does not keep the file in the page cache');
+  const why = invalidate(f);
+  if (why) return t.skip(why);
+  assert.equal(resident(), 0);
+});
+
+test('random offsets visit every block once per pass (fio\'s random map)', () => {
+  for (const n of [1, 2, 3, 7, 1000, 4097]) {
+    for (const seed of [1, 0x89, 123456789]) {
+      const next = randomPermutation(n, seed);
+      const seen = new Set<number>();
+      for (let i = 0; i < n; i++) seen.add(next());
+      assert.equal(seen.size, n, `n=${n} seed=${seed}`);
+      assert.ok([...seen].every(v => Number.isInteger(v) && v >= 0 && v < n));
+    }
+  }
+  const a = randomPermutation(1000, 1);
+  const b = randomPermutation(1000, 2);
+  assert.notDeepEqual(Array.from({ length: 20 }, a), Array.from({ length: 20 }, b), 'the seed matters');
+});
+
+test('workloads: sequential cursors per direction, offsets inside the region, the read/write mix', () => {
+  const seq = workload({ rw: 'read', rwmixread: 50, bs: 4096, offset: 8192, size: 3 * 4096, norandommap: false, seed: 1 });
+  assert.deepEqual(Array.from({ length: 5 }, () => seq.nextOffset(false)), [8192, 12288, 16384, 8192, 12288]);
+  const rw = workload({ rw: 'rw', rwmixread: 50, bs: 512, offset: 0, size: 4096, norandommap: false, seed: 1 });
+  assert.deepEqual([rw.nextOffset(false), rw.nextOffset(true), rw.nextOffset(false), rw.nextOffset(true)], [0, 0, 512, 512]);
+  const mix = workload({ rw: 'randrw', rwmixread: 70, bs: 4096, offset: 0, size: 1 << 20, norandommap: true, seed: 5 });
+  let writes = 0;
+  for (let i = 0; i < 10000; i++) {
+    if (mix.nextIsWrite()) writes++;
+    const o = mix.nextOffset(false);
+    assert.ok(o >= 0 && o + 4096 <= 1 << 20 && o % 4096 === 0);
+  }
+  assert.ok(writes > 2700 && writes < 3300, `${writes} writes of 10000 with rwmixread=70`);
+  const reads = workload({ rw: 'randread', rwmixread: 0, bs: 4096, offset: 0, size: 1 << 20, norandommap: false, seed: 5 });
+  assert.equal(reads.nextIsWrite(), false, 'rwmixread only matters for rw and randrw');
+});
