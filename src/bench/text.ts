@@ -58,7 +58,7 @@ export function comparisonText(rows: Row[]): string {
     ];
     const best = ranked[0]?.iops ?? 0;
     const cells = (r: Row, rank: string): string[] => r.failed && r.iops === 0
-      ? [rank, r.label, 'failed:', r.failed]
+      ? [rank, r.label, '-', '-', '-', '-', '-', '-', '-', '-', '-', `failed: ${r.failed}`]
       : [rank, r.label, SI(r.iops), `${bytes(r.bwBytes)}/s`, best ? `${((100 * r.iops) / best).toFixed(0)}%` : '-',
         duration(r.p50), duration(r.p99), duration(r.p999), `${r.cpuPerOpUs.toFixed(2)}us`, `${(r.usrPercent + r.sysPercent).toFixed(0)}%`, r.ctxPerOp.toFixed(2),
         r.kind === 'baseline' ? '(no I/O: the bench\'s own cost)' : r.kind === 'reference' ? '(fio, native reference)' : r.failed ? r.failed : ''];
