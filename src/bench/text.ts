@@ -11,7 +11,7 @@ export function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-  return `${n >= 100 || i === 0 ? n.toFixed(0) : n.toFixed(1)}${units[i]}`;
+  return `${n >= 100 || Number.isInteger(n) ? n.toFixed(0) : n.toFixed(1)}${units[i]}`;
 }
 
 export function duration(ns: number): string {
