@@ -14,7 +14,7 @@ import type { FileHandle as NodeFileHandle } from 'node:fs/promises';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import { createEngine, engines, type Engine, type EngineOptions } from '../../src/index.js';
 
 export const NO_IO = 'null engine does no I/O';
@@ -95,7 +95,11 @@ export type TestFn = (title: string, options: CaseOptions | TestBody, body?: Tes
  */
 export function conformance(feature: string, define: (test: TestFn, kase: EngineCase) => void): void {
   for (const kase of engineCases()) {
+    suitesLeft++;
     describe(`${feature} [${kase.label}]`, () => {
+      after(() => {
+        if (--suitesLeft === 0) watchExit();
+      });
       const test: TestFn = (title, options, body) => {
         const opts = typeof options === 'function' ? {} : options;
         const fn = typeof options === 'function' ? options : body!;
@@ -109,6 +113,25 @@ export function conformance(feature: string, define: (test: TestFn, kase: Engine
       define(test, kase);
     });
   }
+}
+
+let suitesLeft = 0;
+
+/**
+ * Once every suite of this file is done, the process must exit on its own: engines closed or
+ * idle keep nothing alive. If it has not within EXIT_GRACE_MS, say what keeps it alive and fail
+ * the file, rather than hang the whole run.
+ */
+const EXIT_GRACE_MS = 10_000;
+function watchExit(): void {
+  setTimeout(() => {
+    const p = process as unknown as { _getActiveHandles(): object[]; _getActiveRequests(): object[] };
+    const handles = p._getActiveHandles().map(h => h.constructor.name);
+    const requests = p._getActiveRequests().map(r => r.constructor.name);
+    process.stderr.write(`conformance: the process did not exit ${EXIT_GRACE_MS / 1000} s after its last test; ` +
+      `still active: handles [${handles.join(', ')}], requests [${requests.join(', ')}]\n`);
+    process.exit(1);
+  }, EXIT_GRACE_MS).unref();
 }
 
 async function runCase(t: TestContext, kase: EngineCase, opts: CaseOptions, fn: TestBody): Promise<void> {

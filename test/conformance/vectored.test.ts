@@ -22,6 +22,22 @@ conformance('vectored', test => {
     await fh.close();
   });
 
+  test('readv and writev of a single buffer', async ({ engine, file }) => {
+    const p = file('single', pattern(300, 28));
+    const fh = await engine.open(p, 'r+');
+    const data = pattern(100, 29);
+    const w = await fh.writev([data], 50);
+    assert.equal(w.bytesWritten, 100);
+    const back = sentinel(120);
+    const r = await fh.readv([back], 40);
+    assert.equal(r.bytesRead, 120);
+    const expected = Buffer.from(pattern(300, 28));
+    data.copy(expected, 50);
+    assertBytes(back, expected.subarray(40, 160), 'single-buffer readv');
+    assertBytes(fs.readFileSync(p), expected, 'file after single-buffer writev');
+    await fh.close();
+  });
+
   test('readv fills its buffers in order across their boundaries', async ({ engine, file }) => {
     const content = pattern(100_000, 22);
     const fh = await engine.open(file('readv', content), 'r');
