@@ -329,10 +329,17 @@ function snapshot(root: string): Record<string, string> {
 
 export interface ChildResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean }
 
-/** Runs an ES module given as source in a fresh node process; kills it after timeoutMs. */
-export function runNode(source: string, timeoutMs = 15_000, execArgv: string[] = []): Promise<ChildResult> {
+let children = 0;
+
+/**
+ * Runs an ES module, given as source, in a fresh node process: written to a file in dir (not
+ * `-e`, whose --input-type would be inherited by worker_threads). Kills it after timeoutMs.
+ */
+export function runNode(source: string, dir: string, timeoutMs = 15_000): Promise<ChildResult> {
+  const script = path.join(dir, `child-${process.pid}-${children++}.mjs`);
+  fs.writeFileSync(script, source);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...execArgv, '--input-type=module', '-e', source], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '', timedOut = false;
     child.stdout.setEncoding('utf8').on('data', d => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', d => (stderr += d));

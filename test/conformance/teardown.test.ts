@@ -1,0 +1,214 @@
+// Teardown: closing engines and handles with operations in flight, engines that are never closed,
+// worker_threads terminated mid-flight, process.exit() mid-flight. Whatever happens, every
+// operation settles (fulfilled, or rejected with a coded error), nothing crashes, and an idle
+// engine never keeps a process alive.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { assertBytes, assertCoded, conformance, describeChild, INDEX_URL, pattern, runNode, sentinel } from './engines.js';
+
+const BLOCK = 8192;
+
+/** The start of a child script: the library, the engine under test, a scratch file. */
+function prelude(engine: string, path: string): string {
+  return `
+    import fs from 'node:fs';
+    const { createEngine } = await import(${JSON.stringify(INDEX_URL)});
+    const ENGINE = ${JSON.stringify(engine)};
+    const PATH = ${JSON.stringify(path)};
+    fs.writeFileSync(PATH, Buffer.alloc(${16 * BLOCK}, 7));
+  `;
+}
+
+conformance('teardown', (test, kase) => {
+  test('engine.close() with 500 operations in flight: each settles, close waits for them, the process stays healthy', { io: false }, async ({ engine, file, newEngine }) => {
+    const original = pattern(500 * BLOCK, 80);
+    const p = file('inflight', original);
+    const fh = await engine.open(p, 'r+');
+    type Op = { kind: string; i: number; settled: boolean; ok?: unknown; err?: unknown; data?: Buffer };
+    const ops: Op[] = [];
+    const track = (kind: string, i: number, promise: Promise<unknown>, data?: Buffer) => {
+      const op: Op = { kind, i, settled: false, data };
+      promise.then(v => { op.settled = true; op.ok = v; }, e => { op.settled = true; op.err = e; });
+      ops.push(op);
+    };
+    for (let i = 0; i < 500; i++) {
+      const at = i * BLOCK;
+      switch (i % 6) {
+        case 0: track('read', i, fh.read(sentinel(BLOCK), 0, BLOCK, at)); break;
+        case 1: { const d = pattern(BLOCK, 5000 + i); track('write', i, fh.write(d, 0, BLOCK, at), d); break; }
+        case 2: track('readv', i, fh.readv([sentinel(100), sentinel(BLOCK - 100)], at)); break;
+        case 3: { const d = pattern(BLOCK, 5000 + i); track('writev', i, fh.writev([d.subarray(0, 1), d.subarray(1)], at), d); break; }
+        case 4: track('stat', i, fh.stat()); break;
+        default: track(i % 12 ? 'sync' : 'datasync', i, i % 12 ? fh.sync() : fh.datasync());
+      }
+    }
+    for (let i = 0; i < 20; i++) track('open', i, engine.open(p, 'r'));
+    const closing = engine.close();
+    const refused = await engine.open(p, 'r').then(() => undefined, (e: { code?: string }) => e.code);
+    assert.equal(refused, 'ERR_IOENGINE_CLOSED', 'open() once close() has begun');
+    await closing;
+    await nextTurn();
+    assert.equal(ops.length, 520);
+    const unsettled = ops.filter(o => !o.settled).map(o => `${o.kind} ${o.i}`);
+    assert.deepEqual(unsettled, [], 'operations still pending after engine.close() resolved');
+    const content = fs.readFileSync(p);
+    for (const op of ops) {
+      const what = `${op.kind} ${op.i}`;
+      if (op.err !== undefined) {
+        assertCoded(op.err, what);
+        // a write that failed did not happen (its block is as it was)
+        if (op.data) assertBytes(content.subarray(op.i * BLOCK, (op.i + 1) * BLOCK), original.subarray(op.i * BLOCK, (op.i + 1) * BLOCK), `${what} rejected, yet its block changed`);
+        continue;
+      }
+      if (op.kind === 'open') {
+        assert.equal((op.ok as { fd: number }).fd, -1, `${what}: a handle opened during close() is closed by it`);
+        continue;
+      }
+      if (!kase.io) continue; // the null engine: nothing to compare
+      const block = original.subarray(op.i * BLOCK, (op.i + 1) * BLOCK);
+      if (op.kind === 'read') assertBytes((op.ok as { buffer: Buffer }).buffer, block, what);
+      if (op.kind === 'readv') assertBytes(Buffer.concat((op.ok as { buffers: Buffer[] }).buffers), block, what);
+      if (op.data) assertBytes(content.subarray(op.i * BLOCK, (op.i + 1) * BLOCK), op.data, `${what} fulfilled, its block`);
+    }
+    assert.equal(fh.fd, -1, 'engine.close() closed the handle');
+    // healthy: a new engine of the same kind works
+    const again = newEngine();
+    const h = await again.open(p, 'r+');
+    assert.equal((await h.write(Buffer.from('after'), 0, 5, 0)).bytesWritten, 5);
+    const back = await h.read(Buffer.alloc(5), 0, 5, 0);
+    assert.equal(back.bytesRead, 5);
+    if (kase.io) assert.equal(back.buffer.toString(), 'after');
+    await h.close();
+  });
+
+  test('handle.close() with operations in flight waits for them: all complete, then EBADF', { io: false }, async ({ engine, file }) => {
+    const original = pattern(200 * BLOCK, 81);
+    const p = file('handle-close', original);
+    const fh = await engine.open(p, 'r+');
+    const reads = Array.from({ length: 100 }, (_, i) => fh.read(sentinel(BLOCK), 0, BLOCK, i * BLOCK));
+    const writes = Array.from({ length: 100 }, (_, i) => fh.write(pattern(BLOCK, 6000 + i), 0, BLOCK, (100 + i) * BLOCK));
+    const closed = fh.close();
+    const late = await fh.read(sentinel(1), 0, 1, 0).then(() => 'fulfilled', (e: { code?: string }) => e.code);
+    assert.equal(late, 'EBADF', 'an operation started after close() began');
+    await closed;
+    assert.equal(fh.fd, -1);
+    const r = await Promise.all(reads);
+    const w = await Promise.all(writes);
+    assert.ok(w.every(x => x.bytesWritten === BLOCK));
+    if (!kase.io) return;
+    r.forEach((x, i) => assertBytes(x.buffer, original.subarray(i * BLOCK, (i + 1) * BLOCK), `read ${i}`));
+    const content = fs.readFileSync(p);
+    for (let i = 0; i < 100; i++) assertBytes(content.subarray((100 + i) * BLOCK, (101 + i) * BLOCK), pattern(BLOCK, 6000 + i), `write ${i}`);
+  });
+
+  test('operations at the current position started before handle.close() complete, as in node:fs', { io: false }, async ({ engine, file }) => {
+    const original = pattern(20 * BLOCK, 82);
+    const fh = await engine.open(file('handle-close-sequential', original), 'r');
+    // node:fs/promises completes all ten (its close waits for every operation begun before it)
+    const reads = Array.from({ length: 10 }, () => fh.read(sentinel(BLOCK), 0, BLOCK, null));
+    await fh.close();
+    const outcomes = await Promise.allSettled(reads);
+    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`read ${i}: ${(o.reason as Error).message}`] : []));
+    assert.deepEqual(failed, [], 'reads started before close() failed');
+    if (!kase.io) return;
+    outcomes.forEach((o, i) => assertBytes((o as PromiseFulfilledResult<{ buffer: Buffer }>).value.buffer, original.subarray(i * BLOCK, (i + 1) * BLOCK), `read ${i} at the current position`));
+  });
+
+  test('an idle engine does not keep the process alive; an operation in flight does until it completes', { io: false, timeout: 30_000 }, async ({ file, dir }) => {
+    const r = await runNode(`${prelude(kase.name, file('idle'))}
+      const engine = createEngine(ENGINE);
+      const fh = await engine.open(PATH, 'r+');
+      await fh.write(Buffer.from('hello'), 0, 5, 0);
+      const back = await fh.read(Buffer.alloc(5), 0, 5, 0);
+      console.log('idle', back.bytesRead);
+      // not awaited: the process must live until it completes, and then exit by itself
+      fh.write(Buffer.alloc(1 << 20, 1), 0, 1 << 20, 4096).then(w => console.log('completed', w.bytesWritten));
+      // neither the handle nor the engine is closed
+    `, dir, 10_000);
+    assert.equal(r.timedOut, false, `the process did not exit on its own: ${describeChild(r)}`);
+    assert.equal(r.code, 0, describeChild(r));
+    assert.match(r.stdout, /^idle 5$/m, describeChild(r));
+    assert.match(r.stdout, /^completed 1048576$/m, `the operation in flight did not keep the process alive: ${describeChild(r)}`);
+  });
+
+  test('engines created, used and closed 30 times leave nothing that keeps the process alive', { io: false, timeout: 30_000 }, async ({ file, dir }) => {
+    const r = await runNode(`${prelude(kase.name, file('cycles'))}
+      for (let i = 0; i < 30; i++) {
+        const engine = createEngine(ENGINE);
+        const fh = await engine.open(PATH, 'r+');
+        await Promise.all([fh.write(Buffer.from('x'), 0, 1, i), fh.read(Buffer.alloc(10), 0, 10, 0), fh.stat()]);
+        if (i % 2) await fh.close();
+        await engine.close();
+      }
+      console.log('cycled');
+    `, dir, 10_000);
+    assert.equal(r.timedOut, false, `the process did not exit on its own: ${describeChild(r)}`);
+    assert.equal(r.code, 0, describeChild(r));
+    assert.match(r.stdout, /^cycled$/m, describeChild(r));
+  });
+
+  test('a worker_thread terminated with operations in flight does not crash the process', { io: false, timeout: 60_000 }, async ({ file, dir }) => {
+    const p = file('worker');
+    const r = await runNode(`${prelude(kase.name, p)}
+      import { Worker } from 'node:worker_threads';
+      import { once } from 'node:events';
+      // the worker's own module, in a file: an eval'd worker would inherit --input-type
+      const WORKER = PATH + '-worker.mjs';
+      fs.writeFileSync(WORKER, \`
+        import { parentPort, workerData } from 'node:worker_threads';
+        const { createEngine } = await import(workerData.index);
+        const engine = createEngine(workerData.engine);
+        const fh = await engine.open(workerData.path, 'r+');
+        const burst = () => {
+          for (let i = 0; i < 64; i++) {
+            fh.read(Buffer.alloc(${BLOCK}), 0, ${BLOCK}, (i % 16) * ${BLOCK}).catch(() => {});
+            fh.write(Buffer.alloc(${BLOCK}, i), 0, ${BLOCK}, (i % 16) * ${BLOCK}).catch(() => {});
+            fh.readv([Buffer.alloc(100), Buffer.alloc(${BLOCK})], i * 64).catch(() => {});
+          }
+          fh.stat().catch(() => {});
+          fh.sync().catch(() => {});
+        };
+        burst();
+        parentPort.postMessage('busy');
+        setInterval(burst, 1);
+      \`);
+      for (let round = 0; round < 6; round++) {
+        const worker = new Worker(WORKER, { workerData: { index: ${JSON.stringify(INDEX_URL)}, engine: ENGINE, path: PATH } });
+        worker.on('error', err => { console.error('worker error', err); process.exitCode = 2; });
+        await once(worker, 'message');
+        await new Promise(resolve => setTimeout(resolve, 3 * round));
+        await worker.terminate();
+        console.log('terminated', round);
+      }
+      // still healthy: I/O on this thread works and is right
+      const engine = createEngine(ENGINE);
+      const fh = await engine.open(PATH, 'r+');
+      await fh.write(Buffer.from('healthy'), 0, 7, 0);
+      const back = await fh.read(Buffer.alloc(7), 0, 7, 0);
+      await engine.close();
+      console.log('after', back.bytesRead, ENGINE === 'null' || back.buffer.toString() === 'healthy');
+    `, dir, 45_000);
+    assert.equal(r.timedOut, false, `the process hung: ${describeChild(r)}`);
+    assert.equal(r.signal, null, `the process crashed: ${describeChild(r)}`);
+    assert.equal(r.code, 0, describeChild(r));
+    assert.equal((r.stdout.match(/^terminated \d$/gm) ?? []).length, 6, describeChild(r));
+    assert.match(r.stdout, /^after 7 true$/m, describeChild(r));
+  });
+
+  test('process.exit() with operations in flight exits cleanly', { io: false, timeout: 30_000 }, async ({ file, dir }) => {
+    const r = await runNode(`${prelude(kase.name, file('exit'))}
+      const engine = createEngine(ENGINE);
+      const fh = await engine.open(PATH, 'r+');
+      for (let i = 0; i < 500; i++) {
+        fh.read(Buffer.alloc(${BLOCK}), 0, ${BLOCK}, (i % 16) * ${BLOCK}).catch(() => {});
+        fh.write(Buffer.alloc(${BLOCK}, i), 0, ${BLOCK}, (i % 16) * ${BLOCK}).catch(() => {});
+      }
+      setImmediate(() => { console.log('exiting'); process.exit(0); });
+    `, dir, 15_000);
+    assert.equal(r.timedOut, false, `the process hung in exit: ${describeChild(r)}`);
+    assert.equal(r.signal, null, `the process crashed: ${describeChild(r)}`);
+    assert.equal(r.code, 0, describeChild(r));
+    assert.match(r.stdout, /^exiting$/m);
+  });
+});
