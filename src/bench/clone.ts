@@ -61,7 +61,6 @@ class Latencies {
 class Direction extends Latencies {
   bytes = 0;
   shortIos = 0;
-  firstMs = -1;
   lastMs = 0;
   #sampleIos = 0;
   #sampleBytes = 0;
@@ -72,13 +71,12 @@ class Direction extends Latencies {
     this.record(ns);
     this.bytes += bytes;
     if (bytes !== wanted) this.shortIos++;
-    if (this.firstMs < 0) this.firstMs = at - ns / 1e6;
     this.lastMs = at;
   }
 
   override reset(): void {
     super.reset();
-    this.bytes = 0; this.shortIos = 0; this.firstMs = -1; this.lastMs = 0;
+    this.bytes = 0; this.shortIos = 0; this.lastMs = 0;
     this.#sampleIos = 0; this.#sampleBytes = 0;
   }
 

@@ -52,6 +52,7 @@ export function fioJobFile(jobs: Job[], sizes: Map<Job, number>, fioEngine: stri
     if (j.norandommap) lines.push('norandommap');
     if (j.group_reporting) lines.push('group_reporting');
     lines.push('thread');
+    lines.push('lat_percentiles=1'); // submission to completion, as the bench measures: not clat alone
     lines.push('');
   }
   return lines.join('\n');

@@ -150,9 +150,7 @@ function byPass(measured: Measured[]): Measured[][] {
 function normalText(plan: Plan, measured: Measured[], entries: Entry[], references: Array<{ jobs: Job[]; run: FioRun }>): string {
   const comparison = plan.jobs.some(j => j.engines.length > 1) || references.length > 0;
   const parts: string[] = [];
-  if (!comparison || !plan.defaultRun) {
-    if (!comparison) for (const e of entries) parts.push(entryText(e));
-  }
+  if (!comparison) for (const e of entries) parts.push(entryText(e));
   if (comparison) {
     const rows: Row[] = measured.map(rowOf);
     for (const { jobs, run } of references) {

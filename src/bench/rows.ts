@@ -53,7 +53,7 @@ export function rowOfEntry(job: Job, e: Entry): Row {
   };
 }
 
-interface FioDirection { iops: number; bw_bytes: number; total_ios: number; clat_ns: { percentile?: Record<string, number> } }
+interface FioDirection { iops: number; bw_bytes: number; total_ios: number; clat_ns: { percentile?: Record<string, number> }; lat_ns?: { percentile?: Record<string, number> } }
 export interface FioJobJson {
   jobname: string;
   read: FioDirection;
@@ -65,12 +65,13 @@ export interface FioJobJson {
   error: number;
 }
 
-/** fio's own report of a job (its clones added up; percentiles of the busier direction of the first). */
+/** fio's own report of a job (its clones added up; percentiles of the busier direction of the first clone). */
 export function rowOfFio(job: Job, label: string, parts: FioJobJson[]): Row {
   const ios = parts.reduce((s, p) => s + p.read.total_ios + p.write.total_ios, 0);
   const first = parts[0];
   const d = first.read.total_ios >= first.write.total_ios ? first.read : first.write;
-  const p = d.clat_ns.percentile ?? {};
+  // lat (submission to completion) when fio was asked for it (lat_percentiles=1), as the bench measures.
+  const p = d.lat_ns?.percentile ?? d.clat_ns.percentile ?? {};
   const cpuMs = parts.reduce((s, x) => s + ((x.usr_cpu + x.sys_cpu) / 100) * x.job_runtime, 0);
   const runtimeMs = parts.reduce((s, x) => s + x.job_runtime, 0);
   return {
