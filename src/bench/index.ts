@@ -29,7 +29,7 @@ export function benchHelp(): string {
   return [
     '',
     'With no job, runs the default comparison: four workloads on every available engine, 256 MiB file in the',
-    'temp folder, about 40 s. Otherwise fio\'s options and job files (fio\'s names, values and meaning):',
+    'temp folder, under a minute. Otherwise fio\'s options and job files (fio\'s names, values and meaning):',
     '',
     ...JOB_OPTIONS.map(o => line(`${o.name}${o.aliases ? ` (${o.aliases.join(', ')})` : ''}`, o.help)),
     '',
