@@ -21,7 +21,7 @@ function prelude(engine: string, path: string): string {
 }
 
 conformance('teardown', (test, kase) => {
-  test('engine.close() with 500 operations in flight: each settles, close waits for them, the process stays healthy', { io: false }, async ({ engine, file, newEngine }) => {
+  test('engine.close() with 500 operations in flight: each settles, close waits for them, the process stays healthy', { io: false }, async ({ t, engine, file, newEngine }) => {
     const original = pattern(500 * BLOCK, 80);
     const p = file('inflight', original);
     const fh = await engine.open(p, 'r+');
@@ -72,6 +72,9 @@ conformance('teardown', (test, kase) => {
       if (op.data) assertBytes(content.subarray(op.i * BLOCK, (op.i + 1) * BLOCK), op.data, `${what} fulfilled, its block`);
     }
     assert.equal(fh.fd, -1, 'engine.close() closed the handle');
+    const rejected = ops.filter(o => o.err !== undefined);
+    t.diagnostic(`${ops.length - rejected.length} fulfilled, ${rejected.length} rejected ` +
+      `(${[...new Set(rejected.map(o => (o.err as { code: string }).code))].join(', ') || 'none'})`);
     // healthy: a new engine of the same kind works
     const again = newEngine();
     const h = await again.open(p, 'r+');
