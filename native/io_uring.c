@@ -55,7 +55,7 @@ typedef struct {
   unsigned to_submit;      // published, not yet passed to io_uring_enter
   struct io_uring_sqe *sqes;
   // CQ ring
-  unsigned *cq_head, *cq_tail, *cq_mask, *cq_flags;
+  unsigned *cq_head, *cq_tail, *cq_mask;
   unsigned cq_entries;
   struct io_uring_cqe *cqes;
   void *sq_ring, *cq_ring;
@@ -257,7 +257,6 @@ static int uring_init(engine_t *e, napi_env env, napi_value options) {
   u->cq_head = (unsigned *)(cq + p.cq_off.head);
   u->cq_tail = (unsigned *)(cq + p.cq_off.tail);
   u->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
-  u->cq_flags = p.cq_off.flags ? (unsigned *)(cq + p.cq_off.flags) : NULL;
   u->cq_entries = p.cq_entries;
   u->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
   // SQE i always sits at array slot i: the indirection is not needed.
@@ -356,30 +355,21 @@ static void fill_stat(req_t *r) {
 }
 
 // Reap ready CQEs into the completion array (delivering to JS when it fills, if deliver);
-// returns how many were reaped.
+// returns how many were reaped. Re-entrant: delivering runs JS, which may submit and reap again,
+// so the head is published before every delivery and read again after it.
 static unsigned reap(uring_t *u, int deliver) {
   engine_t *e = &u->base;
   unsigned n = 0;
   for (;;) {
     unsigned head = *u->cq_head;
     unsigned tail = load_acquire(u->cq_tail);  // CQEs before tail are fully written
-    if (head == tail) break;
-    while (head != tail) {
-      if (completion_full(e)) {
-        if (!deliver) {
-          e->ncomp = 0;
-        } else {
-          store_release(u->cq_head, head);  // let the kernel reuse what we consumed
-          if (e->in_js_call) return n;      // submit() returns what fits; the eventfd brings the rest
-          completion_deliver(e);
-        }
-      }
+    while (head != tail && !completion_full(e)) {
       struct io_uring_cqe *cqe = &u->cqes[head & *u->cq_mask];
       req_t *r = (req_t *)(uintptr_t)cqe->user_data;
       head++;
       if (!r) continue;  // a cancel request's own completion
       r->result = cqe->res;
-      if (r->op == OP_OPEN) file_opened(u, r->result);
+      if (r->op == OP_OPEN) file_opened(u, (int)r->result);
       if (r->op == OP_FSTAT) {
         if (r->result >= 0) fill_stat(r);
         free(r->scratch);
@@ -389,8 +379,18 @@ static unsigned reap(uring_t *u, int deliver) {
       n++;
     }
     store_release(u->cq_head, head);  // done reading these CQEs: the kernel may overwrite them
+    if (completion_full(e)) {
+      if (!deliver) e->ncomp = 0;         // stopping: nobody to tell
+      else if (e->in_js_call) return n;   // submit() returns what fits; the eventfd brings the rest
+      else completion_deliver(e);
+      continue;
+    }
     // With IORING_FEAT_NODROP a full CQ parks completions in the kernel; entering flushes them.
-    if (load_acquire(u->sq_flags) & IORING_SQ_CQ_OVERFLOW) uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
+    if (load_acquire(u->sq_flags) & IORING_SQ_CQ_OVERFLOW) {
+      uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
+      continue;
+    }
+    if (head == tail) break;
   }
   return n;
 }
@@ -485,20 +485,8 @@ static void uring_start(engine_t *e, req_t *r) {
   }
 }
 
-// While submit() reaps inline, the eventfd would only wake the loop for completions already
-// handled: mute it for that window (IORING_CQ_EVENTFD_DISABLED), then look once more.
-static void mute_eventfd(uring_t *u, int mute) {
-  if (!u->cq_flags) return;
-  unsigned flags = *u->cq_flags;
-  flags = mute ? flags | IORING_CQ_EVENTFD_DISABLED : flags & ~IORING_CQ_EVENTFD_DISABLED;
-  // seq_cst: the store must be visible before we read the CQ tail again below, or a CQE posted
-  // in between would neither signal the eventfd nor be seen.
-  __atomic_store_n(u->cq_flags, flags, __ATOMIC_SEQ_CST);
-}
-
 static void uring_flush(engine_t *e) {
   uring_t *u = (uring_t *)e;
-  mute_eventfd(u, 1);
   // The SQEs are written; a release store of the tail makes them visible to the kernel.
   store_release(u->sq_tail, u->sq_local_tail);
   // EAGAIN/EBUSY: the kernel is short of room for completions; reaping makes room.
@@ -507,14 +495,10 @@ static void uring_flush(engine_t *e) {
     if (r >= 0 || (r != -EAGAIN && r != -EBUSY)) break;
     reap(u, 1);
   }
+  // Page-cache reads are usually complete by now: deliver them with this call. (Muting the
+  // eventfd meanwhile with IORING_CQ_EVENTFD_DISABLED would race with completions posted from
+  // other CPUs: the kernel reads the flag after publishing the tail with no full barrier.)
   reap(u, 1);
-  mute_eventfd(u, 0);
-  reap(u, 1);
-  if (load_acquire(u->cq_tail) != *u->cq_head) {
-    // Left in the CQ (the completion array was full) while muted: wake the loop for them.
-    uint64_t one = 1;
-    while (write(u->event_fd, &one, sizeof one) < 0 && errno == EINTR) {}
-  }
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {

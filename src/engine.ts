@@ -53,10 +53,11 @@ export class Engine {
 
   /** Open a file, with flags and mode as node:fs/promises open() takes them. */
   open(path: string | Buffer | URL, flags: string | number = 'r', mode: string | number = 0o666): Promise<FileHandle> {
-    const p = validatePath(path);
-    const f = parseFlags(flags);
-    const m = parseMode(mode, 0o666);
-    return FileHandle.open(this, p, f, m);
+    try {
+      return FileHandle.open(this, validatePath(path), parseFlags(flags), parseMode(mode, 0o666));
+    } catch (err) {
+      return Promise.reject(err); // as node:fs/promises: bad arguments reject, never throw
+    }
   }
 
   /**

@@ -69,6 +69,10 @@ export function invalidArgValue(name: string, value: unknown, reason = 'is inval
   return coded(new TypeError(`The argument '${name}' ${reason}. Received ${util.inspect(value)}`), 'ERR_INVALID_ARG_VALUE');
 }
 
+export function invalidUrlScheme(expected: string): CodedError {
+  return coded(new TypeError(`The URL must be of scheme ${expected}`), 'ERR_INVALID_URL_SCHEME');
+}
+
 export function outOfRange(name: string, range: string, value: unknown): CodedError {
   return coded(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${util.inspect(value)}`), 'ERR_OUT_OF_RANGE');
 }

@@ -12,6 +12,7 @@ import { validateBuffer, validateBufferArray, validateInteger, validateObject, v
 
 const EBADF = errnoOf('EBADF');
 const ECANCELED = errnoOf('ECANCELED');
+const EINVAL = errnoOf('EINVAL');
 
 export interface ReadResult<T extends Bytes = Buffer> { bytesRead: number; buffer: T }
 export interface WriteResult<T = Buffer> { bytesWritten: number; buffer: T }
@@ -36,6 +37,7 @@ export class FileHandle {
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   #sequence: Promise<unknown> = Promise.resolve(); // operations at the current position, in order
+  #runningQueued = false;                          // starting an op accepted before close()
   #direct: DirectAlignment | undefined;            // opened with O_DIRECT: what it must align to
 
   private constructor(engine: Engine, fd: number) {
@@ -80,7 +82,7 @@ export class FileHandle {
   #run<T>(syscall: string, start: Start, ok: (result: number) => T, trace?: Trace, signal?: AbortSignal): Promise<T> {
     return new Promise((resolve, reject) => {
       const fd = this.#fd;
-      if (fd < 0 || this.#closing) return reject(systemError(EBADF, syscall, undefined, trace));
+      if (this.#refuses()) return reject(systemError(EBADF, syscall, undefined, trace));
       if (signal?.aborted) return reject(abortError(signal.reason));
       let backend: Backend;
       try {
@@ -107,7 +109,7 @@ export class FileHandle {
   #read(buffer: Bytes, offset: number, length: number, position: number): Promise<ReadResult<Bytes>> {
     return new Promise((resolve, reject) => {
       const fd = this.#fd;
-      if (fd < 0 || this.#closing) return reject(systemError(EBADF, 'read'));
+      if (this.#refuses()) return reject(systemError(EBADF, 'read'));
       const refused = this.#direct && misaligned(this.#direct, 'read', [buffer], offset, length, position);
       if (refused) return reject(refused);
       let backend: Backend;
@@ -128,7 +130,7 @@ export class FileHandle {
   #write(buffer: Bytes, offset: number, length: number, position: number, data: unknown): Promise<WriteResult<unknown>> {
     return new Promise((resolve, reject) => {
       const fd = this.#fd;
-      if (fd < 0 || this.#closing) return reject(systemError(EBADF, 'write'));
+      if (this.#refuses()) return reject(systemError(EBADF, 'write'));
       const refused = this.#direct && misaligned(this.#direct, 'write', [buffer], offset, length, position);
       if (refused) return reject(refused);
       let backend: Backend;
@@ -151,12 +153,27 @@ export class FileHandle {
     if (--this.#pending === 0 && this.#drained) this.#drained();
   }
 
-  /** Operations at the current file position (position null/-1) run one after another. */
-  #inSequence<T>(position: number, run: () => Promise<T>): Promise<T> {
+  /**
+   * Operations at the current file position (position null/-1) run one after another. One that
+   * was accepted before close() still runs: close() waits for it, as node:fs does.
+   */
+  #inSequence<T>(position: number, syscall: string, run: () => Promise<T>): Promise<T> {
     if (position !== -1) return run();
-    const result = this.#sequence.then(run);
+    if (this.#closing || this.#fd < 0) return Promise.reject(systemError(EBADF, syscall));
+    const result = this.#sequence.then(() => {
+      this.#runningQueued = true;
+      try {
+        return run();
+      } finally {
+        this.#runningQueued = false;
+      }
+    });
     this.#sequence = result.catch(() => {});
     return result;
+  }
+
+  #refuses(): boolean {
+    return this.#fd < 0 || (this.#closing !== undefined && !this.#runningQueued);
   }
 
   read<T extends Bytes = Buffer>(buffer: T, offset?: number | null, length?: number | null, position?: number | bigint | null): Promise<ReadResult<T>>;
@@ -184,8 +201,8 @@ export class FileHandle {
       const pos = validatePosition(position);
       const refused = this.#direct && misaligned(this.#direct, 'read', [buf], off, len, pos);
       if (refused) return Promise.reject(refused);
-      if (abort) return this.#inSequence(pos, () => this.#run('read', (b, fd, done) => b.read(fd, buf, off, len, pos, done), bytesRead => ({ bytesRead, buffer: buf }), undefined, abort));
-      return this.#inSequence(pos, () => this.#read(buf, off, len, pos));
+      if (abort) return this.#inSequence(pos, 'read', () => this.#run('read', (b, fd, done) => b.read(fd, buf, off, len, pos, done), bytesRead => ({ bytesRead, buffer: buf }), undefined, abort));
+      return this.#inSequence(pos, 'read', () => this.#read(buf, off, len, pos));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -221,8 +238,8 @@ export class FileHandle {
       if (len === 0) return Promise.resolve({ bytesWritten: 0, buffer: data });
       const refused = this.#direct && misaligned(this.#direct, 'write', [buf], off, len, pos);
       if (refused) return Promise.reject(refused);
-      if (abort) return this.#inSequence(pos, () => this.#run('write', (b, fd, done) => b.write(fd, buf, off, len, pos, done), bytesWritten => ({ bytesWritten, buffer: data }), undefined, abort));
-      return this.#inSequence(pos, () => this.#write(buf, off, len, pos, data));
+      if (abort) return this.#inSequence(pos, 'write', () => this.#run('write', (b, fd, done) => b.write(fd, buf, off, len, pos, done), bytesWritten => ({ bytesWritten, buffer: data }), undefined, abort));
+      return this.#inSequence(pos, 'write', () => this.#write(buf, off, len, pos, data));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -233,10 +250,11 @@ export class FileHandle {
       validateBufferArray(buffers);
       const pos = validatePosition(position);
       const signal = validateSignal(validateObject(options, 'options').signal);
+      if (buffers.length === 0) return Promise.reject(systemError(EINVAL, 'read')); // as node:fs
       const total = buffers.reduce((n, b) => n + b.byteLength, 0);
       const refused = this.#direct && misaligned(this.#direct, 'read', buffers, 0, total, pos);
       if (refused) return Promise.reject(refused);
-      return this.#inSequence(pos, () => this.#run('read',
+      return this.#inSequence(pos, 'read', () => this.#run('read',
         (b, fd, done) => b.readv(fd, buffers, pos, done),
         bytesRead => ({ bytesRead, buffers }), undefined, signal));
     } catch (err) {
@@ -249,10 +267,11 @@ export class FileHandle {
       validateBufferArray(buffers);
       const pos = validatePosition(position);
       const signal = validateSignal(validateObject(options, 'options').signal);
+      if (buffers.length === 0) return Promise.reject(systemError(EINVAL, 'write')); // as node:fs
       const total = buffers.reduce((n, b) => n + b.byteLength, 0);
       const refused = this.#direct && misaligned(this.#direct, 'write', buffers, 0, total, pos);
       if (refused) return Promise.reject(refused);
-      return this.#inSequence(pos, () => this.#run('write',
+      return this.#inSequence(pos, 'write', () => this.#run('write',
         (b, fd, done) => b.writev(fd, buffers, pos, done),
         bytesWritten => ({ bytesWritten, buffers }), undefined, signal));
     } catch (err) {
@@ -321,6 +340,7 @@ export class FileHandle {
   }
 
   async #closeWith(backend: Backend, trace?: Trace): Promise<void> {
+    await this.#sequence;
     if (this.#pending > 0) await new Promise<void>(resolve => (this.#drained = resolve));
     const fd = this.#fd;
     this.#fd = -1;

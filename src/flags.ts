@@ -1,6 +1,6 @@
 // open() flags and modes, accepted as node:fs accepts them.
 import { constants } from 'node:fs';
-import { invalidArgType, invalidArgValue } from './errors.js';
+import { invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, O_EXCL, O_SYNC } = constants;
 
@@ -32,7 +32,8 @@ const STRING_FLAGS: Record<string, number> = {
 export function parseFlags(flags: unknown): number {
   if (flags === undefined || flags === null) return O_RDONLY;
   if (typeof flags === 'number') {
-    if (!Number.isInteger(flags)) throw invalidArgValue('flags', flags);
+    if (!Number.isInteger(flags)) throw outOfRange('flags', 'an integer', flags);
+    if (flags < -(2 ** 31) || flags > 2 ** 31 - 1) throw outOfRange('flags', '>= -2147483648 && <= 2147483647', flags);
     return flags;
   }
   if (typeof flags === 'string' && Object.hasOwn(STRING_FLAGS, flags)) return STRING_FLAGS[flags];
@@ -46,6 +47,7 @@ export function parseMode(mode: unknown, dflt: number): number {
     mode = parseInt(mode, 8);
   }
   if (typeof mode !== 'number') throw invalidArgType('mode', 'of type number', mode);
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0xffffffff) throw invalidArgValue('mode', mode, 'must be a 32-bit unsigned integer or an octal string');
+  if (!Number.isInteger(mode)) throw outOfRange('mode', 'an integer', mode);
+  if (mode < 0 || mode > 0xffffffff) throw outOfRange('mode', '>= 0 && <= 4294967295', mode);
   return mode;
 }

@@ -10,6 +10,9 @@ export function toStats(f: Float64Array): fs.Stats {
   st.dev = f[S.dev]; st.mode = f[S.mode]; st.nlink = f[S.nlink]; st.uid = f[S.uid]; st.gid = f[S.gid];
   st.rdev = f[S.rdev]; st.blksize = f[S.blksize]; st.ino = f[S.ino]; st.size = f[S.size]; st.blocks = f[S.blocks];
   st.atimeMs = f[S.atimeMs]; st.mtimeMs = f[S.mtimeMs]; st.ctimeMs = f[S.ctimeMs]; st.birthtimeMs = f[S.birthtimeMs];
+  // Node 20's Stats sets the Dates in its constructor (later versions define lazy accessors).
+  st.atime = new Date(st.atimeMs); st.mtime = new Date(st.mtimeMs);
+  st.ctime = new Date(st.ctimeMs); st.birthtime = new Date(st.birthtimeMs);
   return st;
 }
 

@@ -1,6 +1,6 @@
 // All argument checking, done before any I/O starts (as lib/internal/validators.js does in Node).
 import { fileURLToPath } from 'node:url';
-import { invalidArgType, invalidArgValue, outOfRange } from './errors.js';
+import { invalidArgType, invalidArgValue, invalidUrlScheme, outOfRange } from './errors.js';
 
 export type Bytes = NodeJS.ArrayBufferView;
 
@@ -45,7 +45,7 @@ export function validateRange(buffer: Bytes, offset: unknown, length: unknown): 
 
 export function validatePath(path: unknown, name = 'path'): string {
   if (path instanceof URL) {
-    if (path.protocol !== 'file:') throw invalidArgValue(name, path, 'must be a file URL');
+    if (path.protocol !== 'file:') throw invalidUrlScheme('file');
     path = fileURLToPath(path);
   } else if (path instanceof Uint8Array) {
     path = Buffer.from(path.buffer, path.byteOffset, path.byteLength).toString();

@@ -66,13 +66,15 @@ export class NativeBackend implements Backend {
     this.#done[id] = done;
     this.#held[id] = buffers;
     this.#inflight++;
-    if (this.#count === BATCH) this.#flush();
     const s = this.#sub, o = this.#count++ * RECORD;
     s[o] = op; s[o + 1] = id; s[o + 2] = fd; s[o + 3] = position;
     s[o + 4] = this.#buffers.length; s[o + 5] = nbuf; s[o + 6] = a; s[o + 7] = b;
-    if (nbuf === 1) this.#buffers.push(buffers);
-    else if (nbuf > 1) for (const buf of buffers as unknown[]) this.#buffers.push(buf);
-    if (!this.#flushing) {
+    if (op === Op.READV || op === Op.WRITEV) for (const buf of buffers as unknown[]) this.#buffers.push(buf);
+    else if (nbuf === 1) this.#buffers.push(buffers);
+    // A full batch goes now. Only after the record is written: delivering the inline
+    // completions of this flush may start waiting operations, which write into the next batch.
+    if (this.#count === BATCH) this.#flush();
+    if (!this.#flushing && this.#count > 0) {
       this.#flushing = true;
       // Operations that complete inline start the next ones in the same turn of the loop; after
       // MAX_INLINE_ROUNDS batches, let the loop run (timers, sockets) before the next one.
@@ -126,11 +128,9 @@ export class NativeBackend implements Backend {
     this.#start(Op.WRITE, fd, position, buffer, 1, offset, length, done);
   }
   readv(fd: number, buffers: Bytes[], position: number, done: Done): void {
-    if (buffers.length === 0) return done(0);
     this.#start(Op.READV, fd, position, buffers, buffers.length, 0, 0, done);
   }
   writev(fd: number, buffers: Bytes[], position: number, done: Done): void {
-    if (buffers.length === 0) return done(0);
     this.#start(Op.WRITEV, fd, position, buffers, buffers.length, 0, 0, done);
   }
   fsync(fd: number, done: Done): void { this.#start(Op.FSYNC, fd, 0, undefined, 0, 0, 0, done); }

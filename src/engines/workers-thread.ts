@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { STAT_FIELDS, fromStats } from '../stats.js';
-import { DONE, F, IDLE, REQUEST, STATE, WOp } from './workers-protocol.js';
+import { DONE, F, REQUEST, STATE, WOp } from './workers-protocol.js';
 
 const { control, data: initial, port } = workerData as { control: SharedArrayBuffer; data: SharedArrayBuffer; port: MessagePort };
 const i32 = new Int32Array(control);
@@ -28,8 +28,9 @@ function run(): number {
 }
 
 for (;;) {
-  Atomics.wait(i32, STATE, IDLE);
-  if (Atomics.load(i32, STATE) !== REQUEST) continue;
+  // Sleep until the main thread posts a request. After DONE, the state stays DONE until the main
+  // thread has taken the result: wait on whatever value is there, never spin.
+  for (let state = Atomics.load(i32, STATE); state !== REQUEST; state = Atomics.load(i32, STATE)) Atomics.wait(i32, STATE, state);
   if (f64[F.newData]) data = new Uint8Array(receiveMessageOnPort(port)!.message as SharedArrayBuffer);
   let result: number;
   try {

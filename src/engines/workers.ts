@@ -10,6 +10,7 @@ import { CONTROL_BYTES, DONE, F, IDLE, REQUEST, STATE, WOp } from './workers-pro
 
 const ECANCELED = errnoOf('ECANCELED');
 const INITIAL_DATA = 1 << 20;
+const WAKE_GUARD_MS = 200;
 
 const bytesOf = (b: Bytes) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
@@ -36,6 +37,7 @@ class Thread {
     this.worker = new Worker(new URL('./workers-thread.js', import.meta.url), {
       workerData: { control: this.control, data: this.data, port: port2 },
       transferList: [port2],
+      execArgv: [], // not the parent's flags (e.g. --input-type, which a worker file refuses)
     });
     this.worker.unref();
     this.worker.on('error', () => {}); // the exit handler reports it to the operation
@@ -106,14 +108,21 @@ export class WorkersBackend implements Backend {
     thread.worker.ref(); // an operation in flight keeps the loop alive; an idle pool does not
     Atomics.store(i32, STATE, REQUEST);
     Atomics.notify(i32, STATE);
-    const wait = Atomics.waitAsync(i32, STATE, REQUEST);
+    this.#await(thread);
+  }
+
+  // Wait for the worker's DONE. The timeout is a guard: should a notification ever go missing,
+  // the operation is still found done within WAKE_GUARD_MS instead of hanging forever.
+  #await(thread: Thread): void {
+    const wait = Atomics.waitAsync(thread.i32, STATE, REQUEST, WAKE_GUARD_MS);
     if (wait.async) wait.value.then(() => this.#finish(thread));
     else this.#finish(thread);
   }
 
   #finish(thread: Thread): void {
     const job = thread.job;
-    if (!job || Atomics.load(thread.i32, STATE) !== DONE) return; // the worker died; onExit handles it
+    if (!job) return; // the worker died; onExit handled it
+    if (Atomics.load(thread.i32, STATE) !== DONE) return this.#await(thread); // not done yet
     thread.job = undefined;
     const result = thread.f64[F.result];
     if (result >= 0) job.after?.(new Uint8Array(thread.data, 0, job.length), result);
@@ -170,6 +179,9 @@ export class WorkersBackend implements Backend {
 
   destroy(): void {
     this.#destroyed = true;
-    for (const t of this.#threads) void t.worker.terminate();
+    for (const t of this.#threads) {
+      t.port.close(); // an open MessagePort would keep the process alive
+      void t.worker.terminate();
+    }
   }
 }
