@@ -74,8 +74,8 @@ static int aio_supports(engine_t *e, int op) {
   }
 }
 
-// IOCB_CMD_FSYNC/FDSYNC are refused (EINVAL) for files whose filesystem lacks them: run those
-// with the blocking call on a thread of their own, as the pool would.
+// What io_submit refuses with EINVAL (IOCB_CMD_FSYNC on a filesystem without it, a directory)
+// runs with the blocking call on a thread of its own, as the pool would.
 static void *fsync_thread(void *arg) {
   req_t *r = arg;
   blocking_run(r);
@@ -171,11 +171,12 @@ static void aio_flush(engine_t *e) {
     }
     int err = n < 0 ? errno : EAGAIN;
     if (err == EINTR) continue;
-    // The first iocb was refused: fsync the filesystem cannot do goes to a thread; any other
-    // error is that operation's result.
+    // The first iocb was refused. EINVAL: AIO cannot do it for this file (fsync on some
+    // filesystems, directories, ...): the blocking call on a thread does it, or gives the error
+    // node:fs would. Any other error is that operation's result.
     struct iocb *cb = a->batch[done++];
     req_t *r = (req_t *)(uintptr_t)cb->aio_data;
-    if (err == EINVAL && (cb->aio_lio_opcode == IOCB_CMD_FSYNC || cb->aio_lio_opcode == IOCB_CMD_FDSYNC)) {
+    if (err == EINVAL) {
       run_elsewhere(e, r);
     } else {
       r->result = -err;

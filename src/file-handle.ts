@@ -267,7 +267,7 @@ export class FileHandle {
       validateBufferArray(buffers);
       const pos = validatePosition(position);
       const signal = validateSignal(validateObject(options, 'options').signal);
-      if (buffers.length === 0) return Promise.reject(systemError(EINVAL, 'write')); // as node:fs
+      if (buffers.length === 0) return Promise.resolve({ bytesWritten: 0, buffers }); // as node:fs
       const total = buffers.reduce((n, b) => n + b.byteLength, 0);
       const refused = this.#direct && misaligned(this.#direct, 'write', buffers, 0, total, pos);
       if (refused) return Promise.reject(refused);

@@ -11,8 +11,9 @@ export function toStats(f: Float64Array): fs.Stats {
   st.rdev = f[S.rdev]; st.blksize = f[S.blksize]; st.ino = f[S.ino]; st.size = f[S.size]; st.blocks = f[S.blocks];
   st.atimeMs = f[S.atimeMs]; st.mtimeMs = f[S.mtimeMs]; st.ctimeMs = f[S.ctimeMs]; st.birthtimeMs = f[S.birthtimeMs];
   // Node 20's Stats sets the Dates in its constructor (later versions define lazy accessors).
-  st.atime = new Date(st.atimeMs); st.mtime = new Date(st.mtimeMs);
-  st.ctime = new Date(st.ctimeMs); st.birthtime = new Date(st.birthtimeMs);
+  // Rounded to the millisecond, as node's dateFromMs does.
+  st.atime = new Date(Math.round(st.atimeMs)); st.mtime = new Date(Math.round(st.mtimeMs));
+  st.ctime = new Date(Math.round(st.ctimeMs)); st.birthtime = new Date(Math.round(st.birthtimeMs));
   return st;
 }
 
