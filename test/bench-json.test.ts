@@ -42,9 +42,9 @@ function keyPaths(value: unknown, at = ''): Set<string> {
   return out;
 }
 
-/** What differs on purpose (fio-json.ts): our version key instead of fio's, no disk statistics. */
+/** What differs on purpose (fio-json.ts): our version key instead of fio's, the machine, no disk statistics. */
 const ONLY_FIO = /^\/(fio version|disk_util)/;
-const ONLY_OURS = /^\/ioengine version$/;
+const ONLY_OURS = /^\/(ioengine version|ioengine host(\/.*)?)$/;
 
 /** Our key paths and fio's, less the differences on purpose; "job options" always name the engine. */
 function comparable(fio: unknown, ours: unknown): [string[], string[]] {
@@ -115,6 +115,15 @@ test('the figures are consistent with each other as fio computes them', async ()
   const json = parse(r);
   assert.match(json['ioengine version'], /^ioengine-\d+\.\d+\.\d+/);
   assert.equal(typeof json.timestamp, 'number');
+  // The machine, for the report: a key of ours beside fio's.
+  const host = json['ioengine host'];
+  assert.deepEqual(Object.keys(host), ['kernel', 'cpus', 'cpu_model', 'arch', 'memory', 'node', 'date']);
+  assert.equal(host.kernel, `${os.type()} ${os.release()}`);
+  assert.equal(host.cpus, os.cpus().length);
+  assert.ok(host.cpus > 0 && typeof host.cpu_model === 'string' && host.cpu_model.length > 0);
+  assert.equal(host.node, process.version);
+  assert.equal(host.memory, os.totalmem());
+  assert.equal(new Date(host.date).getTime(), json.timestamp_ms, 'the date is when the run started, as fio\'s timestamp');
   assert.deepEqual(json.jobs.map((j: FioJob) => [j.jobname, j['job options'].ioengine, j.groupid]),
     [['r', 'libuv', 0], ['r', 'sync', 0], ['w', 'libuv', 1], ['w', 'sync', 1]], 'a comparison: one entry per job per engine, in fio order');
   for (const j of json.jobs) {

@@ -6,9 +6,11 @@
 //   from JS as a separate step.
 // - usr_cpu, sys_cpu, ctx, majf, minf come from the runner process's getrusage over the measured
 //   time (clones of one job share one process and split its figures evenly).
-// Differences from fio: "ioengine version" instead of "fio version", no "disk_util".
+// Differences from fio: "ioengine version" instead of "fio version", "ioengine host" (the machine:
+// kernel, CPUs, Node; for the report), no "disk_util".
 import { createRequire } from 'node:module';
 import * as hdr from 'hdr-histogram-js';
+import { hostInfo } from './host.js';
 import { bucketCounts, type DirectionStats, type Entry, type Latency } from './results.js';
 
 const PERCENTILES = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99];
@@ -178,6 +180,7 @@ export function fioJson({ globalOptions, entries, startedAt }: FioJsonInput) {
   const ms = startedAt.getTime();
   return {
     'ioengine version': `ioengine-${IOENGINE_VERSION}`,
+    'ioengine host': hostInfo(startedAt),
     timestamp: Math.floor(ms / 1000),
     timestamp_ms: ms,
     time: ctime(startedAt),
