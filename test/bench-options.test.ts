@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BenchUsageError, parseEngines, parseSize, parseTime, suggest } from '../src/bench/options.js';
-import { planBench, type PlanContext } from '../src/bench/plan.js';
+import { cloneFile, planBench, type PlanContext } from '../src/bench/plan.js';
 
 /** A machine where linux-aio cannot run: the plan must say why instead of running it. */
 const ENGINES = [
@@ -158,9 +158,9 @@ test('the default run takes run-wide options from the command line, and refuses 
   refuses(['--iodepth=4'], /'--iodepth'/);
 });
 
-test('CLI-only options: output format, output file, eta, fio', () => {
-  const p = plan(['--name=x', '--output-format=json', '--output=/tmp/out.json', '--eta=never', '--fio']);
-  assert.deepEqual(p.cli, { outputFormat: 'json', output: '/tmp/out.json', eta: 'never', fio: true });
+test('CLI-only options: output format, output file, eta, fio, report', () => {
+  const p = plan(['--name=x', '--output-format=json', '--output=/tmp/out.json', '--eta=never', '--fio', '--report=/tmp/r.html']);
+  assert.deepEqual(p.cli, { outputFormat: 'json', output: '/tmp/out.json', eta: 'never', fio: true, report: '/tmp/r.html' });
   assert.equal(plan(['--name=x']).cli.outputFormat, 'normal');
 });
 
@@ -180,7 +180,17 @@ test('refusals: values the bench cannot use, each naming the option', () => {
     [['--rw=trim'], [/'--rw'/, /trim is not supported/]],
     [['--rw=randread:8'], [/'--rw'/, /':' modifier/]],
     [['--bs=4x'], [/'--bs'/, /size/]],
-    [['--bs=4k,8k'], [/'--bs'/, /one size/]],
+    [['--bs=4k,,8k'], [/'--bs'/, /none empty/]],
+    [['--bs=4k,'], [/'--bs'/, /none empty/]],
+    [['--bs=4k,8x'], [/'--bs'/, /'8x' in the list/, /size/]],
+    [['--bs=4k,0'], [/'--bs'/, /'0' in the list/, /at least 1 byte/]],
+    [['--bs=4k,4096'], [/'--bs'/, /'4096' is the same value as '4k'/]],
+    [['--iodepth=1,,4'], [/'--iodepth'/, /none empty/]],
+    [['--iodepth=1,x'], [/'--iodepth'/, /'x' in the list/, /integer/]],
+    [['--iodepth=0,4'], [/'--iodepth'/, /'0' in the list/]],
+    [['--iodepth=4,70000'], [/'--iodepth'/, /'70000' in the list/]],
+    [['--iodepth=4,4'], [/'--iodepth'/, /'4' is the same value as '4'/]],
+    [['--report'], [/'--report' needs a value/]],
     [['--bs=0'], [/'--bs'/]],
     [['--size=0'], [/'--size'/]],
     [['--iodepth=0'], [/'--iodepth'/]],
@@ -226,4 +236,43 @@ test('refusals: jobs that run together must agree on the number of engines', () 
   refuses(['--name=a', '--ioengine=sync,pool', '--name=b', '--ioengine=sync,pool,libuv'], /same number of engines/);
   const p = plan(['--name=a', '--ioengine=sync,pool', '--name=b', '--ioengine=libuv']);
   assert.deepEqual(p.jobs.map(j => j.engines), [['sync', 'pool'], ['libuv']], 'a job with one engine runs it in every pass');
+});
+
+test('sweeps: --iodepth and --bs lists run every combination, each a group of its own, on every engine', () => {
+  const p = plan(['--name=qd', '--size=1m', '--iodepth=1,4,16,32', '--bs=4k,64k', '--ioengine=sync,io_uring']);
+  assert.deepEqual(p.jobs.map(j => [j.name, j.bs, j.iodepth, j.groupid]), [
+    ['qd-bs4k-qd1', 4096, 1, 0], ['qd-bs4k-qd4', 4096, 4, 1], ['qd-bs4k-qd16', 4096, 16, 2], ['qd-bs4k-qd32', 4096, 32, 3],
+    ['qd-bs64k-qd1', 65536, 1, 4], ['qd-bs64k-qd4', 65536, 4, 5], ['qd-bs64k-qd16', 65536, 16, 6], ['qd-bs64k-qd32', 65536, 32, 7],
+  ]);
+  for (const j of p.jobs) {
+    assert.deepEqual(j.engines, ['sync', 'io_uring'], 'every combination on every engine named');
+    assert.equal(j.sweep, undefined);
+    assert.equal(j.jobOptions.name, j.name, "fio's job options name the combination");
+    assert.equal(j.jobOptions.bs, j.bs === 4096 ? '4k' : '64k');
+    assert.equal(j.jobOptions.iodepth, String(j.iodepth));
+    assert.equal(cloneFile(j, 0), 'qd.0.0', "the combinations share the job's file");
+  }
+  assert.deepEqual(p.jobs.map(j => j.index), [0, 1, 2, 3, 4, 5, 6, 7]);
+  const one = plan(['--name=d', '--iodepth=1,8']);
+  assert.deepEqual(one.jobs.map(j => [j.name, j.bs, j.iodepth, j.jobOptions.bs]), [['d-qd1', 4096, 1, undefined], ['d-qd8', 4096, 8, undefined]], 'only the swept option in the name');
+  assert.deepEqual(plan(['--name=b', '--bs=64k,4k']).jobs.map(j => j.name), ['b-bs64k', 'b-bs4k'], 'in the order given');
+});
+
+test('sweeps: a list before the first --name sweeps every job; a job\'s own value replaces it', () => {
+  const p = plan(['--iodepth=1,2', '--size=1m', '--name=a', '--name=b', '--stonewall', '--name=c', '--stonewall', '--iodepth=8']);
+  assert.deepEqual(p.jobs.map(j => [j.name, j.iodepth, j.groupid]), [['a-qd1', 1, 0], ['a-qd2', 2, 1], ['b-qd1', 1, 2], ['b-qd2', 2, 3], ['c', 8, 4]]);
+  assert.equal(p.globalOptions.iodepth, '1,2', 'global options as written');
+  const together = plan(['--iodepth=1,2', '--name=r', '--rw=randread', '--name=w', '--rw=randwrite']);
+  assert.deepEqual(together.jobs.map(j => [j.name, j.groupid]), [['r-qd1', 0], ['w-qd1', 0], ['r-qd2', 1], ['w-qd2', 1]], 'jobs that run together sweep together, point by point');
+});
+
+test('sweeps: refusals', () => {
+  refuses(['--name=a', '--iodepth=1,2', '--name=b'], /job 'b' runs together with 'a', which is a sweep/, /--stonewall/);
+  refuses(['--name=a', '--iodepth=1,2', '--name=b', '--iodepth=1,2,4'], /sweep the same number of combinations: 'a' has 2, 'b' has 3/);
+  refuses(['--name=a', '--size=8k', '--bs=4k,16k'], /job 'a-bs16k': size \(8192\) is smaller than bs \(16384\)/);
+  refuses(['--iodepth=4,8'], /'--iodepth' is set by each workload of the default run/);
+  const files = (text: string) => planBench(['job.fio'], { ...ctx, readFile: () => text });
+  assert.throws(() => files('[a]\niodepth=1,4\n'), /job\.fio:2: invalid value '1,4' for 'iodepth'.*command line/);
+  assert.throws(() => files('[a]\nbs=4k,8k\n'), /job\.fio:2: invalid value '4k,8k' for 'bs'.*separate read,write block sizes/);
+  assert.deepEqual(planBench(['--bs=4k,8k', 'job.fio'], { ...ctx, readFile: () => '[a]\nsize=1m\n' }).jobs.map(j => j.name), ['a-bs4k', 'a-bs8k'], 'a command-line sweep applies to job files');
 });

@@ -31,6 +31,8 @@ export function fioJobFile(jobs: Job[], sizes: Map<Job, number>, fioEngine: stri
     };
     if (j.filename) opt('filename', cloneFile(j, 0));
     else opt('directory', j.directory ?? '.');
+    // A sweep's combinations work on the job's own files (plan.ts, cloneFile): fio too.
+    if (!j.filename && j.sweepPoint) opt('filename_format', `${j.sweepPoint.of}.$jobnum.$filenum`);
     opt('size', sizes.get(j));
     opt('offset', j.offset);
     opt('io_size', j.io_size);

@@ -43,6 +43,15 @@ export interface JobOptions {
   stonewall: boolean;
   unlink: boolean;
   thread: boolean;
+  /** a sweep given on the command line (`--iodepth=1,4,16`, `--bs=4k,64k`): the job runs once per
+   * combination (plan.ts); bs and iodepth above hold the first values */
+  sweep?: Sweep;
+}
+
+/** The values of each swept option, in the order given. */
+export interface Sweep {
+  bs?: number[];
+  iodepth?: number[];
 }
 
 export const DEFAULTS: Omit<JobOptions, 'name'> = {
@@ -143,15 +152,55 @@ function parseFilename(value: string): string {
 }
 
 function parseBs(value: string): number {
-  if (value.includes(',')) throw new Error('separate read,write block sizes are not supported; give one size');
   const bs = parseSize(value);
   if (bs < 1) throw new Error('must be at least 1 byte');
   return bs;
 }
 
+/** A size as fio users write it: 4k, 64k, 1m (and plain bytes when it is no whole unit). */
+export function sizeText(n: number): string {
+  for (const [unit, size] of [['g', 2 ** 30], ['m', 2 ** 20], ['k', 2 ** 10]] as const) if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  return String(n);
+}
+
+/**
+ * A sweep: `1,4,16` runs the job once per value. Only on the command line: in a job file fio reads
+ * `bs=4k,8k` as separate read and write sizes, which a sweep must not be mistaken for.
+ */
+function sweepList<T>(name: 'bs' | 'iodepth', value: string, commandLine: boolean, one: (v: string) => T): T[] {
+  if (!value.includes(',')) return [one(value)];
+  if (!commandLine) {
+    throw new Error(name === 'bs'
+      ? "separate read,write block sizes are not supported; give one size (a sweep, --bs=4k,64k, is given on the command line)"
+      : 'a list of values (a sweep, --iodepth=1,4,16) is given on the command line, not in a job file');
+  }
+  const items = value.split(',').map(s => s.trim());
+  if (items.some(s => s === '')) throw new Error(`a sweep lists values separated by commas, with none empty (--${name}=${name === 'bs' ? '4k,64k' : '1,4,16'})`);
+  const values = items.map(v => {
+    try {
+      return one(v);
+    } catch (err) {
+      throw new Error(`'${v}' in the list: ${(err as Error).message}`);
+    }
+  });
+  const twice = values.findIndex((v, i) => values.indexOf(v) !== i);
+  if (twice >= 0) throw new Error(`'${items[twice]}' is the same value as '${items[values.indexOf(values[twice])]}': each value of a sweep once`);
+  return values;
+}
+
+/** Sets the first value of a swept option, and keeps the list when there is more than one. */
+function setSwept(j: Partial<JobOptions>, name: 'bs' | 'iodepth', values: number[]): void {
+  j[name] = values[0];
+  const sweep: Sweep = { ...j.sweep };
+  if (values.length > 1) sweep[name] = values;
+  else delete sweep[name];
+  j.sweep = sweep.bs || sweep.iodepth ? sweep : undefined;
+}
+
 // ---- the table ----
 
-type Apply = (job: Partial<JobOptions>, value: string | undefined) => void;
+/** commandLine: the option was given on the command line (sweeps are taken only there) */
+type Apply = (job: Partial<JobOptions>, value: string | undefined, commandLine: boolean) => void;
 
 export interface OptionDef {
   name: string;
@@ -188,8 +237,14 @@ export const JOB_OPTIONS: OptionDef[] = [
     name: 'rwmixwrite', help: 'percent of writes in rw/randrw (100 - rwmixread)',
     apply: (j, v) => { j.rwmixread = 100 - parseInteger(need('rwmixwrite', v), 0, 100); },
   },
-  { name: 'bs', aliases: ['blocksize'], help: 'block size of each I/O (default 4k)', apply: (j, v) => { j.bs = parseBs(need('bs', v)); } },
-  { name: 'iodepth', help: 'I/Os kept in flight per job (default 1)', apply: (j, v) => { j.iodepth = parseInteger(need('iodepth', v), 1, 65536); } },
+  {
+    name: 'bs', aliases: ['blocksize'], help: 'block size of each I/O (default 4k); on the command line, a list sweeps: --bs=4k,64k',
+    apply: (j, v, cl) => setSwept(j, 'bs', sweepList('bs', need('bs', v), cl, parseBs)),
+  },
+  {
+    name: 'iodepth', help: 'I/Os kept in flight per job (default 1); on the command line, a list sweeps: --iodepth=1,4,16,32',
+    apply: (j, v, cl) => setSwept(j, 'iodepth', sweepList('iodepth', need('iodepth', v), cl, x => parseInteger(x, 1, 65536))),
+  },
   {
     name: 'ioengine', help: 'engine(s): sync thread pool workers libuv posix-aio linux-aio io_uring null, fio\'s psync pvsync libaio posixaio, a comma list, or all',
     apply: (j, v) => { j.ioengine = parseEngines(need('ioengine', v)); },
@@ -218,6 +273,8 @@ export const JOB_OPTIONS: OptionDef[] = [
 export interface CliOptions {
   outputFormat: 'normal' | 'json';
   output?: string;
+  /** also write the HTML report (src/report) to this file */
+  report?: string;
   eta: 'auto' | 'always' | 'never';
   /** also run fio itself on the same jobs */
   fio: boolean;
@@ -234,6 +291,7 @@ export const CLI_OPTIONS: Array<OptionDef & { applyCli: (o: CliOptions, value: s
     },
   },
   { name: 'output', help: 'write the results to this file', cliOnly: true, apply: () => {}, applyCli: (o, v) => { o.output = need('output', v); } },
+  { name: 'report', help: 'also write the HTML report of the results to this file (as ioengine report does)', cliOnly: true, apply: () => {}, applyCli: (o, v) => { o.report = need('report', v); } },
   { name: 'eta', help: 'progress line: auto (on a terminal), always, never', cliOnly: true, apply: () => {}, applyCli: (o, v) => { o.eta = oneOf(['auto', 'always', 'never'] as const)(need('eta', v)); } },
   { name: 'fio', help: 'also run fio itself on the same jobs, as the native reference', flag: true, cliOnly: true, apply: () => {}, applyCli: (o, v) => { o.fio = parseBool(v); } },
 ];
@@ -272,7 +330,7 @@ export function applyOption(job: Partial<JobOptions>, def: OptionDef, name: stri
   if (def.cliOnly) throw new BenchUsageError(`${where}: option '${name}' is only for the command line (--${def.name})`);
   if (value === undefined && !def.flag) throw new BenchUsageError(`${where}: option '${prefix}${name}' needs a value (${prefix}${name}=VALUE)`);
   try {
-    def.apply(job, value);
+    def.apply(job, value, prefix === '--');
   } catch (err) {
     throw new BenchUsageError(`${where}: invalid value '${value}' for '${prefix}${name}': ${(err as Error).message}`);
   }

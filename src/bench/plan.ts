@@ -3,13 +3,15 @@
 // [global] sections (each for the jobs after it), then the job's own section. The one exception is
 // an engine given on the command line: the bench exists to compare engines, so `--ioengine=...`
 // replaces a job file's ioengine (with a note), where fio would let the file win.
+// A sweep (`--iodepth=1,4,16 --bs=4k,64k` on the command line) makes one job per combination, named
+// after its values (`j-bs4k-qd16`), on the job's own file, each combination a group of its own.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from './args.js';
 import { DEFAULT_RUN_FILE, DEFAULT_RUN_FIXED, DEFAULT_RUN_JOBS } from './default-run.js';
 import { resolveEngines, type EngineList } from './engines.js';
 import { parseJobFile, type RawOption, type RawSection } from './job-file.js';
-import { applyOption, BenchUsageError, type CliOptions, DEFAULTS, findOption, type JobOptions } from './options.js';
+import { applyOption, BenchUsageError, type CliOptions, DEFAULTS, findOption, type JobOptions, sizeText } from './options.js';
 
 export interface Job extends JobOptions {
   /** position in fio's order (job files in order, before cloning) */
@@ -20,6 +22,18 @@ export interface Job extends JobOptions {
   jobOptions: Record<string, string>;
   /** the engines to run the job on, one pass each (ioengine's names, available here) */
   engines: string[];
+  /** one combination of a sweep */
+  sweepPoint?: SweepPoint;
+}
+
+export interface SweepPoint {
+  /** the job's name as written: its files keep it, so every combination works on the same file */
+  of: string;
+  /** the position of the job as written (names may repeat) */
+  job: number;
+  /** which combination, of how many */
+  point: number;
+  points: number;
 }
 
 export interface Plan {
@@ -80,10 +94,11 @@ export function planBench(argv: readonly string[], ctx: PlanContext): Plan {
     }
   }
 
-  const jobs: Job[] = [];
+  let jobs: Job[] = [];
   let global: Partial<JobOptions> = { ...cliGlobal };
   let groupid = 0;
   let lastFile = '';
+  let written = 0;
   for (const section of sections) {
     const file = section.where.replace(/:\d+$/, '');
     if (file !== lastFile && section.where !== 'command line') global = { ...cliGlobal }; // each job file starts from the command line's globals
@@ -109,10 +124,14 @@ export function planBench(argv: readonly string[], ctx: PlanContext): Plan {
     }
     if (job.stonewall && jobs.length > 0) groupid++;
     const full = job as JobOptions;
-    check(full, section.where, ctx);
-    jobs.push({ ...full, index: jobs.length, groupid, jobOptions, engines: resolveEngines(full.ioengine, ctx.engines, section.where) });
+    const engines = resolveEngines(full.ioengine, ctx.engines, section.where);
+    for (const point of sweepPoints({ ...full, index: jobs.length, groupid, jobOptions, engines }, written++)) {
+      check(point, section.where, ctx);
+      jobs.push(point);
+    }
   }
   if (jobs.length === 0) throw new BenchUsageError('no job defined: give --name=NAME with options, or a job file');
+  jobs = groupSweeps(jobs);
 
   if (defaultRun && !cliGlobal.filename) {
     const file = cliGlobal.directory ? path.join(cliGlobal.directory, path.basename(DEFAULT_RUN_FILE())) : DEFAULT_RUN_FILE();
@@ -148,6 +167,64 @@ function check(job: JobOptions, where: string, ctx: PlanContext): void {
   if (job.fsync > 0 && job.fdatasync > 0) refuse('give fsync or fdatasync, not both');
 }
 
+/** A job with a sweep as one job per combination (bs, then iodepth); a job without, as it is. */
+function sweepPoints(job: Job, written: number): Job[] {
+  const { sweep } = job;
+  if (!sweep) return [job];
+  const combos = (sweep.bs ?? [job.bs]).flatMap(bs => (sweep.iodepth ?? [job.iodepth]).map(iodepth => ({ bs, iodepth })));
+  return combos.map(({ bs, iodepth }, point) => {
+    const name = `${job.name}${sweep.bs ? `-bs${sizeText(bs)}` : ''}${sweep.iodepth ? `-qd${iodepth}` : ''}`;
+    // fio's "job options" of each combination name its own values, so a reader of the JSON can draw the sweep.
+    const jobOptions = { ...job.jobOptions };
+    if ('name' in jobOptions) jobOptions.name = name;
+    if (sweep.bs) jobOptions.bs = sizeText(bs);
+    if (sweep.iodepth) jobOptions.iodepth = String(iodepth);
+    return { ...job, name, bs, iodepth, sweep: undefined, jobOptions, sweepPoint: { of: job.name, job: written, point, points: combos.length } };
+  });
+}
+
+/**
+ * A group (jobs that run together) with a sweep runs once per combination, one combination after
+ * the other: its jobs must all sweep, over the same number of combinations.
+ */
+function groupSweeps(jobs: Job[]): Job[] {
+  const out: Job[] = [];
+  let groupid = 0;
+  for (const members of groupedBy(jobs, j => j.groupid)) {
+    const swept = members.find(j => j.sweepPoint);
+    if (!swept) {
+      for (const j of members) out.push({ ...j, index: out.length, groupid });
+      groupid++;
+      continue;
+    }
+    const unswept = members.find(j => !j.sweepPoint);
+    if (unswept) {
+      throw new BenchUsageError(`job '${unswept.name}' runs together with '${swept.sweepPoint!.of}', which is a sweep: jobs that run together sweep together; give the list before the first --name (for every job), or run '${unswept.name}' apart with --stonewall`);
+    }
+    const perJob = groupedBy(members, j => j.sweepPoint!.job);
+    const odd = perJob.find(p => p.length !== perJob[0].length);
+    if (odd) {
+      throw new BenchUsageError(`jobs that run together sweep the same number of combinations: '${perJob[0][0].sweepPoint!.of}' has ${perJob[0].length}, '${odd[0].sweepPoint!.of}' has ${odd.length}`);
+    }
+    for (let point = 0; point < perJob[0].length; point++) {
+      for (const p of perJob) out.push({ ...p[point], index: out.length, groupid });
+      groupid++;
+    }
+  }
+  return out;
+}
+
+/** Items in lists by key, lists in order of first appearance. */
+function groupedBy<T, K>(items: T[], key: (item: T) => K): T[][] {
+  const lists = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    if (!lists.has(k)) lists.set(k, []);
+    lists.get(k)!.push(item);
+  }
+  return [...lists.values()];
+}
+
 /** Jobs that run together (one group) are compared engine by engine: the same number of passes. */
 function checkGroups(jobs: Job[]): void {
   const groups = new Map<number, Job[]>();
@@ -169,9 +246,9 @@ export function engineOfPass(job: Job, pass: number): string {
   return job.engines.length === 1 ? job.engines[0] : job.engines[pass];
 }
 
-/** The file each clone of a job works on, as fio names it. */
-export function cloneFile(job: JobOptions, clone: number): string {
+/** The file each clone of a job works on, as fio names it (a sweep's combinations share the job's). */
+export function cloneFile(job: JobOptions & { sweepPoint?: SweepPoint }, clone: number): string {
   const dir = job.directory ?? '.';
   if (job.filename) return path.isAbsolute(job.filename) ? job.filename : path.join(dir, job.filename);
-  return path.join(dir, `${job.name}.${clone}.0`);
+  return path.join(dir, `${job.sweepPoint?.of ?? job.name}.${clone}.0`);
 }
