@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { bench, benchHelp } from './bench/index.js';
 import { engines } from './index.js';
+import { report } from './report/index.js';
 
 const program = new Command('ioengine')
   .description('One async file API over every I/O strategy, and a benchmark that compares them.')
@@ -27,6 +28,22 @@ program
   .addHelpText('after', benchHelp())
   .action(async (_args: string[], _opts: unknown, command: Command) => {
     process.exitCode = await bench(command.args);
+  });
+
+program
+  .command('report')
+  .description('one self-contained HTML page (charts, rankings, the machine) from bench results')
+  .argument('<results...>', 'JSON files written by ioengine bench --output-format=json --output=results.json')
+  .requiredOption('-o, --output <file>', 'the HTML file to write')
+  .addHelpText('after', [
+    '',
+    'Examples:',
+    '  ioengine bench --output-format=json --output=results.json',
+    '  ioengine report results.json -o report.html',
+    '  ioengine bench --name=qd --size=256m --rw=randread --iodepth=1,4,16,32 --ioengine=sync,io_uring --runtime=2 --time_based --report=report.html',
+  ].join('\n'))
+  .action((files: string[], opts: { output: string }) => {
+    process.exitCode = report(files, opts.output);
   });
 
 await program.parseAsync(process.argv);

@@ -1,11 +1,14 @@
 // `ioengine bench`: read the options and job files, run every job on its engines, print fio's
-// report or a comparison, in fio's JSON on request. Returns the exit status.
+// report or a comparison, in fio's JSON on request, and the HTML report with --report. Returns the
+// exit status.
 import fs from 'node:fs';
+import path from 'node:path';
 import { constants } from 'node:fs';
 import * as ioengine from '../index.js';
 import { unavailable } from './engines.js';
 import { fioEnginesFor, fioInstalled, runFio, type FioRun } from './fio-ref.js';
 import { fioJson } from './fio-json.js';
+import { checkBenchJson, ReportInputError, writeReport } from '../report/index.js';
 import { BenchUsageError, CLI_OPTIONS, JOB_OPTIONS } from './options.js';
 import { engineOfPass, planBench, type Job, type Plan } from './plan.js';
 import { Progress } from './progress.js';
@@ -39,6 +42,7 @@ export function benchHelp(): string {
     '  ioengine bench',
     '  ioengine bench --name=w1 --filename=/tmp/f --size=256m --rw=randread --bs=4k --iodepth=32 --runtime=2 --time_based --ioengine=all',
     '  ioengine bench --ioengine=sync,pool --output-format=json job.fio',
+    '  ioengine bench --name=qd --size=256m --rw=randread --iodepth=1,4,16,32 --bs=4k,64k --ioengine=sync,io_uring --runtime=2 --time_based --report=report.html',
   ].join('\n');
 }
 
@@ -54,6 +58,10 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
       return 1;
     }
     throw e;
+  }
+  if (plan.cli.report && !writableFolder(plan.cli.report)) {
+    err(`ioengine bench: --report=${plan.cli.report}: cannot write in ${path.dirname(path.resolve(plan.cli.report))}`);
+    return 1;
   }
   for (const n of plan.notes) err(`note: ${n}`);
   const missing = unavailable(known);
@@ -118,20 +126,33 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
   process.off('SIGINT', onSigint);
 
   const entries = byPass(outcome.measured).flatMap(entriesOf);
-  let text: string;
-  if (plan.cli.outputFormat === 'json') {
-    const json: Record<string, unknown> = fioJson({ globalOptions: plan.globalOptions, entries, startedAt });
-    if (references.length) json['fio reference'] = references.map(r => ({ ioengine: r.run.fioEngine, error: r.run.error, jobs: r.run.jobs ?? [] }));
-    text = `${JSON.stringify(json, null, 2)}\n`;
-  } else {
-    text = normalText(plan, outcome.measured, entries, references);
-  }
+  const json = () => {
+    const out: Record<string, unknown> = fioJson({ globalOptions: plan.globalOptions, entries, startedAt });
+    if (references.length) out['fio reference'] = references.map(r => ({ ioengine: r.run.fioEngine, error: r.run.error, jobs: r.run.jobs ?? [] }));
+    return `${JSON.stringify(out, null, 2)}\n`;
+  };
+  const text = plan.cli.outputFormat === 'json' ? json() : normalText(plan, outcome.measured, entries, references);
   if (plan.cli.output) fs.writeFileSync(plan.cli.output, text);
   else io.stdout.write(text);
 
+  let reportFailed = false;
+  if (plan.cli.report) {
+    // The report reads the JSON as `ioengine report` reads a file: the same checks, the same page.
+    try {
+      if (entries.length === 0) throw new ReportInputError('no job gave results');
+      const file = plan.cli.outputFormat === 'json' && plan.cli.output ? plan.cli.output : 'this run';
+      writeReport([{ file, json: checkBenchJson(JSON.parse(json()), file) }], plan.cli.report);
+      err(`report: ${plan.cli.report}`);
+    } catch (e) {
+      if (!(e instanceof ReportInputError)) throw e;
+      err(`ioengine bench: --report: ${e.message}`);
+      reportFailed = true;
+    }
+  }
+
   for (const f of outcome.failures) err(`ioengine bench: failed: ${f}`);
   if (outcome.interrupted) return 130;
-  return outcome.failures.length || entries.some(e => e.error) || references.some(r => r.run.error) ? 1 : 0;
+  return reportFailed || outcome.failures.length || entries.some(e => e.error) || references.some(r => r.run.error) ? 1 : 0;
 }
 
 /** Measured runs, split where the group or pass changes (runPlan reports them in that order). */
@@ -166,6 +187,15 @@ function normalText(plan: Plan, measured: Measured[], entries: Entry[], referenc
     parts.push(comparisonText(rows));
   }
   return `${parts.join('\n\n')}\n`;
+}
+
+function writableFolder(file: string): boolean {
+  try {
+    fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function cleanup(plan: Plan): void {

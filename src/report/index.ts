@@ -1,0 +1,47 @@
+// `ioengine report results.json [more.json …] -o report.html`, and what `bench --report` calls:
+// bench results in, one self-contained HTML page out.
+import fs from 'node:fs';
+import { chartSpecs } from './charts.js';
+import { pageHtml } from './html.js';
+import { buildModel } from './model.js';
+import { readBenchFile, ReportInputError, type Source } from './read.js';
+
+export { buildModel, type ReportModel, type Workload } from './model.js';
+export { chartSpecs, type ChartSpec } from './charts.js';
+export { checkBenchJson, readBenchFile, ReportInputError, type BenchJson, type Source } from './read.js';
+export { PERCENTILES, type Result } from './results.js';
+export type { Sweep } from './sweeps.js';
+
+export function renderReport(sources: Source[], generatedAt = new Date()): string {
+  const model = buildModel(sources);
+  return pageHtml(model, chartSpecs(model), generatedAt);
+}
+
+/** Writes the page; a file that cannot be written is a ReportInputError (the user's to fix). */
+export function writeReport(sources: Source[], output: string): void {
+  const html = renderReport(sources);
+  try {
+    fs.writeFileSync(output, html);
+  } catch (err) {
+    throw new ReportInputError(`cannot write '${output}': ${(err as Error).message}`);
+  }
+}
+
+export interface ReportIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** The command: returns the exit status (1: a file it cannot read or write, with why). */
+export function report(files: readonly string[], output: string, io: ReportIo = { stdout: process.stdout, stderr: process.stderr }): number {
+  try {
+    if (files.length === 0) throw new ReportInputError('give one or more results files (ioengine bench --output-format=json --output=results.json)');
+    writeReport(files.map(readBenchFile), output);
+  } catch (err) {
+    if (!(err instanceof ReportInputError)) throw err;
+    io.stderr.write(`ioengine report: ${err.message}\n`);
+    return 1;
+  }
+  io.stdout.write(`report: ${output}\n`);
+  return 0;
+}

@@ -1,0 +1,105 @@
+// What `ioengine report` reads: the JSON that `ioengine bench --output-format=json` writes (fio's
+// shape, plus "ioengine host", the machine). fio's own JSON reads too, without the machine. Anything
+// else is refused with what is wrong and how to make a file that will do.
+import fs from 'node:fs';
+import type { Host } from '../bench/host.js';
+
+/** A file the report cannot use: the CLI prints the message and exits with status 1. */
+export class ReportInputError extends Error {
+  override name = 'ReportInputError';
+}
+
+export type Percentiles = Record<string, number>;
+
+export interface FioDirection {
+  iops: number;
+  bw_bytes: number;
+  total_ios: number;
+  runtime?: number;
+  clat_ns?: { percentile?: Percentiles };
+  lat_ns?: { percentile?: Percentiles };
+}
+
+export interface FioJob {
+  jobname: string;
+  groupid?: number;
+  error?: number;
+  'error message'?: string;
+  'job options'?: Record<string, string>;
+  read: FioDirection;
+  write: FioDirection;
+  usr_cpu?: number;
+  sys_cpu?: number;
+  ctx?: number;
+  /** ms of measured time */
+  job_runtime?: number;
+}
+
+export interface BenchJson {
+  'ioengine version'?: string;
+  'fio version'?: string;
+  'ioengine host'?: Partial<Host>;
+  time?: string;
+  timestamp?: number;
+  'global options'?: Record<string, string>;
+  jobs: FioJob[];
+  /** `ioengine bench --fio`: fio's own runs of the same jobs */
+  'fio reference'?: Array<{ ioengine: string; error?: string; jobs: FioJob[] }>;
+}
+
+/** One input: where it came from (for messages and labels) and what it holds. */
+export interface Source {
+  file: string;
+  json: BenchJson;
+}
+
+const HOW = 'write one with: ioengine bench --output-format=json --output=results.json';
+
+export function readBenchFile(file: string): Source {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ReportInputError(`cannot read '${file}': ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a folder' : e.message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    // fio may print notes before its JSON; tools that read it skip to the first '{' too.
+    const brace = text.indexOf('{');
+    try {
+      if (brace <= 0) throw err;
+      value = JSON.parse(text.slice(brace));
+    } catch {
+      throw new ReportInputError(`'${file}' is not JSON (${(err as Error).message}): give the JSON of a bench run (${HOW})`);
+    }
+  }
+  return { file, json: checkBenchJson(value, file) };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function checkDirection(v: unknown): boolean {
+  return isObject(v) && typeof v.iops === 'number' && typeof v.total_ios === 'number' && typeof v.bw_bytes === 'number';
+}
+
+/** The value as a bench result, or a refusal that says what is missing. */
+export function checkBenchJson(value: unknown, file: string): BenchJson {
+  const refuse = (why: string): never => {
+    throw new ReportInputError(`'${file}' is not the JSON of a bench run: ${why} (${HOW})`);
+  };
+  if (!isObject(value)) return refuse('expected an object with a "jobs" array');
+  if (!Array.isArray(value.jobs)) return refuse('it has no "jobs" array');
+  if (value.jobs.length === 0) return refuse('its "jobs" array is empty: no results');
+  value.jobs.forEach((job: unknown, i: number) => {
+    if (!isObject(job) || typeof job.jobname !== 'string') return refuse(`jobs[${i}] has no "jobname"`);
+    if (!checkDirection(job.read) || !checkDirection(job.write)) return refuse(`jobs[${i}] ('${job.jobname}') lacks "read"/"write" with iops, bw_bytes and total_ios`);
+  });
+  const ref = value['fio reference'];
+  if (ref !== undefined && (!Array.isArray(ref) || !ref.every(r => isObject(r) && typeof r.ioengine === 'string' && Array.isArray(r.jobs) && r.jobs.every(j => isObject(j) && typeof j.jobname === 'string' && checkDirection(j.read) && checkDirection(j.write))))) {
+    return refuse('its "fio reference" is not a list of fio runs');
+  }
+  return value as unknown as BenchJson;
+}
