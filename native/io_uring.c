@@ -55,7 +55,7 @@ typedef struct {
   unsigned to_submit;      // published, not yet passed to io_uring_enter
   struct io_uring_sqe *sqes;
   // CQ ring
-  unsigned *cq_head, *cq_tail, *cq_mask;
+  unsigned *cq_head, *cq_tail, *cq_mask, *cq_flags;
   unsigned cq_entries;
   struct io_uring_cqe *cqes;
   void *sq_ring, *cq_ring;
@@ -257,6 +257,7 @@ static int uring_init(engine_t *e, napi_env env, napi_value options) {
   u->cq_head = (unsigned *)(cq + p.cq_off.head);
   u->cq_tail = (unsigned *)(cq + p.cq_off.tail);
   u->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+  u->cq_flags = p.cq_off.flags ? (unsigned *)(cq + p.cq_off.flags) : NULL;
   u->cq_entries = p.cq_entries;
   u->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
   // SQE i always sits at array slot i: the indirection is not needed.
@@ -485,8 +486,21 @@ static void uring_start(engine_t *e, req_t *r) {
   }
 }
 
+// Completions reaped inline need no wake-up: the eventfd is muted (IORING_CQ_EVENTFD_DISABLED)
+// around io_uring_enter and the reap that follows, which saves the kernel's eventfd signal and
+// the loop's extra epoll round per batch. A CQE posted meanwhile from another CPU may go unseen by
+// the last reap (the kernel publishes the tail, then reads the flag, with no full barrier between),
+// so whenever operations are still in flight afterwards, we signal the eventfd ourselves.
+static void mute_eventfd(uring_t *u, int mute) {
+  if (!u->cq_flags || u->sqpoll) return;  // SQPOLL completes nothing inline
+  unsigned flags = *u->cq_flags;
+  flags = mute ? flags | IORING_CQ_EVENTFD_DISABLED : flags & ~IORING_CQ_EVENTFD_DISABLED;
+  __atomic_store_n(u->cq_flags, flags, __ATOMIC_SEQ_CST);
+}
+
 static void uring_flush(engine_t *e) {
   uring_t *u = (uring_t *)e;
+  mute_eventfd(u, 1);
   // The SQEs are written; a release store of the tail makes them visible to the kernel.
   store_release(u->sq_tail, u->sq_local_tail);
   // EAGAIN/EBUSY: the kernel is short of room for completions; reaping makes room.
@@ -495,10 +509,14 @@ static void uring_flush(engine_t *e) {
     if (r >= 0 || (r != -EAGAIN && r != -EBUSY)) break;
     reap(u, 1);
   }
-  // Page-cache reads are usually complete by now: deliver them with this call. (Muting the
-  // eventfd meanwhile with IORING_CQ_EVENTFD_DISABLED would race with completions posted from
-  // other CPUs: the kernel reads the flag after publishing the tail with no full barrier.)
+  // Page-cache reads are usually complete by now: deliver them with this call.
   reap(u, 1);
+  mute_eventfd(u, 0);
+  reap(u, 1);
+  if (u->cq_flags && !u->sqpoll && (e->inflight > 0 || load_acquire(u->cq_tail) != *u->cq_head)) {
+    uint64_t one = 1;
+    while (write(u->event_fd, &one, sizeof one) < 0 && errno == EINTR) {}
+  }
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
