@@ -41,7 +41,7 @@ export interface EngineOptions {
   entries?: number;
   /** io_uring: a kernel thread polls the submission queue (burns a core; never the default). */
   sqpoll?: boolean | { idle?: number };
-  /** io_uring: register opened files with the ring (true: 1024 slots, or a number of slots). */
+  /** io_uring: register opened files with the ring (default true: 1024 slots; a number of slots; false). */
   registerFiles?: boolean | number;
   /** io_uring: a pool of registered buffers, lent by engine.borrowBuffer(). */
   registeredBuffers?: { count: number; size: number };
