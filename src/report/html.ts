@@ -186,6 +186,7 @@ ${body}
 <dt>latency</dt><dd>of one operation, from the call to the settled promise (fio's lat), at fio's percentiles p1 to p99.99, on a log scale; fio's reference rows show fio's own lat.</dd>
 <dt>CPU/op</dt><dd>user and system CPU time of the job's process (all its threads) per operation; CPU: the same as a percentage of one core.</dd>
 <dt>ctx/op</dt><dd>context switches per operation.</dd>
+<dt>sync</dt><dd>blocks on every call: the bench runs it at iodepth 1 whatever the workload asks, as fio does for psync.</dd>
 <dt>null</dt><dd>an engine that completes every operation without I/O: the bench's own cost, shown as the baseline and left out of the throughput charts.</dd>
 </dl>
 <p>Made by <code>ioengine report</code>; charts by Chart.js ${esc(chartJsVersion())}, inside this file.</p>
