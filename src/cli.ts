@@ -40,7 +40,7 @@ program
     'Examples:',
     '  ioengine bench --output-format=json --output=results.json',
     '  ioengine report results.json -o report.html',
-    '  ioengine bench --name=qd --size=256m --rw=randread --iodepth=1,4,16,32 --ioengine=sync,io_uring --runtime=2 --time_based --report=report.html',
+    '  ioengine bench --name=qd --filename=/tmp/qd.dat --size=256m --rw=randread --iodepth=1,4,16,32 --ioengine=sync,io_uring --runtime=2 --time_based --report=report.html',
   ].join('\n'))
   .action((files: string[], opts: { output: string }) => {
     process.exitCode = report(files, opts.output);

@@ -42,7 +42,7 @@ export function benchHelp(): string {
     '  ioengine bench',
     '  ioengine bench --name=w1 --filename=/tmp/f --size=256m --rw=randread --bs=4k --iodepth=32 --runtime=2 --time_based --ioengine=all',
     '  ioengine bench --ioengine=sync,pool --output-format=json job.fio',
-    '  ioengine bench --name=qd --size=256m --rw=randread --iodepth=1,4,16,32 --bs=4k,64k --ioengine=sync,io_uring --runtime=2 --time_based --report=report.html',
+    '  ioengine bench --name=qd --filename=/tmp/qd.dat --size=256m --rw=randread --iodepth=1,4,16,32 --bs=4k,64k --ioengine=sync,io_uring --runtime=2 --time_based --report=report.html',
   ].join('\n');
 }
 
