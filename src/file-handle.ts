@@ -82,15 +82,9 @@ export class FileHandle {
   #run<T>(syscall: string, start: Start, ok: (result: number) => T, trace?: Trace, signal?: AbortSignal): Promise<T> {
     return new Promise((resolve, reject) => {
       const fd = this.#fd;
-      if (this.#refuses()) return reject(systemError(EBADF, syscall, undefined, trace));
-      if (signal?.aborted) return reject(abortError(signal.reason));
-      let backend: Backend;
-      try {
-        backend = this.#engine.begin();
-      } catch (err) {
-        return reject(err);
-      }
-      this.#pending++;
+      if (signal?.aborted && !this.#refuses()) return reject(abortError(signal.reason));
+      const backend = this.#admit(syscall, trace);
+      if (backend instanceof Error) return reject(backend);
       const done: Done = result => {
         signal?.removeEventListener('abort', onAbort);
         this.#settled();
@@ -105,47 +99,44 @@ export class FileHandle {
     });
   }
 
-  // read() and write() are the hot path: no generic closures, validation already done.
-  #read(buffer: Bytes, offset: number, length: number, position: number): Promise<ReadResult<Bytes>> {
+  /** Checks before an operation starts: the backend to run it on, or the error to reject with. */
+  #admit(syscall: string, trace?: Trace): Backend | Error {
+    if (this.#refuses()) return systemError(EBADF, syscall, undefined, trace);
+    try {
+      const backend = this.#engine.begin();
+      this.#pending++;
+      return backend;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  // read() and write() are the hot path: no generic closures, arguments already validated.
+  #transfer(write: boolean, buffer: Bytes, offset: number, length: number, position: number, data: unknown): Promise<ReadResult<Bytes> & WriteResult<unknown>> {
+    const syscall = write ? 'write' : 'read';
     return new Promise((resolve, reject) => {
       const fd = this.#fd;
-      if (this.#refuses()) return reject(systemError(EBADF, 'read'));
-      const refused = this.#direct && misaligned(this.#direct, 'read', [buffer], offset, length, position);
+      const refused = this.#direct && misaligned(this.#direct, syscall, [buffer], offset, length, position);
       if (refused) return reject(refused);
-      let backend: Backend;
-      try {
-        backend = this.#engine.begin();
-      } catch (err) {
-        return reject(err);
-      }
-      this.#pending++;
-      backend.read(fd, buffer, offset, length, position, result => {
+      const backend = this.#admit(syscall);
+      if (backend instanceof Error) return reject(backend);
+      const done: Done = result => {
         this.#settled();
-        if (result >= 0) resolve({ bytesRead: result, buffer });
-        else reject(systemError(result, 'read'));
-      });
+        if (result < 0) reject(systemError(result, syscall));
+        else if (write) resolve({ bytesWritten: result, buffer: data } as ReadResult<Bytes> & WriteResult<unknown>);
+        else resolve({ bytesRead: result, buffer } as ReadResult<Bytes> & WriteResult<unknown>);
+      };
+      if (write) backend.write(fd, buffer, offset, length, position, done);
+      else backend.read(fd, buffer, offset, length, position, done);
     });
   }
 
+  #read(buffer: Bytes, offset: number, length: number, position: number): Promise<ReadResult<Bytes>> {
+    return this.#transfer(false, buffer, offset, length, position, buffer);
+  }
+
   #write(buffer: Bytes, offset: number, length: number, position: number, data: unknown): Promise<WriteResult<unknown>> {
-    return new Promise((resolve, reject) => {
-      const fd = this.#fd;
-      if (this.#refuses()) return reject(systemError(EBADF, 'write'));
-      const refused = this.#direct && misaligned(this.#direct, 'write', [buffer], offset, length, position);
-      if (refused) return reject(refused);
-      let backend: Backend;
-      try {
-        backend = this.#engine.begin();
-      } catch (err) {
-        return reject(err);
-      }
-      this.#pending++;
-      backend.write(fd, buffer, offset, length, position, result => {
-        this.#settled();
-        if (result >= 0) resolve({ bytesWritten: result, buffer: data });
-        else reject(systemError(result, 'write'));
-      });
-    });
+    return this.#transfer(true, buffer, offset, length, position, data);
   }
 
   #settled(): void {
