@@ -47,6 +47,8 @@ static void region_release(region_t *r) {
 typedef struct {
   engine_t base;
   int ring_fd, event_fd;
+  int enter_fd;          // what io_uring_enter takes: the fd, or its registered index
+  unsigned enter_flags;  // IORING_ENTER_REGISTERED_RING when enter_fd is an index
   unsigned features;
   // SQ ring
   unsigned *sq_head, *sq_tail, *sq_mask, *sq_flags, *sq_array;
@@ -276,6 +278,15 @@ static int uring_init(engine_t *e, napi_env env, napi_value options) {
   if (u->file_slots && (err = register_files(u)) < 0) goto fail;
   if (u->buffer_count && u->buffer_size && (err = register_buffers(u)) < 0) goto fail;
 
+  // A registered ring fd spares io_uring_enter its file lookup (one per batch; at depth 1, one
+  // per operation). Kernels before 5.18 refuse it: then the plain fd is used.
+  u->enter_fd = fd;
+  struct io_uring_rsrc_update reg = {.offset = -1U, .data = (uint64_t)fd};
+  if (sys_register(fd, IORING_REGISTER_RING_FDS, &reg, 1) == 1) {
+    u->enter_fd = (int)reg.offset;
+    u->enter_flags = IORING_ENTER_REGISTERED_RING;
+  }
+
   u->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (u->event_fd < 0) { err = -errno; goto fail; }
   err = sys_register(fd, IORING_REGISTER_EVENTFD, &u->event_fd, 1);
@@ -323,7 +334,7 @@ static int uring_submit_pending(uring_t *u, unsigned min_complete, unsigned flag
     if (!(flags & (IORING_ENTER_SQ_WAKEUP | IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAIT))) return 0;
   }
   for (;;) {
-    int r = sys_enter(u->ring_fd, u->to_submit, min_complete, flags);
+    int r = sys_enter(u->enter_fd, u->to_submit, min_complete, flags | u->enter_flags);
     if (r >= 0) {
       u->to_submit -= (unsigned)r < u->to_submit ? (unsigned)r : u->to_submit;
       return r;
@@ -565,6 +576,11 @@ static void uring_stop(engine_t *e) {
     if (e->inflight == before) uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS);
   }
   e->ncomp = 0;
+  if (u->enter_flags & IORING_ENTER_REGISTERED_RING) {
+    // The registration holds the ring open: drop it, or closing the fd would not free the ring.
+    struct io_uring_rsrc_update reg = {.offset = (unsigned)u->enter_fd};
+    sys_register(u->ring_fd, IORING_UNREGISTER_RING_FDS, &reg, 1);
+  }
   unmap(u);
   close(u->event_fd);
   close(u->ring_fd);  // unregisters files and buffers with the ring
