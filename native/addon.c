@@ -71,7 +71,7 @@ static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
 
 static int buffer_at(napi_env env, napi_value bufs, double index, uint8_t **data, size_t *len) {
   napi_value v;
-  if (index < 0 || index > UINT32_MAX) return -1;
+  if (!(index >= 0 && index <= UINT32_MAX)) return -1;
   if (napi_get_element(env, bufs, (uint32_t)index, &v) != napi_ok) return -1;
   return get_bytes(env, v, data, len);
 }
@@ -89,7 +89,7 @@ static int parse_record(napi_env env, const double *rec, napi_value bufs, req_t 
     case OP_WRITE: {
       double off = rec[R_A], n = rec[R_B];
       if (buffer_at(env, bufs, rec[R_BUF], &data, &len) < 0) return -EINVAL;
-      if (off < 0 || n < 0 || off + n > (double)len) return -EINVAL;
+      if (!(off >= 0 && n >= 0 && off + n <= (double)len)) return -EINVAL;  // NaN fails too
       r->iov[0].iov_base = data + (size_t)off;
       r->iov[0].iov_len = (size_t)n;
       r->iovcnt = 1;
@@ -98,7 +98,7 @@ static int parse_record(napi_env env, const double *rec, napi_value bufs, req_t 
     case OP_READV:
     case OP_WRITEV: {
       double nb = rec[R_NBUF];
-      if (nb < 0 || nb > 1024) return -EINVAL;
+      if (!(nb >= 0 && nb <= 1024)) return -EINVAL;
       r->iovcnt = (int)nb;
       if (r->iovcnt > INLINE_IOVS && !(r->iov = malloc(r->iovcnt * sizeof *r->iov))) {
         r->iov = r->iov1;
@@ -177,8 +177,9 @@ static void on_handle_closed(uv_handle_t *h) {
 
 // Stop the engine: cancel, wait for every operation, then close its loop handles. Memory is
 // freed when the last handle's close callback has run.
-static void shutdown_engine(engine_t *e, int from_js) {
+void engine_shutdown(engine_t *e, int from_js) {
   if (e->stopping) return;
+  e->draining = 1;
   e->kind->cancel(e);
   e->kind->stop(e);
   e->stopping = 1;
@@ -201,7 +202,7 @@ static void shutdown_engine(engine_t *e, int from_js) {
   }
 }
 
-static void on_env_cleanup(napi_async_cleanup_hook_handle hook, void *arg) { shutdown_engine(arg, 0); }
+static void on_env_cleanup(napi_async_cleanup_hook_handle hook, void *arg) { engine_shutdown(arg, 0); }
 
 static void on_box_finalize(napi_env env, void *data, void *hint) {
   handle_box_t *box = data;
@@ -246,6 +247,11 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   e->sub = (double *)data;
   e->sub_cap = len / (RECORD_SIZE * sizeof(double));
   e->comp_cap = n / (2 * sizeof(double));
+  if (e->sub_cap == 0 || e->comp_cap == 0) {
+    free(e);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "submission and completion arrays are too small");
+    return NULL;
+  }
   CHECK(napi_get_uv_event_loop(env, &e->loop));
   int err = kind->init(e, env, argv[1]);
   if (err < 0) {
@@ -262,6 +268,11 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   CHECK(napi_async_init(env, NULL, resource_name, &e->async_context));
   CHECK(napi_add_async_cleanup_hook(env, on_env_cleanup, e, &e->cleanup));
   handle_box_t *box = malloc(sizeof *box);
+  if (!box) {
+    engine_shutdown(e, 1);
+    CHECK(napi_create_int32(env, -ENOMEM, &result));
+    return result;
+  }
   box->engine = e;
   e->box = box;
   CHECK(napi_create_external(env, box, on_box_finalize, NULL, &result));
@@ -276,7 +287,7 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
   napi_value argv[3], result;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   engine_t *e = unbox(env, argv[0]);
-  if (!e || e->stopping) {
+  if (!e || e->stopping || e->destroy_requested) {
     napi_throw_error(env, "ERR_IOENGINE_CLOSED", "engine is closed");
     return NULL;
   }
@@ -349,7 +360,11 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   engine_t *e = unbox(env, argv[0]);
-  if (e) shutdown_engine(e, 1);
+  if (!e) return NULL;
+  // Called from JS while a delivery of ours is on the stack: the native frames below still use
+  // the engine, so the outermost of them shuts it down when JS returns (completion_destroyed).
+  if (e->delivering) e->destroy_requested = 1;
+  else engine_shutdown(e, 1);
   return NULL;
 }
 

@@ -78,6 +78,12 @@ static int64_t run(req_t *r) {
 
 void blocking_run(req_t *r) {
   int64_t res;
+  if (r->op == OP_CLOSE) {
+    // Linux releases the fd even when close() says EINTR: retrying could close another file.
+    res = run(r);
+    r->result = res == -EINTR ? 0 : res;
+    return;
+  }
   // A signal may interrupt a blocking call; the caller asked for the operation, not for EINTR.
   do res = run(r);
   while (res == -EINTR);

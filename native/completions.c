@@ -3,6 +3,7 @@
 // delivery to JS in batches through the completion array.
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "engine.h"
 
@@ -41,14 +42,18 @@ void completion_push(engine_t *e, req_t *r) {
   else
     e->done_head = r;
   e->done_tail = r;
-  pthread_mutex_unlock(&e->done_lock);
   // uv_async_send coalesces, but skipping it when a wake-up is already pending saves a write().
+  // Under the lock: once stop() has drained the list, no pushing thread touches the engine again
+  // (posix-aio's and linux-aio's helper threads are never joined).
   if (was_empty) uv_async_send(&e->async);
+  pthread_mutex_unlock(&e->done_lock);
 }
 
 int completion_full(engine_t *e) { return e->ncomp >= e->comp_cap; }
 
 void completion_record(engine_t *e, req_t *r) {
+  // An open that completes while shutting down: nobody will get the fd, so do not leak it.
+  if (e->draining && r->op == OP_OPEN && r->result >= 0) close((int)r->result);
   e->comp[2 * e->ncomp] = r->id;
   e->comp[2 * e->ncomp + 1] = (double)r->result;
   e->ncomp++;
@@ -70,8 +75,22 @@ void completion_deliver(engine_t *e) {
   napi_create_uint32(env, (uint32_t)n, &argv[0]);
   // make_callback (not call_function): microtasks and nextTicks run when it returns, so the
   // promises just settled continue in this same wake-up.
-  napi_make_callback(env, e->async_context, recv, fn, 1, argv, &result);
+  e->delivering++;
+  napi_status status = napi_make_callback(env, e->async_context, recv, fn, 1, argv, &result);
+  e->delivering--;
+  if (status == napi_pending_exception) {
+    // A throw from the completion callback is the program's uncaught exception, not ours to keep.
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
   napi_close_handle_scope(env, scope);
+}
+
+int completion_destroyed(engine_t *e) {
+  if (!e->destroy_requested) return 0;
+  if (e->delivering == 0 && !e->stopping) engine_shutdown(e, 1);
+  return 1;
 }
 
 void completion_drain_pushed(engine_t *e, int deliver) {
@@ -80,12 +99,26 @@ void completion_drain_pushed(engine_t *e, int deliver) {
   e->done_head = e->done_tail = NULL;
   pthread_mutex_unlock(&e->done_lock);
   while (r) {
+    if (completion_full(e)) {
+      if (!deliver) {
+        e->ncomp = 0;  // stopping: nobody to tell
+      } else {
+        completion_deliver(e);
+        if (e->destroy_requested) {
+          // Put the rest back for stop() to find, and unwind.
+          pthread_mutex_lock(&e->done_lock);
+          req_t *last = r;
+          while (last->next) last = last->next;
+          last->next = e->done_head;
+          if (!e->done_head) e->done_tail = last;
+          e->done_head = r;
+          pthread_mutex_unlock(&e->done_lock);
+          return;
+        }
+      }
+    }
     req_t *next = r->next;
     if (e->kind->finished) e->kind->finished(e, r);
-    if (completion_full(e)) {
-      if (deliver) completion_deliver(e);
-      else e->ncomp = 0;  // stopping: nobody to tell
-    }
     completion_record(e, r);
     r = next;
   }
@@ -105,8 +138,11 @@ void completion_update_ref(engine_t *e) {
 
 static void on_async(uv_async_t *a) {
   engine_t *e = a->data;
+  if (e->stopping) return;
   completion_drain_pushed(e, 1);
+  if (completion_destroyed(e)) return;
   completion_deliver(e);
+  if (completion_destroyed(e)) return;
   completion_update_ref(e);
 }
 

@@ -117,6 +117,9 @@ struct engine {
   int referenced;                   // is the loop handle ref'ed
   int stopping;
   int in_js_call;                   // inside submit(): completions go back as its result
+  int delivering;                   // inside completion_deliver(): JS is running
+  int destroy_requested;            // JS asked to destroy the engine while delivering
+  int draining;                     // shutting down: nobody will hear of completions
   int open_handles;                 // loop handles still to close once stopping
 
   // Completions pushed by other threads, drained on the loop thread (uv_async_t).
@@ -145,6 +148,12 @@ void completion_deliver(engine_t *e);
 void completion_drain_pushed(engine_t *e, int deliver);
 // Ref the loop handle while work is in flight, unref it when idle.
 void completion_update_ref(engine_t *e);
+// After a delivery: true when JS asked meanwhile to destroy the engine. Callers stop touching the
+// engine's resources and return; the outermost one (delivering == 0) has then shut it down.
+int completion_destroyed(engine_t *e);
+
+// addon.c: cancel, wait for everything in flight, release; from_js: also drop the JS references.
+void engine_shutdown(engine_t *e, int from_js);
 
 // addon.c: a whole-number option of a JS options object, or dflt.
 uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t dflt);

@@ -380,7 +380,7 @@ static unsigned reap(uring_t *u, int deliver) {
       req_t *r = (req_t *)(uintptr_t)cqe->user_data;
       head++;
       if (!r) continue;  // a cancel request's own completion
-      r->result = cqe->res;
+      if (!(r->op == OP_NOP && r->result < 0)) r->result = cqe->res;  // a NOP standing for a failure keeps it
       if (r->op == OP_OPEN) file_opened(u, (int)r->result);
       if (r->op == OP_FSTAT) {
         if (r->result >= 0) fill_stat(r);
@@ -394,7 +394,10 @@ static unsigned reap(uring_t *u, int deliver) {
     if (completion_full(e)) {
       if (!deliver) e->ncomp = 0;         // stopping: nobody to tell
       else if (e->in_js_call) return n;   // submit() returns what fits; the eventfd brings the rest
-      else completion_deliver(e);
+      else {
+        completion_deliver(e);
+        if (e->destroy_requested) return n;  // JS closed the engine: touch the ring no more
+      }
       continue;
     }
     // With IORING_FEAT_NODROP a full CQ parks completions in the kernel; entering flushes them.
@@ -535,9 +538,12 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   uint64_t count;
   // Clear the eventfd before reaping: a CQE posted after this read signals it again.
   while (read(u->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
+  if (u->base.stopping) return;
   if (u->to_submit) uring_submit_pending(u, 0, 0);  // left over from a refused io_uring_enter
   reap(u, 1);
+  if (completion_destroyed(&u->base)) return;
   completion_deliver(&u->base);
+  if (completion_destroyed(&u->base)) return;
   completion_update_ref(&u->base);
 }
 
@@ -573,6 +579,7 @@ static void uring_stop(engine_t *e) {
   while (e->inflight > 0) {
     unsigned before = e->inflight;
     reap(u, 0);
+    completion_drain_pushed(e, 0);  // requests that failed before reaching the ring
     if (e->inflight == before) uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS);
   }
   e->ncomp = 0;

@@ -141,7 +141,18 @@ static void reap(aio_engine_t *a, int deliver) {
     if (n <= 0) return;
     for (long i = 0; i < n; i++) {
       if (completion_full(e)) {
-        if (deliver && !e->in_js_call) completion_deliver(e);
+        if (deliver && !e->in_js_call) {
+          completion_deliver(e);
+          if (e->destroy_requested) {
+            // JS closed the engine: hand the rest of this batch to stop() through the list.
+            for (long j = i; j < n; j++) {
+              req_t *r = (req_t *)(uintptr_t)events[j].data;
+              r->result = events[j].res;
+              completion_push(e, r);
+            }
+            return;
+          }
+        }
         else if (!deliver) e->ncomp = 0;
         else {
           // Inside submit() with a full array: hand the rest over through the eventfd.
@@ -190,10 +201,14 @@ static void aio_flush(engine_t *e) {
 static void on_poll(uv_poll_t *h, int status, int events) {
   aio_engine_t *a = h->data;
   uint64_t count;
+  if (a->base.stopping) return;
   while (read(a->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
   reap(a, 1);
+  if (completion_destroyed(&a->base)) return;
   completion_drain_pushed(&a->base, 1);
+  if (completion_destroyed(&a->base)) return;
   completion_deliver(&a->base);
+  if (completion_destroyed(&a->base)) return;
   completion_update_ref(&a->base);
 }
 
