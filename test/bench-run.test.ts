@@ -2,7 +2,7 @@
 // and prints what was measured, files are laid out with data and dropped from the page cache, the
 // default run cleans up after itself. Nothing here asserts a speed.
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,21 +10,16 @@ import { after, before, test } from 'node:test';
 import { engines } from '../src/index.js';
 import { invalidate, layOut } from '../src/bench/prepare.js';
 import { randomPermutation, workload } from '../src/bench/workload.js';
+import { CLI, runCli, type Run } from './run-cli.js';
 
-const CLI = new URL('../src/cli.js', import.meta.url).pathname;
 const FIXTURES = new URL('../../test/fixtures/', import.meta.url).pathname;
 
 let dir: string;
 before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-run-')); });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-interface Run { code: number | null; stdout: string; stderr: string }
 function bench(args: string[]): Promise<Run> {
-  return new Promise(resolve => {
-    execFile(process.execPath, [CLI, 'bench', ...args], { cwd: FIXTURES, env: { ...process.env, BENCH_DIR: dir }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
+  return runCli(['bench', ...args], { cwd: FIXTURES, env: { ...process.env, BENCH_DIR: dir } });
 }
 
 test('every engine does every I/O of a read job and a write job', async t => {

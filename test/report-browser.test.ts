@@ -4,7 +4,6 @@
 // leaving the page, a chart that draws nothing, or a page wider than the window. Screenshots are
 // kept for a person to look at (their paths are printed).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,8 +12,8 @@ import { after, before, test } from 'node:test';
 import type { BrowserContext } from 'playwright-core';
 import { engines } from '../src/index.js';
 import { buildModel, readBenchFile, type ChartSpec } from '../src/report/index.js';
+import { runCli } from './run-cli.js';
 
-const CLI = new URL('../src/cli.js', import.meta.url).pathname;
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -22,14 +21,7 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 const SHOTS = path.join(os.tmpdir(), 'ioengine-report-test');
 const NAME = '4k-randread <qd8> & "co"'; // markup in a job name: shown as text, never as markup
 
-interface Run { code: number | null; stdout: string; stderr: string }
-function cli(args: string[]): Promise<Run> {
-  return new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(args);
 
 let dir: string;
 let skip: string | undefined;

@@ -2,23 +2,15 @@
 // percentiles and CPU figures as the JSON has them, sweep detection, merging files, what the page
 // holds, and the refusals of `ioengine report`. The browser test (report-browser.test.ts) opens it.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildModel, checkBenchJson, chartSpecs, PERCENTILES, readBenchFile, renderReport, ReportInputError, type BenchJson, type Source } from '../src/report/index.js';
+import { runCli } from './run-cli.js';
 
-const CLI = new URL('../src/cli.js', import.meta.url).pathname;
 
-interface Run { code: number | null; stdout: string; stderr: string }
-function cli(args: string[]): Promise<Run> {
-  return new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(args);
 
 let dir: string;
 let json: BenchJson;
