@@ -1,6 +1,6 @@
 // What `ioengine bench` runs with no job: a short comparison that makes the tradeoffs visible.
-// Four workloads, each on every available engine for one second (0.1 s ramp, 0.9 s measured;
-// about 50 s with nine engines on 2 cores, process start-ups included): cached random reads deep
+// Four workloads, each on every available engine for 0.8 s (0.1 s ramp, 0.7 s measured;
+// about 45 s with nine engines on 2 cores, process start-ups included): cached random reads deep
 // and shallow (batching against per-operation overhead), cached large sequential reads
 // (bandwidth, copies) and buffered random writes (the page cache's write path).
 import os from 'node:os';
@@ -12,7 +12,7 @@ export const DEFAULT_RUN_FILE = () => path.join(os.tmpdir(), `ioengine-bench-${p
 export const DEFAULT_RUN_JOBS = `
 [global]
 size=256m
-runtime=900ms
+runtime=700ms
 time_based
 ramp_time=100ms
 invalidate=0
