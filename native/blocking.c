@@ -13,30 +13,31 @@ static inline int64_t NEG_ERRNO(int64_t ret) { return ret < 0 ? -errno : ret; }
 
 static double ms(struct statx_timestamp t) { return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6; }
 
-// Same order as src/stats.ts.
-static int64_t do_fstat(req_t *r) {
-  struct statx st;
-  if (statx(r->fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME | STATX_DIOALIGN, &st) < 0)
-    return -errno;
-  double *o = r->stat;
-  o[0] = (double)makedev(st.stx_dev_major, st.stx_dev_minor);
-  o[1] = st.stx_mode;
-  o[2] = st.stx_nlink;
-  o[3] = st.stx_uid;
-  o[4] = st.stx_gid;
-  o[5] = (double)makedev(st.stx_rdev_major, st.stx_rdev_minor);
-  o[6] = st.stx_blksize;
-  o[7] = (double)st.stx_ino;
-  o[8] = (double)st.stx_size;
-  o[9] = (double)st.stx_blocks;
-  o[10] = ms(st.stx_atime);
-  o[11] = ms(st.stx_mtime);
-  o[12] = ms(st.stx_ctime);
-  o[13] = (st.stx_mask & STATX_BTIME) ? ms(st.stx_btime) : 0;
-  o[14] = (st.stx_mask & STATX_DIOALIGN) ? st.stx_dio_mem_align : 0;
-  o[15] = (st.stx_mask & STATX_DIOALIGN) ? st.stx_dio_offset_align : 0;
+void stat_fill(double *o, const struct statx *st) {
+  o[0] = (double)makedev(st->stx_dev_major, st->stx_dev_minor);
+  o[1] = st->stx_mode;
+  o[2] = st->stx_nlink;
+  o[3] = st->stx_uid;
+  o[4] = st->stx_gid;
+  o[5] = (double)makedev(st->stx_rdev_major, st->stx_rdev_minor);
+  o[6] = st->stx_blksize;
+  o[7] = (double)st->stx_ino;
+  o[8] = (double)st->stx_size;
+  o[9] = (double)st->stx_blocks;
+  o[10] = ms(st->stx_atime);
+  o[11] = ms(st->stx_mtime);
+  o[12] = ms(st->stx_ctime);
+  o[13] = (st->stx_mask & STATX_BTIME) ? ms(st->stx_btime) : 0;
+  o[14] = (st->stx_mask & STATX_DIOALIGN) ? st->stx_dio_mem_align : 0;
+  o[15] = (st->stx_mask & STATX_DIOALIGN) ? st->stx_dio_offset_align : 0;
   o[16] = 0;
   o[17] = 0;
+}
+
+static int64_t do_fstat(req_t *r) {
+  struct statx st;
+  if (statx(r->fd, "", AT_EMPTY_PATH, STAT_MASK, &st) < 0) return -errno;
+  stat_fill(r->stat, &st);
   return 0;
 }
 

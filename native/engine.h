@@ -160,6 +160,10 @@ uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t
 
 // blocking.c: run one request with blocking syscalls on the calling thread.
 void blocking_run(req_t *r);
+// blocking.c: statx results as the STAT_FIELDS doubles of src/stats.ts (fstat of every engine).
+struct statx;
+void stat_fill(double *out, const struct statx *st);
+#define STAT_MASK (STATX_BASIC_STATS | STATX_BTIME | STATX_DIOALIGN)
 
 extern const engine_kind_t thread_kind, pool_kind, uring_kind, linux_aio_kind, posix_aio_kind;
 

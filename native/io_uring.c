@@ -14,7 +14,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -343,29 +342,6 @@ static int uring_submit_pending(uring_t *u, unsigned min_complete, unsigned flag
   }
 }
 
-static void fill_stat(req_t *r) {
-  struct statx *st = (struct statx *)r->scratch;
-  double *o = r->stat;
-  o[0] = (double)makedev(st->stx_dev_major, st->stx_dev_minor);
-  o[1] = st->stx_mode;
-  o[2] = st->stx_nlink;
-  o[3] = st->stx_uid;
-  o[4] = st->stx_gid;
-  o[5] = (double)makedev(st->stx_rdev_major, st->stx_rdev_minor);
-  o[6] = st->stx_blksize;
-  o[7] = (double)st->stx_ino;
-  o[8] = (double)st->stx_size;
-  o[9] = (double)st->stx_blocks;
-#define MS(t) ((double)(t).tv_sec * 1e3 + (double)(t).tv_nsec / 1e6)
-  o[10] = MS(st->stx_atime);
-  o[11] = MS(st->stx_mtime);
-  o[12] = MS(st->stx_ctime);
-  o[13] = (st->stx_mask & STATX_BTIME) ? MS(st->stx_btime) : 0;
-#undef MS
-  o[14] = (st->stx_mask & STATX_DIOALIGN) ? st->stx_dio_mem_align : 0;
-  o[15] = (st->stx_mask & STATX_DIOALIGN) ? st->stx_dio_offset_align : 0;
-}
-
 // Reap ready CQEs into the completion array (delivering to JS when it fills, if deliver);
 // returns how many were reaped. Re-entrant: delivering runs JS, which may submit and reap again,
 // so the head is published before every delivery and read again after it.
@@ -383,7 +359,7 @@ static unsigned reap(uring_t *u, int deliver) {
       if (!(r->op == OP_NOP && r->result < 0)) r->result = cqe->res;  // a NOP standing for a failure keeps it
       if (r->op == OP_OPEN) file_opened(u, (int)r->result);
       if (r->op == OP_FSTAT) {
-        if (r->result >= 0) fill_stat(r);
+        if (r->result >= 0) stat_fill(r->stat, r->scratch);
         free(r->scratch);
         r->scratch = NULL;
       }
@@ -477,7 +453,7 @@ static void uring_start(engine_t *e, req_t *r) {
       sqe->opcode = IORING_OP_STATX;
       sqe->addr = (uint64_t)(uintptr_t)"";
       sqe->statx_flags = AT_EMPTY_PATH;
-      sqe->len = STATX_BASIC_STATS | STATX_BTIME | STATX_DIOALIGN;
+      sqe->len = STAT_MASK;
       sqe->off = (uint64_t)(uintptr_t)r->scratch;
       break;
     case OP_FTRUNCATE:

@@ -282,18 +282,18 @@ export class FileHandle {
   }
 
   sync(options?: AbortOptions): Promise<void> {
-    try {
-      const signal = validateSignal(validateObject(options, 'options').signal);
-      return this.#run('fsync', (b, fd, done) => b.fsync(fd, done), () => undefined, captureTrace(this.sync), signal);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#flushToDisk(false, options, captureTrace(this.sync));
   }
 
   datasync(options?: AbortOptions): Promise<void> {
+    return this.#flushToDisk(true, options, captureTrace(this.datasync));
+  }
+
+  #flushToDisk(dataOnly: boolean, options: AbortOptions | undefined, trace: Trace): Promise<void> {
     try {
       const signal = validateSignal(validateObject(options, 'options').signal);
-      return this.#run('fdatasync', (b, fd, done) => b.fdatasync(fd, done), () => undefined, captureTrace(this.datasync), signal);
+      return this.#run(dataOnly ? 'fdatasync' : 'fsync',
+        (b, fd, done) => (dataOnly ? b.fdatasync(fd, done) : b.fsync(fd, done)), () => undefined, trace, signal);
     } catch (err) {
       return Promise.reject(err);
     }
