@@ -2,7 +2,7 @@
 // written as records into a shared Float64Array, and everything started in one turn of the event
 // loop goes native in one submit() call. Completions come back as (id, result) pairs in a second
 // shared array, in batches: one crossing per batch, none per operation.
-import { binding, bindingError } from '../binding.js';
+import { binding, bindingError, type Binding } from '../binding.js';
 import { errnoOf } from '../errors.js';
 import type { Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
@@ -14,12 +14,14 @@ const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
 const MAX_INLINE_ROUNDS = 256;
 const CAN_CURRENT_POSITION = 64;
+const FALLBACK_POOL_CAPACITY = 4 + 64; // the pool engine's defaults: threads + queueDepth
 
 const ECANCELED = errnoOf('ECANCELED');
 
 type Waiting = [Op, number, number, unknown, number, number, number, Done];
 
 export class NativeBackend implements Backend {
+  readonly #native: Binding;
   readonly #handle: object;
   readonly #sub = new Float64Array(BATCH * RECORD);
   readonly #comp = new Float64Array(COMPLETIONS * 2);
@@ -41,6 +43,7 @@ export class NativeBackend implements Backend {
   constructor(kind: string, options: object, capacity: number) {
     const native = binding();
     if (!native) throw new Error(bindingError());
+    this.#native = native;
     const handle = native.create(kind, options, this.#onComplete, this.#sub, this.#comp);
     if (typeof handle === 'number') throw Object.assign(new Error(`cannot set up the ${kind} engine`), { errno: handle });
     this.#handle = handle;
@@ -51,7 +54,7 @@ export class NativeBackend implements Backend {
 
   #start(op: Op, fd: number, position: number, buffers: unknown, nbuf: number, a: number, b: number, done: Done): void {
     if (!this.#can[op] || (position < 0 && !this.#canCurrentPosition)) {
-      this.#fallback ??= new NativeBackend('pool', {}, 68);
+      this.#fallback ??= new NativeBackend('pool', {}, FALLBACK_POOL_CAPACITY);
       return this.#fallback.#start(op, fd, position, buffers, nbuf, a, b, done);
     }
     if (this.#inflight >= this.#capacity || this.#waiting.length > 0) {
@@ -94,7 +97,7 @@ export class NativeBackend implements Backend {
     this.#count = 0;
     const buffers = this.#buffers;
     this.#buffers = [];
-    const inline = binding()!.submit(this.#handle, n, buffers);
+    const inline = this.#native.submit(this.#handle, n, buffers);
     if (inline > 0 && ++this.#inlineRounds === 1) setImmediate(this.#newTurn);
     this.#deliver(inline);
   };
@@ -147,11 +150,11 @@ export class NativeBackend implements Backend {
     const id = this.#done.indexOf(done);
     if (id < 0) return this.#fallback?.abort(done);
     this.#flush(); // it may still be in the batch being written
-    binding()!.cancel(this.#handle, id);
+    this.#native.cancel(this.#handle, id);
   }
 
   registeredMemory(): ArrayBuffer | undefined {
-    return binding()!.buffers(this.#handle);
+    return this.#native.buffers(this.#handle);
   }
 
   cancel(): void {
@@ -159,12 +162,12 @@ export class NativeBackend implements Backend {
     this.#waiting = [];
     for (const w of waiting) w[7](ECANCELED);
     this.#flush();
-    binding()!.cancel(this.#handle);
+    this.#native.cancel(this.#handle);
     this.#fallback?.cancel();
   }
 
   destroy(): void {
-    binding()!.destroy(this.#handle);
+    this.#native.destroy(this.#handle);
     this.#fallback?.destroy();
   }
 }
