@@ -152,6 +152,17 @@ void completion_update_ref(engine_t *e);
 // engine's resources and return; the outermost one (delivering == 0) has then shut it down.
 int completion_destroyed(engine_t *e);
 
+// Ramping up after a wake-up (io_uring, linux-aio). A device that completes its whole queue at
+// once (virtio here: one interrupt per drained queue) is idle until new requests arrive. Handing
+// JS every completion and then submitting everything they started keeps it idle for the whole
+// turnaround; handing over RAMP_FIRST, submitting what they start, then twice as many each
+// round feeds it after a few microseconds. A wake-up delivers RAMP_FIRST, then doubles; a submit
+// reaps at most RAMP_GROWTH times what it submitted (never fewer than RAMP_FIRST).
+enum { RAMP_FIRST = 4, RAMP_GROWTH = 2 };
+static inline unsigned ramp_budget(unsigned submitted) {
+  return submitted * RAMP_GROWTH > RAMP_FIRST ? submitted * RAMP_GROWTH : RAMP_FIRST;
+}
+
 // addon.c: cancel, wait for everything in flight, release; from_js: also drop the JS references.
 void engine_shutdown(engine_t *e, int from_js);
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -342,16 +343,16 @@ static int uring_submit_pending(uring_t *u, unsigned min_complete, unsigned flag
   }
 }
 
-// Reap ready CQEs into the completion array (delivering to JS when it fills, if deliver);
-// returns how many were reaped. Re-entrant: delivering runs JS, which may submit and reap again,
-// so the head is published before every delivery and read again after it.
-static unsigned reap(uring_t *u, int deliver) {
+// Reap up to max ready CQEs into the completion array (delivering to JS when it fills, if
+// deliver); returns how many were reaped. Re-entrant: delivering runs JS, which may submit and
+// reap again, so the head is published before every delivery and read again after it.
+static unsigned reap(uring_t *u, int deliver, unsigned max) {
   engine_t *e = &u->base;
   unsigned n = 0;
   for (;;) {
     unsigned head = *u->cq_head;
     unsigned tail = load_acquire(u->cq_tail);  // CQEs before tail are fully written
-    while (head != tail && !completion_full(e)) {
+    while (head != tail && !completion_full(e) && n < max) {
       struct io_uring_cqe *cqe = &u->cqes[head & *u->cq_mask];
       req_t *r = (req_t *)(uintptr_t)cqe->user_data;
       head++;
@@ -381,7 +382,7 @@ static unsigned reap(uring_t *u, int deliver) {
       uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
       continue;
     }
-    if (head == tail) break;
+    if (head == tail || n >= max) break;
   }
   return n;
 }
@@ -491,18 +492,21 @@ static void mute_eventfd(uring_t *u, int mute) {
 static void uring_flush(engine_t *e) {
   uring_t *u = (uring_t *)e;
   mute_eventfd(u, 1);
+  unsigned submitted = u->to_submit;
   // The SQEs are written; a release store of the tail makes them visible to the kernel.
   store_release(u->sq_tail, u->sq_local_tail);
   // EAGAIN/EBUSY: the kernel is short of room for completions; reaping makes room.
   for (int tries = 0; u->to_submit && tries < 3; tries++) {
     int r = uring_submit_pending(u, 0, 0);
     if (r >= 0 || (r != -EAGAIN && r != -EBUSY)) break;
-    reap(u, 1);
+    reap(u, 1, UINT_MAX);
   }
-  // Page-cache reads are usually complete by now: deliver them with this call.
-  reap(u, 1);
+  // Page-cache reads are usually complete by now: deliver them with this call. Device I/O
+  // completed earlier waits its turn (see ramp_budget); the eventfd below brings what is left.
+  unsigned budget = ramp_budget(submitted);
+  budget -= reap(u, 1, budget);
   mute_eventfd(u, 0);
-  reap(u, 1);
+  reap(u, 1, budget);
   if (u->cq_flags && !u->sqpoll && (e->inflight > 0 || load_acquire(u->cq_tail) != *u->cq_head)) {
     uint64_t one = 1;
     while (write(u->event_fd, &one, sizeof one) < 0 && errno == EINTR) {}
@@ -516,9 +520,11 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   while (read(u->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
   if (u->base.stopping) return;
   if (u->to_submit) uring_submit_pending(u, 0, 0);  // left over from a refused io_uring_enter
-  reap(u, 1);
-  if (completion_destroyed(&u->base)) return;
-  completion_deliver(&u->base);
+  for (unsigned max = RAMP_FIRST; reap(u, 1, max) > 0; max = ramp_budget(max)) {
+    if (completion_destroyed(&u->base)) return;
+    completion_deliver(&u->base);
+    if (completion_destroyed(&u->base)) return;
+  }
   if (completion_destroyed(&u->base)) return;
   completion_update_ref(&u->base);
 }
@@ -554,7 +560,7 @@ static void uring_stop(engine_t *e) {
   // Wait for every operation the kernel holds: only then may the buffers and ring go away.
   while (e->inflight > 0) {
     unsigned before = e->inflight;
-    reap(u, 0);
+    reap(u, 0, UINT_MAX);
     completion_drain_pushed(e, 0);  // requests that failed before reaching the ring
     if (e->inflight == before) uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS);
   }

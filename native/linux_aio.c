@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/aio_abi.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -130,15 +131,18 @@ static void aio_start(engine_t *e, req_t *r) {
   a->batch[a->nbatch++] = cb;
 }
 
-// Reap ready events into the completion array; never waits.
-static void reap(aio_engine_t *a, int deliver) {
+// Reap up to max ready events into the completion array; never waits. Returns how many.
+static unsigned reap(aio_engine_t *a, int deliver, unsigned max) {
   engine_t *e = &a->base;
   struct io_event events[64];
   struct timespec zero = {0, 0};
-  for (;;) {
-    long n = sys_io_getevents(a->ctx, 0, 64, events, &zero);
+  unsigned got = 0;
+  while (got < max) {
+    long want = max - got < 64 ? (long)(max - got) : 64;
+    long n = sys_io_getevents(a->ctx, 0, want, events, &zero);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n <= 0) return got;
+    got += (unsigned)n;
     for (long i = 0; i < n; i++) {
       if (completion_full(e)) {
         if (deliver && !e->in_js_call) {
@@ -150,7 +154,7 @@ static void reap(aio_engine_t *a, int deliver) {
               r->result = events[j].res;
               completion_push(e, r);
             }
-            return;
+            return got;
           }
         }
         else if (!deliver) e->ncomp = 0;
@@ -161,7 +165,7 @@ static void reap(aio_engine_t *a, int deliver) {
             r->result = events[j].res;
             completion_push(e, r);
           }
-          return;
+          return got;
         }
       }
       req_t *r = (req_t *)(uintptr_t)events[i].data;
@@ -169,6 +173,7 @@ static void reap(aio_engine_t *a, int deliver) {
       completion_record(e, r);
     }
   }
+  return got;
 }
 
 static void aio_flush(engine_t *e) {
@@ -195,7 +200,13 @@ static void aio_flush(engine_t *e) {
     }
   }
   a->nbatch = 0;
-  reap(a, 1);  // buffered I/O was done inside io_submit: deliver it now
+  // Buffered I/O was done inside io_submit: deliver it now. Device I/O completed earlier waits
+  // its turn (see ramp_budget): when the budget runs out, the eventfd brings the rest.
+  unsigned budget = ramp_budget(done);
+  if (reap(a, 1, budget) == budget) {
+    uint64_t one = 1;
+    while (write(a->event_fd, &one, sizeof one) < 0 && errno == EINTR) {}
+  }
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -203,8 +214,11 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   uint64_t count;
   if (a->base.stopping) return;
   while (read(a->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
-  reap(a, 1);
-  if (completion_destroyed(&a->base)) return;
+  for (unsigned max = RAMP_FIRST; reap(a, 1, max) > 0; max = ramp_budget(max)) {
+    if (completion_destroyed(&a->base)) return;
+    completion_deliver(&a->base);
+    if (completion_destroyed(&a->base)) return;
+  }
   completion_drain_pushed(&a->base, 1);
   if (completion_destroyed(&a->base)) return;
   completion_deliver(&a->base);
@@ -228,7 +242,7 @@ static void aio_stop(engine_t *e) {
   // Wait for every operation the kernel holds before the buffers may go.
   while (e->inflight > 0) {
     unsigned before = e->inflight;
-    reap(a, 0);
+    reap(a, 0, UINT_MAX);
     completion_drain_pushed(e, 0);
     if (e->inflight == before) {
       struct timespec ms = {0, 1000000};
