@@ -159,7 +159,7 @@ test('ioengine report of a comparison and a sweep, at 1280 and 800 px: no errors
   const file = path.join(SHOTS, 'report.html');
   const model = buildModel([readBenchFile(`${dir}/cmp.json`), readBenchFile(`${dir}/sweep.json`)]);
   assert.equal(model.workloads.length, 5, 'the comparison and four points of the sweep');
-  assert.equal(model.sweeps.length, 2, 'IOPS against iodepth for bs=4k and for bs=64k');
+  assert.equal(model.sweeps.length, 4, 'IOPS against iodepth for bs=4k and 64k, against bs for iodepth 1 and 8');
   for (const width of [1280, 800]) {
     const check = await open(t, file, width);
     assertCharts(check, model.workloads.length * 3 + model.sweeps.length);
@@ -179,4 +179,5 @@ test('bench --report: the page of the sweep run opens and draws', async t => {
   const check = await open(t, path.join(SHOTS, 'sweep.html'), 1280);
   assertCharts(check, model.workloads.length * 3 + model.sweeps.length);
   assert.ok(check.text.includes('qd-sweep: IOPS against iodepth'));
+  assert.ok(check.text.includes('qd-sweep: IOPS against bs'));
 });

@@ -102,11 +102,20 @@ test('CPU time per operation: usr_cpu and sys_cpu of job_runtime, over the opera
   }
 });
 
-test('a sweep: IOPS against iodepth, one chart per bs, one line per engine', () => {
+test('a sweep of iodepth and bs: IOPS against iodepth for each bs, against bs for each iodepth, one line per engine', () => {
   const model = buildModel([source(json)]);
-  assert.equal(model.sweeps.length, 2, 'iodepth varies: one chart for each bs');
+  assert.equal(model.sweeps.length, 4, 'both vary: a chart for each bs and one for each iodepth');
   const byId = new Map(model.workloads.map(w => [w.id, w]));
-  for (const [i, s] of model.sweeps.entries()) {
+  const byBs = model.sweeps.filter(s => s.option === 'bs');
+  assert.deepEqual(byBs.map(s => s.held), ['rw=randread iodepth=1', 'rw=randread iodepth=4']);
+  for (const [i, s] of byBs.entries()) {
+    assert.deepEqual(s.labels, ['4k', '16k']);
+    assert.deepEqual(s.workloads.map(id => byId.get(id)!.jobname), [`sw-bs4k-qd${[1, 4][i]}`, `sw-bs16k-qd${[1, 4][i]}`]);
+    for (const line of s.lines) {
+      assert.deepEqual(line.iops, s.workloads.map(id => byId.get(id)!.results.find(r => r.label === line.label)!.iops));
+    }
+  }
+  for (const [i, s] of model.sweeps.filter(x => x.option === 'iodepth').entries()) {
     assert.equal(s.option, 'iodepth');
     assert.equal(s.name, 'sw');
     assert.equal(s.held, `rw=randread bs=${['4k', '16k'][i]}`);
@@ -126,7 +135,8 @@ test('sweep detection: only workloads that differ in iodepth or bs alone; bs whe
   const j = copy();
   for (const x of jobsOf(j, 'sw-bs4k-qd4')) x['job options']!.rw = 'randwrite';
   const sweeps = buildModel([source(j)]).sweeps;
-  assert.deepEqual(sweeps.map(s => s.held), ['rw=randread bs=16k']);
+  // The qd1 points still make a bs sweep; the qd4 ones differ in rw.
+  assert.deepEqual(sweeps.map(s => s.held), ['rw=randread bs=16k', 'rw=randread iodepth=1']);
   // Only the qd1 points: bs is what varies.
   const k = copy();
   k.jobs = k.jobs.filter(x => x.jobname.endsWith('-qd1'));

@@ -1,6 +1,6 @@
 // Sweeps: workloads that differ only in iodepth or bs (what `ioengine bench --iodepth=1,4,16` makes,
 // or jobs written so by hand). Each becomes a chart of IOPS against the swept option, one line per
-// engine. When both iodepth and bs vary, iodepth is the axis and each bs gets its chart.
+// engine. When both vary, each bs gets a chart against iodepth and each iodepth one against bs.
 import { sizeText } from '../bench/options.js';
 import type { Workload } from './model.js';
 import type { Kind } from './results.js';
@@ -34,13 +34,10 @@ export function sweepsOf(workloads: Workload[]): Sweep[] {
   }
   const sweeps: Sweep[] = [];
   for (const family of families.values()) {
-    const depths = new Set(family.map(w => w.iodepth!));
+    const depths = [...new Set(family.map(w => w.iodepth!))].sort((a, b) => a - b);
     const sizes = [...new Set(family.map(w => w.bs!))].sort((a, b) => a - b);
-    if (depths.size > 1) {
-      for (const bs of sizes) add(sweeps, 'iodepth', family.filter(w => w.bs === bs), `bs=${sizeText(bs)}`);
-    } else if (sizes.length > 1) {
-      add(sweeps, 'bs', family, `iodepth=${[...depths][0]}`);
-    }
+    for (const bs of sizes) add(sweeps, 'iodepth', family.filter(w => w.bs === bs), `bs=${sizeText(bs)}`);
+    for (const depth of depths) add(sweeps, 'bs', family.filter(w => w.iodepth === depth), `iodepth=${depth}`);
   }
   return sweeps;
 }
