@@ -377,12 +377,16 @@ static unsigned reap(uring_t *u, int deliver, unsigned max) {
       }
       continue;
     }
+    // Enough for now: the rest (parked overflow included) waits its turn, see ramp_budget. Before
+    // the overflow check: with the ring still full, flushing the overflow moves nothing and the
+    // flag stays set.
+    if (n >= max) break;
     // With IORING_FEAT_NODROP a full CQ parks completions in the kernel; entering flushes them.
     if (load_acquire(u->sq_flags) & IORING_SQ_CQ_OVERFLOW) {
       uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
       continue;
     }
-    if (head == tail || n >= max) break;
+    if (head == tail) break;
   }
   return n;
 }

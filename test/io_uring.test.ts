@@ -59,6 +59,37 @@ describe('io_uring', { skip }, () => {
     await engine.close();
   });
 
+  // A full completion ring plus the cancels' own completions overflows it (parked by the kernel,
+  // IORING_FEAT_NODROP). The wake-up hands completions to JS a few at a time and once spun forever
+  // there, flushing an overflow that a still-full ring could not take. In a child process: a spin
+  // never returns to the event loop, so only a timeout from outside can see it.
+  it('delivers everything when cancels overflow a full completion ring', () => {
+    const fifo = path.join(dir, 'overflow-fifo');
+    spawnSync('mkfifo', [fifo]);
+    const code = `
+      import fs from 'node:fs';
+      import { createEngine } from ${JSON.stringify(INDEX)};
+      const engine = createEngine('io_uring', { entries: 4 }); // 8 in flight, a ring of 8 completions
+      const fh = await engine.open(${JSON.stringify(fifo)}, fs.constants.O_RDWR);
+      const acs = Array.from({ length: 8 }, () => new AbortController());
+      const reads = acs.map(ac => fh.read(Buffer.alloc(1), { position: 0, signal: ac.signal }).then(r => r.bytesRead, e => e.code));
+      await new Promise(r => setTimeout(r, 50));
+      const w = fs.openSync(${JSON.stringify(fifo)}, 'w');
+      fs.writeSync(w, Buffer.alloc(8, 1)); // all 8 reads complete: the ring is full
+      for (const ac of acs) ac.abort();    // 8 cancels find nothing: 8 more completions
+      console.log(JSON.stringify(await Promise.all(reads)));
+      fs.closeSync(w);
+      await fh.close();
+      await engine.close();`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.signal, null, `killed after 20 s (spinning or hung): ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    const results = JSON.parse(r.stdout.trim()) as unknown[];
+    assert.equal(results.length, 8);
+    for (const x of results) assert.ok(x === 1 || x === 'ABORT_ERR', `a read settled with ${x}`);
+    assert.equal(results.filter(x => x === 1).length, 8, 'the reads were done before the aborts');
+  });
+
   it('resolves normally when the operation finished before the abort', async () => {
     const engine = createEngine('io_uring');
     const fh = await engine.open(file);
