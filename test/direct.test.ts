@@ -4,31 +4,50 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { allocAligned, createEngine, engines } from '../src/index.js';
+import { assertBytes, pattern } from './conformance/engines.js';
 
 const NATIVE = ['sync', 'thread', 'pool', 'linux-aio', 'posix-aio', 'io_uring'];
 // Not os.tmpdir(): that may be tmpfs, which refuses O_DIRECT. The project's folder is on a disk.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let dir: string;
-let file: string;
 let directReason: string | false = false;
 const SIZE = 1 << 20;
 
 before(() => {
   dir = fs.mkdtempSync(path.join(root, '.direct-test-'));
-  file = path.join(dir, 'data');
-  fs.writeFileSync(file, Buffer.from(Array.from({ length: SIZE }, (_, i) => (i * 7) & 0xff)));
+  const probe = path.join(dir, 'probe');
+  fs.writeFileSync(probe, Buffer.alloc(4096));
   try {
-    fs.closeSync(fs.openSync(file, fs.constants.O_DIRECT | fs.constants.O_RDONLY));
+    fs.closeSync(fs.openSync(probe, fs.constants.O_DIRECT | fs.constants.O_RDONLY));
   } catch (err) {
     directReason = `this filesystem refuses O_DIRECT (${(err as Error).message})`;
   }
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * What one test needs, its own: a file holding pattern(SIZE, seed) (so a failed test leaves
+ * nothing behind that another test reads), and an engine closed after the test, pass or fail.
+ */
+function setup(t: TestContext, name: string, seed: number) {
+  const file = path.join(dir, `${name}-${seed}`);
+  const data = pattern(SIZE, seed);
+  fs.writeFileSync(file, data);
+  const engine = createEngine(name);
+  t.after(async () => {
+    try {
+      await engine.close();
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+  return { engine, file, data };
+}
+
 describe('allocAligned', () => {
-  it('returns zeroed buffers aligned as asked, and refuses bad arguments', async () => {
+  it('returns zeroed buffers aligned as asked, and refuses bad arguments', () => {
     for (const alignment of [512, 4096, 65536]) {
       const b = allocAligned(10000, alignment);
       assert.equal(b.length, 10000);
@@ -46,36 +65,32 @@ for (const name of NATIVE) {
   describe(`direct I/O [${name}]`, { skip: info.available ? false : info.reason }, () => {
     it('reads and writes aligned blocks through O_DIRECT, bytes verified', async t => {
       if (directReason) return t.skip(directReason);
-      const engine = createEngine(name);
+      const { engine, file, data } = setup(t, name, 1);
       const fh = await engine.open(file, fs.constants.O_DIRECT | fs.constants.O_RDWR);
       const block = allocAligned(8192);
       assert.equal((await fh.read(block, 0, 8192, 4096)).bytesRead, 8192);
-      for (let i = 0; i < 8192; i++) if (block[i] !== ((4096 + i) * 7 & 0xff)) assert.fail(`byte ${4096 + i}`);
+      assertBytes(block, data.subarray(4096, 4096 + 8192), 'read at 4096');
       block.fill(0x5a);
       assert.equal((await fh.write(block, 0, 4096, 65536)).bytesWritten, 4096);
       const [a, b] = [allocAligned(4096), allocAligned(4096)];
       assert.equal((await fh.readv([a, b], 65536)).bytesRead, 8192);
-      assert.ok(a.every(x => x === 0x5a));
-      assert.equal(b[0], ((65536 + 4096) * 7) & 0xff);
+      assertBytes(a, Buffer.alloc(4096, 0x5a), 'readv, the block written');
+      assertBytes(b, data.subarray(65536 + 4096, 65536 + 8192), 'readv, the block after it');
       await fh.close();
       await engine.close();
-      const check = fs.readFileSync(file);
-      assert.ok(check.subarray(65536, 65536 + 4096).every(x => x === 0x5a));
-      fs.writeFileSync(file, Buffer.from(Array.from({ length: SIZE }, (_, i) => (i * 7) & 0xff)));
+      const expected = Buffer.from(data);
+      expected.fill(0x5a, 65536, 65536 + 4096);
+      assertBytes(fs.readFileSync(file), expected, 'the file after the write');
     });
 
     // Device completions come back in bursts and are handed to JS a few at a time (the ramp in
     // native/engine.h); whatever is left must still arrive, whether or not JS starts more work.
     it('settles every one of many device reads, with or without new work started from completions', { timeout: 30_000 }, async t => {
       if (directReason) return t.skip(directReason);
-      const engine = createEngine(name);
+      const { engine, file, data } = setup(t, name, 2);
       const fh = await engine.open(file, fs.constants.O_DIRECT | fs.constants.O_RDONLY);
       const blocks = SIZE / 4096;
-      const check = (b: Buffer, block: number) => {
-        for (let i = 0; i < 4096; i += 511) {
-          if (b[i] !== ((block * 4096 + i) * 7 & 0xff)) assert.fail(`block ${block}, byte ${i}`);
-        }
-      };
+      const check = (b: Buffer, block: number) => assertBytes(b, data.subarray(block * 4096, (block + 1) * 4096), `block ${block}`);
       // All at once, nothing started from the completions.
       const burst = Array.from({ length: blocks }, async (_, block) => {
         const b = allocAligned(4096);
@@ -101,7 +116,7 @@ for (const name of NATIVE) {
 
     it('refuses misaligned address, position and length with EINVAL before the kernel, file unchanged', async t => {
       if (directReason) return t.skip(directReason);
-      const engine = createEngine(name);
+      const { engine, file, data } = setup(t, name, 3);
       const fh = await engine.open(file, fs.constants.O_DIRECT | fs.constants.O_RDWR);
       const aligned = allocAligned(8192);
       const cases: [string, Promise<unknown>][] = [
@@ -124,8 +139,7 @@ for (const name of NATIVE) {
         });
       }
       await engine.close();
-      const check = fs.readFileSync(file);
-      for (let i = 0; i < 8192; i++) if (check[i] !== ((i * 7) & 0xff)) assert.fail(`byte ${i} changed`);
+      assertBytes(fs.readFileSync(file), data, 'the file after the refused writes');
     });
   });
 }
