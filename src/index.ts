@@ -33,6 +33,10 @@ let shared: Engine | undefined;
 
 /** open() on a shared `auto` engine, created on first use. */
 export function open(path: string | Buffer | URL, flags: string | number = 'r', mode: string | number = 0o666): Promise<FileHandle> {
-  if (!shared || shared.closed) shared = createEngine('auto');
+  try {
+    if (!shared || shared.closed) shared = createEngine('auto');
+  } catch (err) {
+    return Promise.reject(err); // no engine here: a rejection, as every other failure of open()
+  }
   return shared.open(path, flags, mode);
 }

@@ -7,7 +7,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import { describe, it } from 'node:test';
 import { createEngine, engines } from '../../src/index.js';
-import { conformance, outcome, rejection, sameAsNode, type Handle } from './engines.js';
+import { conformance, INDEX_URL, outcome, rejection, runNode, sameAsNode, type Handle } from './engines.js';
 
 const B = () => Buffer.alloc(8);
 
@@ -225,6 +225,24 @@ conformance('errors', test => {
       await Promise.resolve().then(() => c.call((...a) => (engine.open as Function)(...a), `${dir}/created`)).catch(() => {});
     }
     assert.equal(fs.existsSync(`${dir}/created`), false, 'a refused open() created a file');
+  });
+});
+
+describe('the package-level open()', () => {
+  it('rejects (never throws) when no engine can run here', async () => {
+    const dir = fs.mkdtempSync(`${os.tmpdir()}/ioengine-open-`);
+    try {
+      const child = await runNode(`
+        process.env.IOENGINE_ENGINES = 'no-such-engine';
+        const { open } = await import(${JSON.stringify(INDEX_URL)});
+        let p;
+        try { p = open('/dev/null'); } catch (err) { console.log('threw ' + err.code); process.exit(0); }
+        await p.then(() => console.log('opened'), err => console.log('rejected ' + err.code));`, dir);
+      assert.equal(child.code, 0, child.stderr);
+      assert.equal(child.stdout.trim(), 'rejected ERR_IOENGINE_UNAVAILABLE');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
