@@ -8,7 +8,7 @@ import { abortError, captureTrace, errnoOf, invalidArgType, invalidArgValue, sys
 import { directAlignment, misaligned, type DirectAlignment } from './direct.js';
 import { S, STAT_FIELDS, toStats } from './stats.js';
 import { constants } from 'node:fs';
-import { validateBuffer, validateBufferArray, validateInteger, validateObject, validatePosition, validateRange, validateSignal, type Bytes } from './validate.js';
+import { byteLengthOf, validateBuffer, validateBufferArray, validateInteger, validateObject, validatePosition, validateRange, validateSignal, type Bytes } from './validate.js';
 
 const EBADF = errnoOf('EBADF');
 const ECANCELED = errnoOf('ECANCELED');
@@ -95,7 +95,14 @@ export class FileHandle {
       };
       const onAbort = () => backend.abort?.(done);
       signal?.addEventListener('abort', onAbort, { once: true });
-      start(backend, fd, done);
+      try {
+        start(backend, fd, done);
+      } catch (err) {
+        // Not started (say, no memory for the engine's fallback): nothing to wait for.
+        signal?.removeEventListener('abort', onAbort);
+        this.#settled();
+        reject(err);
+      }
     });
   }
 
@@ -126,8 +133,13 @@ export class FileHandle {
         else if (write) resolve({ bytesWritten: result, buffer: data } as ReadResult<Bytes> & WriteResult<unknown>);
         else resolve({ bytesRead: result, buffer } as ReadResult<Bytes> & WriteResult<unknown>);
       };
-      if (write) backend.write(fd, buffer, offset, length, position, done);
-      else backend.read(fd, buffer, offset, length, position, done);
+      try {
+        if (write) backend.write(fd, buffer, offset, length, position, done);
+        else backend.read(fd, buffer, offset, length, position, done);
+      } catch (err) {
+        this.#settled();
+        reject(err);
+      }
     });
   }
 
@@ -190,9 +202,11 @@ export class FileHandle {
       const abort = validateSignal(signal);
       if (len === 0) return Promise.resolve({ bytesRead: 0, buffer: buf });
       const pos = validatePosition(position);
-      const refused = this.#direct && misaligned(this.#direct, 'read', [buf], off, len, pos);
-      if (refused) return Promise.reject(refused);
-      if (abort) return this.#inSequence(pos, 'read', () => this.#run('read', (b, fd, done) => b.read(fd, buf, off, len, pos, done), bytesRead => ({ bytesRead, buffer: buf }), undefined, abort));
+      if (abort) {
+        const refused = this.#direct && misaligned(this.#direct, 'read', [buf], off, len, pos);
+        if (refused) return Promise.reject(refused);
+        return this.#inSequence(pos, 'read', () => this.#run('read', (b, fd, done) => b.read(fd, buf, off, len, pos, done), bytesRead => ({ bytesRead, buffer: buf }), undefined, abort));
+      }
       return this.#inSequence(pos, 'read', () => this.#read(buf, off, len, pos));
     } catch (err) {
       return Promise.reject(err);
@@ -227,9 +241,11 @@ export class FileHandle {
       }
       const abort = validateSignal(signal);
       if (len === 0) return Promise.resolve({ bytesWritten: 0, buffer: data });
-      const refused = this.#direct && misaligned(this.#direct, 'write', [buf], off, len, pos);
-      if (refused) return Promise.reject(refused);
-      if (abort) return this.#inSequence(pos, 'write', () => this.#run('write', (b, fd, done) => b.write(fd, buf, off, len, pos, done), bytesWritten => ({ bytesWritten, buffer: data }), undefined, abort));
+      if (abort) {
+        const refused = this.#direct && misaligned(this.#direct, 'write', [buf], off, len, pos);
+        if (refused) return Promise.reject(refused);
+        return this.#inSequence(pos, 'write', () => this.#run('write', (b, fd, done) => b.write(fd, buf, off, len, pos, done), bytesWritten => ({ bytesWritten, buffer: data }), undefined, abort));
+      }
       return this.#inSequence(pos, 'write', () => this.#write(buf, off, len, pos, data));
     } catch (err) {
       return Promise.reject(err);
@@ -237,34 +253,27 @@ export class FileHandle {
   }
 
   readv<T extends Bytes[]>(buffers: T, position?: number | null, options?: AbortOptions): Promise<{ bytesRead: number; buffers: T }> {
-    try {
-      validateBufferArray(buffers);
-      const pos = validatePosition(position);
-      const signal = validateSignal(validateObject(options, 'options').signal);
-      if (buffers.length === 0) return Promise.reject(systemError(EINVAL, 'read')); // as node:fs
-      const total = buffers.reduce((n, b) => n + b.byteLength, 0);
-      const refused = this.#direct && misaligned(this.#direct, 'read', buffers, 0, total, pos);
-      if (refused) return Promise.reject(refused);
-      return this.#inSequence(pos, 'read', () => this.#run('read',
-        (b, fd, done) => b.readv(fd, buffers, pos, done),
-        bytesRead => ({ bytesRead, buffers }), undefined, signal));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#vectored(false, buffers, position, options, bytesRead => ({ bytesRead, buffers }));
   }
 
   writev<T extends Bytes[]>(buffers: T, position?: number | null, options?: AbortOptions): Promise<{ bytesWritten: number; buffers: T }> {
+    return this.#vectored(true, buffers, position, options, bytesWritten => ({ bytesWritten, buffers }));
+  }
+
+  #vectored<R>(write: boolean, buffers: unknown, position: unknown, options: unknown, ok: (result: number) => R): Promise<R> {
+    const syscall = write ? 'write' : 'read';
     try {
       validateBufferArray(buffers);
+      // The engine gets a copy of the list, taken now: emptying or refilling the caller's array
+      // later changes neither what is transferred nor which buffers stay referenced until done.
+      const views = buffers.slice();
       const pos = validatePosition(position);
       const signal = validateSignal(validateObject(options, 'options').signal);
-      if (buffers.length === 0) return Promise.resolve({ bytesWritten: 0, buffers }); // as node:fs
-      const total = buffers.reduce((n, b) => n + b.byteLength, 0);
-      const refused = this.#direct && misaligned(this.#direct, 'write', buffers, 0, total, pos);
+      if (views.length === 0) return write ? Promise.resolve(ok(0)) : Promise.reject(systemError(EINVAL, syscall)); // as node:fs
+      const refused = this.#direct && misaligned(this.#direct, syscall, views, 0, byteLengthOf(views), pos);
       if (refused) return Promise.reject(refused);
-      return this.#inSequence(pos, 'write', () => this.#run('write',
-        (b, fd, done) => b.writev(fd, buffers, pos, done),
-        bytesWritten => ({ bytesWritten, buffers }), undefined, signal));
+      return this.#inSequence(pos, syscall, () => this.#run(syscall,
+        (b, fd, done) => (write ? b.writev(fd, views, pos, done) : b.readv(fd, views, pos, done)), ok, undefined, signal));
     } catch (err) {
       return Promise.reject(err);
     }

@@ -15,6 +15,13 @@ export function validateBufferArray(buffers: unknown, name = 'buffers'): asserts
   if (buffers.length > 1024) throw outOfRange(`${name}.length`, '<= 1024 (IOV_MAX)', buffers.length);
 }
 
+/** The bytes a list of buffers holds. */
+export function byteLengthOf(buffers: Bytes[]): number {
+  let n = 0;
+  for (const b of buffers) n += b.byteLength;
+  return n;
+}
+
 export function validateInteger(value: unknown, name: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
   if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);

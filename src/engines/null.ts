@@ -2,10 +2,8 @@
 // a benchmark of it measures ioengine's own overhead. Reads leave the buffer as it was.
 import { constants } from 'node:fs';
 import { S } from '../stats.js';
-import type { Bytes } from '../validate.js';
+import { byteLengthOf, type Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
-
-const total = (buffers: Bytes[]) => buffers.reduce((n, b) => n + b.byteLength, 0);
 
 export class NullBackend implements Backend {
   #nextFd = 1 << 20; // never a real descriptor
@@ -13,8 +11,8 @@ export class NullBackend implements Backend {
   close(_fd: number, done: Done): void { done(0); }
   read(_fd: number, _b: Bytes, _o: number, length: number, _p: number, done: Done): void { done(length); }
   write(_fd: number, _b: Bytes, _o: number, length: number, _p: number, done: Done): void { done(length); }
-  readv(_fd: number, buffers: Bytes[], _p: number, done: Done): void { done(total(buffers)); }
-  writev(_fd: number, buffers: Bytes[], _p: number, done: Done): void { done(total(buffers)); }
+  readv(_fd: number, buffers: Bytes[], _p: number, done: Done): void { done(byteLengthOf(buffers)); }
+  writev(_fd: number, buffers: Bytes[], _p: number, done: Done): void { done(byteLengthOf(buffers)); }
   fsync(_fd: number, done: Done): void { done(0); }
   fdatasync(_fd: number, done: Done): void { done(0); }
   fstat(_fd: number, out: Float64Array, done: Done): void {

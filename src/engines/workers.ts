@@ -4,7 +4,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { errnoOf } from '../errors.js';
 import { STAT_FIELDS } from '../stats.js';
-import type { Bytes } from '../validate.js';
+import { byteLengthOf, type Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
 import { CONTROL_BYTES, DONE, F, IDLE, REQUEST, STATE, WOp } from './workers-protocol.js';
 
@@ -148,7 +148,7 @@ export class WorkersBackend implements Backend {
     this.#submit({ op: WOp.WRITE, fd, position, length, a: 0, b: 0, done, before: d => d.set(source) });
   }
   readv(fd: number, buffers: Bytes[], position: number, done: Done): void {
-    const length = buffers.reduce((n, b) => n + b.byteLength, 0);
+    const length = byteLengthOf(buffers);
     this.#submit({ op: WOp.READ, fd, position, length, a: 0, b: 0, done,
       after: (d, n) => {
         for (let i = 0, at = 0; i < buffers.length && at < n; at += buffers[i++].byteLength)
@@ -156,7 +156,7 @@ export class WorkersBackend implements Backend {
       } });
   }
   writev(fd: number, buffers: Bytes[], position: number, done: Done): void {
-    const length = buffers.reduce((n, b) => n + b.byteLength, 0);
+    const length = byteLengthOf(buffers);
     this.#submit({ op: WOp.WRITE, fd, position, length, a: 0, b: 0, done,
       before: d => { let at = 0; for (const b of buffers) { d.set(bytesOf(b), at); at += b.byteLength; } } });
   }

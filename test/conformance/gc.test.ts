@@ -2,6 +2,7 @@
 // operation are referenced by nothing but the operation, and must stay alive, and in place,
 // until it completes. Every byte is verified afterwards.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Engine, FileHandle } from '../../src/index.js';
@@ -86,6 +87,29 @@ conformance('gc', test => {
     const ops = await start(engine);
     await collectWhileInFlight(ops);
     await verify(ops, original, p);
+  });
+
+  test('forced GC after the caller empties the array of a readv in flight: its buffers stay alive', { gc: true }, async ({ t, kase, engine, dir }) => {
+    if (kase.name === 'sync') return t.skip('the sync engine blocks its thread in a read of an empty FIFO');
+    const fifo = `${dir}/fifo`;
+    execFileSync('mkfifo', [fifo]);
+    const fh = await engine.open(fifo, fs.constants.O_RDWR); // blocks until data comes
+    const list = [Buffer.allocUnsafeSlow(1 << 20).fill(0xee)];
+    const kept = new WeakRef(list[0]);
+    const reading = fh.readv(list, null);
+    list.length = 0; // the caller lets go of the buffer: only the operation holds it now
+    for (let i = 0; i < 5; i++) {
+      gc()!();
+      await nextTurn();
+    }
+    assert.ok(kept.deref(), 'the buffer of a readv in flight was collected');
+    const data = pattern(16, 77);
+    const w = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    fs.writeSync(w, data);
+    fs.closeSync(w);
+    assert.equal((await reading).bytesRead, 16);
+    assertBytes(kept.deref()!.subarray(0, 16), data, 'bytes read into the buffer');
+    await fh.close();
   });
 
   test('forced GC while writes at the current position wait in line: order and bytes kept', { gc: true }, async ({ engine, file }) => {
