@@ -6,6 +6,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import * as hdr from 'hdr-histogram-js';
+import { fioJson } from '../src/bench/fio-json.js';
+import { planBench } from '../src/bench/plan.js';
+import type { DirectionResult } from '../src/bench/protocol.js';
+import { entriesOf } from '../src/bench/results.js';
 
 const CLI = new URL('../src/cli.js', import.meta.url).pathname;
 const FIXTURES = new URL('../../test/fixtures/', import.meta.url).pathname;
@@ -179,4 +184,19 @@ test('--output writes the results to a file, not stdout', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '');
   assert.equal(JSON.parse(fs.readFileSync(out, 'utf8')).jobs[0].read.total_ios, 16);
+});
+
+test('a long run: bandwidth and IOPS figures from more samples than a call can take as arguments', () => {
+  // 200,000 samples of 500 ms: a day and more of time_based.
+  const samples = Array.from({ length: 200_000 }, (_, i) => 1 + (i % 1000));
+  const empty = hdr.encodeIntoCompressedBase64(hdr.build({ useWebAssembly: false }));
+  const none: DirectionResult = { ios: 0, bytes: 0, shortIos: 0, min: 0, max: 0, mean: 0, m2: 0, histogram: empty, runtimeMs: 0, bwSamples: [], iopsSamples: [] };
+  const read = { ...none, ios: 1, bytes: 4096, min: 10, max: 10, mean: 10, runtimeMs: 1, bwSamples: samples, iopsSamples: samples };
+  const job = planBench(['--name=long', '--filename=/tmp/long.dat', '--size=1m', '--ioengine=null'], { engines: [{ name: 'null', available: true }], alignedBuffers: false }).jobs[0];
+  const cpu = { userMs: 0, systemMs: 0, voluntary: 0, involuntary: 0, majorFaults: 0, minorFaults: 0, windowMs: 1 };
+  const clone = { clone: 0, engine: 'null', read, write: none, sync: none, depth: [1, 0, 0, 0, 0, 0, 0], elapsedMs: 1, error: 0 };
+  const entries = entriesOf([{ job, engine: 'null', pass: 0, clones: [clone], cpu }]);
+  const j = fioJson({ globalOptions: {}, entries, startedAt: new Date() }).jobs[0];
+  assert.deepEqual([j.read.bw_min, j.read.bw_max, j.read.bw_samples], [1, 1000, 200_000]);
+  assert.deepEqual([j.read.iops_min, j.read.iops_max, j.read.iops_samples], [1, 1000, 200_000]);
 });

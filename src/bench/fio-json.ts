@@ -43,7 +43,14 @@ function samples(values: number[]) {
   if (n === 0) return { min: 0, max: 0, mean: 0, dev: 0, n: 0 };
   const mean = values.reduce((s, v) => s + v, 0) / n;
   const dev = n > 1 ? Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : 0;
-  return { min: Math.floor(Math.min(...values)), max: Math.floor(Math.max(...values)), mean, dev, n };
+  // A loop, not Math.min(...values): spreading a long run's samples overflows the stack.
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min: Math.floor(min), max: Math.floor(max), mean, dev, n };
 }
 
 function direction(d: DirectionStats, groupBwBytes: number) {
