@@ -186,6 +186,16 @@ test('--output writes the results to a file, not stdout', async () => {
   assert.equal(JSON.parse(fs.readFileSync(out, 'utf8')).jobs[0].read.total_ios, 16);
 });
 
+test('an --output that cannot be written is refused before any job runs', async () => {
+  for (const [out, why] of [[`${dir}/no/such/out.json`, /--output=.*out\.json: cannot write in .*no\/such/], [dir, /--output=.*: it is a folder/]] as const) {
+    const r = await bench(['--name=o', `--filename=${dir}/never.dat`, '--size=64k', '--ioengine=null', '--output-format=json', `--output=${out}`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, why);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(fs.existsSync(`${dir}/never.dat`), false, 'no job ran');
+  }
+});
+
 test('a long run: bandwidth and IOPS figures from more samples than a call can take as arguments', () => {
   // 200,000 samples of 500 ms: a day and more of time_based.
   const samples = Array.from({ length: 200_000 }, (_, i) => 1 + (i % 1000));

@@ -59,9 +59,12 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
     }
     throw e;
   }
-  if (plan.cli.report && !writableFolder(plan.cli.report)) {
-    err(`ioengine bench: --report=${plan.cli.report}: cannot write in ${path.dirname(path.resolve(plan.cli.report))}`);
-    return 1;
+  for (const [option, file] of [['output', plan.cli.output], ['report', plan.cli.report]] as const) {
+    const why = file === undefined ? undefined : cannotWrite(file);
+    if (why) {
+      err(`ioengine bench: --${option}=${file}: ${why}`);
+      return 1;
+    }
   }
   for (const n of plan.notes) err(`note: ${n}`);
   const missing = unavailable(known);
@@ -189,12 +192,16 @@ function normalText(plan: Plan, measured: Measured[], entries: Entry[], referenc
   return `${parts.join('\n\n')}\n`;
 }
 
-function writableFolder(file: string): boolean {
+/** Why the file cannot be written, if it cannot: found before any job runs, not at the end with the results in hand. */
+function cannotWrite(file: string): string | undefined {
+  const folder = path.dirname(path.resolve(file));
+  const exists = fs.existsSync(file);
+  if (exists && fs.statSync(file).isDirectory()) return 'it is a folder';
   try {
-    fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
-    return true;
+    fs.accessSync(exists ? file : folder, fs.constants.W_OK);
+    return undefined;
   } catch {
-    return false;
+    return exists ? 'the file is read-only' : `cannot write in ${folder}`;
   }
 }
 
