@@ -157,21 +157,25 @@ function startRunner(job: Job, engine: string, pass: number, size: number, contr
       else if (m.type === 'error') { failed = m.message; reject(new Error(m.message)); }
     });
     child.on('exit', () => reject(new Error('exited')));
+    child.on('error', reject);
   });
   runner.ready.catch(() => {});
   runner.done = new Promise(resolve => {
     let measured: Measured | undefined;
+    let ended = false;
+    const end = (why: string) => {
+      if (ended) return;
+      ended = true;
+      control.children.delete(child);
+      if (!measured) outcome.failures.push(`job '${job.name}' on ${engine}: ${failed ?? why}`);
+      resolve(measured);
+    };
     child.on('message', (m: RunnerMessage) => {
       if (m.type === 'result') measured = { job, engine, pass, clones: m.clones, cpu: m.cpu };
     });
-    child.on('exit', (code, signal) => {
-      control.children.delete(child);
-      if (!measured) {
-        const why = failed ?? (output.trim().split('\n').slice(-3).join(' / ') || `runner exited with ${signal ?? `code ${code}`}`);
-        outcome.failures.push(`job '${job.name}' on ${engine}: ${why}`);
-      }
-      resolve(measured);
-    });
+    child.on('exit', (code, signal) => end(output.trim().split('\n').slice(-3).join(' / ') || `runner exited with ${signal ?? `code ${code}`}`));
+    // A process that could not be started gets 'error' and no 'exit' (with a pid, 'exit' follows).
+    child.on('error', e => { if (child.pid === undefined) end(`cannot start the runner process: ${e.message}`); });
   });
   return runner;
 }
