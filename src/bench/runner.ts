@@ -55,7 +55,10 @@ async function main(input: RunnerInput): Promise<void> {
       const clone = input.firstClone + i;
       const workerData: CloneInput = { ...input, clone, control, shared };
       const worker = new Worker(new URL('./clone.js', import.meta.url), { workerData });
+      let posted = false;
       worker.on('error', reject);
+      // Messages posted before a worker ends arrive before its 'exit': none means none will come.
+      worker.on('exit', code => { if (!posted) reject(new Error(`clone ${clone} ended without a result (exit code ${code})`)); });
       worker.on('message', (m: CloneMessage) => {
         if (m.type === 'ready' && ++ready === clones) void send({ type: 'ready' });
         else if (m.type === 'finished' && ++finished === clones) {
@@ -63,9 +66,11 @@ async function main(input: RunnerInput): Promise<void> {
           cpu = cpuBetween(ru0 ?? process.resourceUsage(), process.resourceUsage(), now - t0);
           clearInterval(progress);
         } else if (m.type === 'result') {
+          posted = true;
           results.push(m.result);
           if (results.length === clones) resolve();
         } else if (m.type === 'error') {
+          posted = true;
           reject(new Error(m.message));
         }
       });
