@@ -2,13 +2,15 @@
 // and prints what was measured, files are laid out with data and dropped from the page cache, the
 // default run cleans up after itself. Nothing here asserts a speed.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { engines } from '../src/index.js';
+import { cloneFile, planBench } from '../src/bench/plan.js';
 import { invalidate, layOut } from '../src/bench/prepare.js';
+import type { RunnerInput, RunnerMessage } from '../src/bench/protocol.js';
 import { randomPermutation, workload } from '../src/bench/workload.js';
 import { CLI, runCli, type Run } from './run-cli.js';
 
@@ -93,6 +95,27 @@ test('Ctrl-C stops the run and prints what was measured so far', async () => {
   const job = JSON.parse(stdout).jobs[0];
   assert.ok(job.read.total_ios > 0);
   assert.ok(job.read.runtime < 60000);
+});
+
+test('clones stopped before go measure nothing: the runner says the job did not start', async () => {
+  // As when another job of the pass fails to start, or Ctrl-C comes while the runners get ready;
+  // the go that may still follow the stop must not start them.
+  const job = planBench(['--name=early', `--directory=${dir}`, '--size=64k', '--numjobs=2', '--ioengine=null'], { engines: engines(), alignedBuffers: false }).jobs[0];
+  const files = [0, 1].map(c => cloneFile(job, c));
+  for (const f of files) layOut(f, 64 << 10);
+  const input: RunnerInput = { job, engine: 'null', size: 64 << 10, firstClone: 0, files };
+  const runner = fork(new URL('../src/bench/runner.js', import.meta.url), [JSON.stringify(input)], { execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const messages: RunnerMessage[] = [];
+  runner.on('message', (m: RunnerMessage) => {
+    messages.push(m);
+    if (m.type === 'ready') {
+      runner.send({ type: 'stop' });
+      runner.send({ type: 'go' });
+    }
+  });
+  const code = await new Promise(resolve => runner.on('exit', resolve));
+  assert.deepEqual(messages, [{ type: 'ready' }, { type: 'error', message: 'stopped before it started' }]);
+  assert.equal(code, 1);
 });
 
 test('the default run prints a ranking table and removes its file', async () => {

@@ -137,6 +137,13 @@ async function main(input: CloneInput): Promise<void> {
 
   post({ type: 'ready' });
   Atomics.wait(ctl, CTL_GO, 0);
+  if (shared[F64_EPOCH] === 0) {
+    // Woken by stop, not go: there is no start to measure from.
+    await fh.close();
+    await engine.close();
+    post({ type: 'not started' });
+    return;
+  }
   const goMs = shared[F64_EPOCH] - performance.timeOrigin;
   let startMs = goMs + job.ramp_time;
   let ramping = job.ramp_time > 0;

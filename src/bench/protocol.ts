@@ -99,6 +99,8 @@ export type ParentMessage = { type: 'go' } | { type: 'stop' };
 
 export type CloneMessage =
   | { type: 'ready' }
+  /** stopped before go (another job could not start, Ctrl-C): nothing measured */
+  | { type: 'not started' }
   | { type: 'finished' }
   | { type: 'result'; result: CloneResult }
   | { type: 'error'; message: string };

@@ -126,7 +126,7 @@ async function runPass(group: Job[], pass: number, sizes: Map<Job, number>, cont
   const report = () => events.progress?.(runners.reduce((s, r) => s + r.ios, 0));
   for (const r of runners) r.child.on('message', (m: RunnerMessage) => { if (m.type === 'progress') report(); });
   const ready = await Promise.allSettled(runners.map(r => r.ready));
-  if (ready.some(r => r.status === 'rejected')) {
+  if (control.stopped || ready.some(r => r.status === 'rejected')) {
     for (const r of runners) send(r.child, { type: 'stop' });
   } else {
     for (const r of runners) send(r.child, { type: 'go' });

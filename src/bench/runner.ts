@@ -44,6 +44,7 @@ async function main(input: RunnerInput): Promise<void> {
 
   let ready = 0;
   let finished = 0;
+  let notStarted = 0;
   const results: CloneResult[] = [];
   let ru0: NodeJS.ResourceUsage | undefined;
   let t0 = 0;
@@ -65,10 +66,11 @@ async function main(input: RunnerInput): Promise<void> {
           const now = performance.now();
           cpu = cpuBetween(ru0 ?? process.resourceUsage(), process.resourceUsage(), now - t0);
           clearInterval(progress);
-        } else if (m.type === 'result') {
+        } else if (m.type === 'result' || m.type === 'not started') {
           posted = true;
-          results.push(m.result);
-          if (results.length === clones) resolve();
+          if (m.type === 'result') results.push(m.result);
+          else notStarted++;
+          if (results.length + notStarted === clones) resolve();
         } else if (m.type === 'error') {
           posted = true;
           reject(new Error(m.message));
@@ -79,7 +81,8 @@ async function main(input: RunnerInput): Promise<void> {
 
   process.on('message', (m: ParentMessage) => {
     if (m.type === 'stop') stop();
-    if (m.type !== 'go') return;
+    // A go after stop (Ctrl-C while the parent waited for ready) must not start the clones.
+    if (m.type !== 'go' || Atomics.load(ctl, CTL_STOP) !== 0) return;
     ru0 = process.resourceUsage();
     t0 = performance.now();
     f64[F64_EPOCH] = performance.timeOrigin + t0;
@@ -102,6 +105,8 @@ async function main(input: RunnerInput): Promise<void> {
   });
 
   await done;
+  // As a job that could not start: the parent reports it as not run, with this message.
+  if (notStarted) throw new Error('stopped before it started');
   results.sort((a, b) => a.clone - b.clone);
   await send({ type: 'result', clones: results, cpu: cpu! });
 }
