@@ -247,9 +247,9 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   e->sub = (double *)data;
   e->sub_cap = len / (RECORD_SIZE * sizeof(double));
   e->comp_cap = n / (2 * sizeof(double));
-  if (e->sub_cap == 0 || e->comp_cap == 0) {
+  if (e->sub_cap == 0 || e->comp_cap < e->sub_cap) {
     free(e);
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "submission and completion arrays are too small");
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "the completion array must hold a pair for every submission record");
     return NULL;
   }
   CHECK(napi_get_uv_event_loop(env, &e->loop));
@@ -299,15 +299,16 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
     const double *rec = e->sub + (size_t)i * RECORD_SIZE;
     req_t *r = req_alloc(e);
     if (!r) {
-      // Out of memory: report this operation failed; never lose it.
+      // Out of memory: report this operation failed; never lose it. There is room: an operation
+      // records at most one completion while the batch is started, and comp_cap >= sub_cap.
       e->comp[2 * e->ncomp] = rec[R_ID];
       e->comp[2 * e->ncomp + 1] = -ENOMEM;
-      if (++e->ncomp == e->comp_cap) break;
+      e->ncomp++;
       continue;
     }
     e->inflight++;
     int err = parse_record(env, rec, argv[2], r);
-    if (err == 0) err = remember(e, r);
+    if (err == 0 && e->kind->cancel_one) err = remember(e, r);
     if (err < 0) {
       r->op = OP_NOP;
       r->result = err;

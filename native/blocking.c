@@ -90,3 +90,10 @@ void blocking_run(req_t *r) {
   while (res == -EINTR);
   r->result = res;
 }
+
+void *blocking_thread(void *req) {
+  req_t *r = req;
+  blocking_run(r);
+  completion_push(r->engine, r);
+  return NULL;
+}

@@ -93,6 +93,17 @@ int completion_destroyed(engine_t *e) {
   return 1;
 }
 
+int completion_deliver_unless_destroyed(engine_t *e) {
+  if (completion_destroyed(e)) return 1;
+  completion_deliver(e);
+  return completion_destroyed(e);
+}
+
+void signal_eventfd(int fd) {
+  uint64_t one = 1;
+  while (write(fd, &one, sizeof one) < 0 && errno == EINTR) {}
+}
+
 void completion_drain_pushed(engine_t *e, int deliver) {
   pthread_mutex_lock(&e->done_lock);
   req_t *r = e->done_head;
@@ -140,9 +151,7 @@ static void on_async(uv_async_t *a) {
   engine_t *e = a->data;
   if (e->stopping) return;
   completion_drain_pushed(e, 1);
-  if (completion_destroyed(e)) return;
-  completion_deliver(e);
-  if (completion_destroyed(e)) return;
+  if (completion_deliver_unless_destroyed(e)) return;
   completion_update_ref(e);
 }
 

@@ -151,6 +151,11 @@ void completion_update_ref(engine_t *e);
 // After a delivery: true when JS asked meanwhile to destroy the engine. Callers stop touching the
 // engine's resources and return; the outermost one (delivering == 0) has then shut it down.
 int completion_destroyed(engine_t *e);
+// Deliver what was recorded, unless JS asked to destroy the engine; true when it did (before or
+// during the delivery): then the caller returns at once.
+int completion_deliver_unless_destroyed(engine_t *e);
+// Make an eventfd readable (a wake-up for the loop that polls it).
+void signal_eventfd(int fd);
 
 // Ramping up after a wake-up (io_uring, linux-aio). A device that completes its whole queue at
 // once (virtio here: one interrupt per drained queue) is idle until new requests arrive. Handing
@@ -171,6 +176,8 @@ uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t
 
 // blocking.c: run one request with blocking syscalls on the calling thread.
 void blocking_run(req_t *r);
+// blocking.c: a thread's body (pthread_create's start routine): run the request, hand it back.
+void *blocking_thread(void *req);
 // blocking.c: statx results as the STAT_FIELDS doubles of src/stats.ts (fstat of every engine).
 struct statx;
 void stat_fill(double *out, const struct statx *st);

@@ -64,7 +64,6 @@ typedef struct {
   size_t sq_ring_size, cq_ring_size, sqes_size;
   uint8_t supported[256];  // by IORING_OP_*, from IORING_REGISTER_PROBE
   uv_poll_t poll;
-  int polling;
   int sqpoll;
   // registerFiles: a sparse table of registered files, and each fd's slot + 1 (0: none).
   unsigned file_slots;
@@ -102,6 +101,22 @@ static void unmap(uring_t *u) {
   if (u->sq_ring) munmap(u->sq_ring, u->sq_ring_size);
   u->sqes = NULL;
   u->sq_ring = u->cq_ring = NULL;
+}
+
+// Everything uring_init set up, given back (also after a failure part way through it).
+static void release_ring(uring_t *u) {
+  if (u->enter_flags & IORING_ENTER_REGISTERED_RING) {
+    // The registration holds the ring open: drop it, or closing the fd would not free the ring.
+    struct io_uring_rsrc_update reg = {.offset = (unsigned)u->enter_fd};
+    sys_register(u->ring_fd, IORING_UNREGISTER_RING_FDS, &reg, 1);
+  }
+  unmap(u);
+  if (u->event_fd >= 0) close(u->event_fd);
+  close(u->ring_fd);  // unregisters files and buffers with the ring
+  free(u->slot_used);
+  free(u->slot_of_fd);
+  if (u->region) region_release(u->region);
+  u->region = NULL;
 }
 
 // Set flags the kernel does not know are refused with EINVAL: try the best set first, then less.
@@ -295,17 +310,10 @@ static int uring_init(engine_t *e, napi_env env, napi_value options) {
   u->poll.data = u;
   uv_poll_start(&u->poll, UV_READABLE, on_poll);
   uv_unref((uv_handle_t *)&u->poll);  // ref'ed only while operations are in flight
-  u->polling = 1;
   return 0;
 
 fail:
-  free(u->slot_used);
-  free(u->slot_of_fd);
-  if (u->region) region_release(u->region);
-  u->region = NULL;
-  unmap(u);
-  if (u->event_fd >= 0) close(u->event_fd);
-  close(fd);
+  release_ring(u);
   return err;
 }
 
@@ -493,17 +501,38 @@ static void mute_eventfd(uring_t *u, int mute) {
   __atomic_store_n(u->cq_flags, flags, __ATOMIC_SEQ_CST);
 }
 
+// io_uring_enter refused the SQEs for good: take them back (without SQPOLL the kernel reads the
+// tail only inside io_uring_enter) and fail their operations with its error, rather than leave
+// them waiting for a submit that will not come.
+static void fail_unsubmitted(uring_t *u, int err) {
+  if (u->sqpoll) return;  // the SQ thread may take them at any moment: they stay
+  for (; u->to_submit > 0; u->to_submit--) {
+    struct io_uring_sqe *sqe = &u->sqes[--u->sq_local_tail & *u->sq_mask];
+    req_t *r = (req_t *)(uintptr_t)sqe->user_data;
+    if (!r) continue;  // a cancel request
+    if (r->op == OP_FSTAT) {
+      free(r->scratch);
+      r->scratch = NULL;
+    }
+    if (!(r->op == OP_NOP && r->result < 0)) r->result = err;  // a NOP standing for a failure keeps it
+    completion_push(&u->base, r);
+  }
+  store_release(u->sq_tail, u->sq_local_tail);
+}
+
 static void uring_flush(engine_t *e) {
   uring_t *u = (uring_t *)e;
   mute_eventfd(u, 1);
   unsigned submitted = u->to_submit;
   // The SQEs are written; a release store of the tail makes them visible to the kernel.
   store_release(u->sq_tail, u->sq_local_tail);
-  // EAGAIN/EBUSY: the kernel is short of room for completions; reaping makes room.
+  // EAGAIN/EBUSY: the kernel is short of room for completions; reaping makes room. They get
+  // one more try from the next wake-up (the eventfd below); any other refusal is final.
   for (int tries = 0; u->to_submit && tries < 3; tries++) {
     int r = uring_submit_pending(u, 0, 0);
-    if (r >= 0 || (r != -EAGAIN && r != -EBUSY)) break;
-    reap(u, 1, UINT_MAX);
+    if (r >= 0) continue;
+    if (r != -EAGAIN && r != -EBUSY) fail_unsubmitted(u, r);
+    else reap(u, 1, UINT_MAX);
   }
   // Page-cache reads are usually complete by now: deliver them with this call. Device I/O
   // completed earlier waits its turn (see ramp_budget); the eventfd below brings what is left.
@@ -511,10 +540,8 @@ static void uring_flush(engine_t *e) {
   budget -= reap(u, 1, budget);
   mute_eventfd(u, 0);
   reap(u, 1, budget);
-  if (u->cq_flags && !u->sqpoll && (e->inflight > 0 || load_acquire(u->cq_tail) != *u->cq_head)) {
-    uint64_t one = 1;
-    while (write(u->event_fd, &one, sizeof one) < 0 && errno == EINTR) {}
-  }
+  if (u->cq_flags && !u->sqpoll && (e->inflight > 0 || load_acquire(u->cq_tail) != *u->cq_head))
+    signal_eventfd(u->event_fd);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -523,12 +550,12 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   // Clear the eventfd before reaping: a CQE posted after this read signals it again.
   while (read(u->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
   if (u->base.stopping) return;
-  if (u->to_submit) uring_submit_pending(u, 0, 0);  // left over from a refused io_uring_enter
-  for (unsigned max = RAMP_FIRST; reap(u, 1, max) > 0; max = ramp_budget(max)) {
-    if (completion_destroyed(&u->base)) return;
-    completion_deliver(&u->base);
-    if (completion_destroyed(&u->base)) return;
+  if (u->to_submit) {  // left over from a refused io_uring_enter: its last chance
+    int r = uring_submit_pending(u, 0, 0);
+    if (r < 0) fail_unsubmitted(u, r);
   }
+  for (unsigned max = RAMP_FIRST; reap(u, 1, max) > 0; max = ramp_budget(max))
+    if (completion_deliver_unless_destroyed(&u->base)) return;
   if (completion_destroyed(&u->base)) return;
   completion_update_ref(&u->base);
 }
@@ -560,27 +587,19 @@ static void uring_cancel_one(engine_t *e, req_t *r) {
 
 static void uring_stop(engine_t *e) {
   uring_t *u = (uring_t *)e;
-  if (u->polling) uv_poll_stop(&u->poll);
+  uv_poll_stop(&u->poll);
   // Wait for every operation the kernel holds: only then may the buffers and ring go away.
   while (e->inflight > 0) {
     unsigned before = e->inflight;
     reap(u, 0, UINT_MAX);
     completion_drain_pushed(e, 0);  // requests that failed before reaching the ring
-    if (e->inflight == before) uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS);
+    if (e->inflight == before) {
+      int r = uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS);
+      if (r < 0 && u->to_submit) fail_unsubmitted(u, r);
+    }
   }
   e->ncomp = 0;
-  if (u->enter_flags & IORING_ENTER_REGISTERED_RING) {
-    // The registration holds the ring open: drop it, or closing the fd would not free the ring.
-    struct io_uring_rsrc_update reg = {.offset = (unsigned)u->enter_fd};
-    sys_register(u->ring_fd, IORING_UNREGISTER_RING_FDS, &reg, 1);
-  }
-  unmap(u);
-  close(u->event_fd);
-  close(u->ring_fd);  // unregisters files and buffers with the ring
-  free(u->slot_used);
-  free(u->slot_of_fd);
-  if (u->region) region_release(u->region);
-  u->region = NULL;
+  release_ring(u);
 }
 
 static uv_handle_t *uring_handle(engine_t *e) { return (uv_handle_t *)&((uring_t *)e)->poll; }

@@ -77,19 +77,12 @@ static int aio_supports(engine_t *e, int op) {
 
 // What io_submit refuses with EINVAL (IOCB_CMD_FSYNC on a filesystem without it, a directory)
 // runs with the blocking call on a thread of its own, as the pool would.
-static void *fsync_thread(void *arg) {
-  req_t *r = arg;
-  blocking_run(r);
-  completion_push(r->engine, r);
-  return NULL;
-}
-
 static void run_elsewhere(engine_t *e, req_t *r) {
   pthread_t t;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int err = pthread_create(&t, &attr, fsync_thread, r);
+  int err = pthread_create(&t, &attr, blocking_thread, r);
   pthread_attr_destroy(&attr);
   if (err) {
     r->result = -err;
@@ -127,8 +120,15 @@ static void aio_start(engine_t *e, req_t *r) {
     default:
       cb->aio_lio_opcode = IOCB_CMD_NOOP;
   }
-  if (a->nbatch == a->batch_cap) e->kind->flush(e);
-  a->batch[a->nbatch++] = cb;
+  a->batch[a->nbatch++] = cb;  // room: a batch holds at most sub_cap records
+}
+
+static void push_events(engine_t *e, const struct io_event *events, long n) {
+  for (long i = 0; i < n; i++) {
+    req_t *r = (req_t *)(uintptr_t)events[i].data;
+    r->result = events[i].res;
+    completion_push(e, r);
+  }
 }
 
 // Reap up to max ready events into the completion array; never waits. Returns how many.
@@ -145,27 +145,16 @@ static unsigned reap(aio_engine_t *a, int deliver, unsigned max) {
     got += (unsigned)n;
     for (long i = 0; i < n; i++) {
       if (completion_full(e)) {
-        if (deliver && !e->in_js_call) {
-          completion_deliver(e);
-          if (e->destroy_requested) {
-            // JS closed the engine: hand the rest of this batch to stop() through the list.
-            for (long j = i; j < n; j++) {
-              req_t *r = (req_t *)(uintptr_t)events[j].data;
-              r->result = events[j].res;
-              completion_push(e, r);
-            }
+        if (!deliver) {
+          e->ncomp = 0;  // stopping: nobody to tell
+        } else {
+          if (!e->in_js_call) completion_deliver(e);
+          // Inside submit() with a full array, or JS closed the engine while it was delivering:
+          // the rest of this batch goes through the list (the async wake-up, or stop()).
+          if (e->in_js_call || e->destroy_requested) {
+            push_events(e, events + i, n - i);
             return got;
           }
-        }
-        else if (!deliver) e->ncomp = 0;
-        else {
-          // Inside submit() with a full array: hand the rest over through the eventfd.
-          for (long j = i; j < n; j++) {
-            req_t *r = (req_t *)(uintptr_t)events[j].data;
-            r->result = events[j].res;
-            completion_push(e, r);
-          }
-          return got;
         }
       }
       req_t *r = (req_t *)(uintptr_t)events[i].data;
@@ -203,10 +192,7 @@ static void aio_flush(engine_t *e) {
   // Buffered I/O was done inside io_submit: deliver it now. Device I/O completed earlier waits
   // its turn (see ramp_budget): when the budget runs out, the eventfd brings the rest.
   unsigned budget = ramp_budget(done);
-  if (reap(a, 1, budget) == budget) {
-    uint64_t one = 1;
-    while (write(a->event_fd, &one, sizeof one) < 0 && errno == EINTR) {}
-  }
+  if (reap(a, 1, budget) == budget) signal_eventfd(a->event_fd);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -214,15 +200,10 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   uint64_t count;
   if (a->base.stopping) return;
   while (read(a->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
-  for (unsigned max = RAMP_FIRST; reap(a, 1, max) > 0; max = ramp_budget(max)) {
-    if (completion_destroyed(&a->base)) return;
-    completion_deliver(&a->base);
-    if (completion_destroyed(&a->base)) return;
-  }
+  for (unsigned max = RAMP_FIRST; reap(a, 1, max) > 0; max = ramp_budget(max))
+    if (completion_deliver_unless_destroyed(&a->base)) return;
   completion_drain_pushed(&a->base, 1);
-  if (completion_destroyed(&a->base)) return;
-  completion_deliver(&a->base);
-  if (completion_destroyed(&a->base)) return;
+  if (completion_deliver_unless_destroyed(&a->base)) return;
   completion_update_ref(&a->base);
 }
 

@@ -151,9 +151,31 @@ static int paio_supports(engine_t *e, int op) {
   }
 }
 
+// Room in the in-flight list for one more, taken before glibc gets the request: a request glibc
+// holds must be tracked, so running out of memory has to be found out first.
+static int reserve_inflight(paio_engine_t *p) {
+  pthread_mutex_lock(&p->lock);
+  int ok = p->n < p->cap;
+  if (!ok) {
+    req_t **grown = realloc(p->inflight, 2 * p->cap * sizeof *grown);
+    if (grown) {
+      p->inflight = grown;
+      p->cap *= 2;
+      ok = 1;
+    }
+  }
+  pthread_mutex_unlock(&p->lock);
+  return ok;
+}
+
 static void paio_start(engine_t *e, req_t *r) {
   paio_engine_t *p = (paio_engine_t *)e;
   struct aiocb *cb = (struct aiocb *)r->engine_data;
+  if (!reserve_inflight(p)) {
+    r->result = -ENOMEM;
+    completion_push(e, r);
+    return;
+  }
   memset(cb, 0, sizeof *cb);
   cb->aio_fildes = r->fd;
   cb->aio_sigevent.sigev_notify = SIGEV_NONE;
@@ -181,13 +203,7 @@ static void paio_start(engine_t *e, req_t *r) {
     return;
   }
   pthread_mutex_lock(&p->lock);
-  if (p->n == p->cap) {
-    req_t **grown = realloc(p->inflight, 2 * p->cap * sizeof *grown);
-    if (!grown) abort();  // the request is with glibc already: losing track of it is worse
-    p->inflight = grown;
-    p->cap *= 2;
-  }
-  p->inflight[p->n++] = r;
+  p->inflight[p->n++] = r;  // room: reserved above, and only this thread adds
   if (p->n == 1) pthread_cond_signal(&p->work);
   pthread_mutex_unlock(&p->lock);
 }
@@ -205,11 +221,9 @@ static void paio_flush(engine_t *e) {
   }
 }
 
-// Nothing is taken back: an aborted operation runs to its end and resolves as done. glibc's
-// aio_cancel of a queued request, mixed with writes and aio_fsync on the same file, left every
-// later request on that file unrun for good (found by the soak test: all of them hung).
-static void paio_cancel_one(engine_t *e, req_t *r) {}
-
+// Nothing is taken back (no cancel_one): an aborted operation runs to its end and resolves as
+// done. glibc's aio_cancel of a queued request, mixed with writes and aio_fsync on the same file,
+// left every later request on that file unrun for good (found by the soak test: all of them hung).
 static void paio_cancel(engine_t *e) {}
 
 static void paio_stop(engine_t *e) {
@@ -244,7 +258,6 @@ const engine_kind_t posix_aio_kind = {
     .start = paio_start,
     .flush = paio_flush,
     .cancel = paio_cancel,
-    .cancel_one = paio_cancel_one,
     .stop = paio_stop,
     .supports = paio_supports,
     .handle = paio_handle,

@@ -11,13 +11,6 @@ typedef struct {
   uint32_t running;  // threads started and not yet joined
 } thread_engine_t;
 
-static void *thread_main(void *arg) {
-  req_t *r = arg;
-  blocking_run(r);
-  completion_push(r->engine, r);
-  return NULL;
-}
-
 static int thread_init(engine_t *e, napi_env env, napi_value options) { return 0; }
 
 static void thread_start(engine_t *e, req_t *r) {
@@ -25,7 +18,7 @@ static void thread_start(engine_t *e, req_t *r) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 64 * 1024);  // blocking_run needs little; keeps 1000s cheap
-  int err = pthread_create(&r->thread, &attr, thread_main, r);
+  int err = pthread_create(&r->thread, &attr, blocking_thread, r);
   pthread_attr_destroy(&attr);
   if (err) {
     // No thread to be had: the operation fails with the reason rather than blocking the loop.
