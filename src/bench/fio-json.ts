@@ -13,7 +13,8 @@ import * as hdr from 'hdr-histogram-js';
 import { hostInfo } from './host.js';
 import { bucketCounts, type DirectionStats, type Entry, type Latency } from './results.js';
 
-const PERCENTILES = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99];
+/** fio's percentiles, p1 to p99.99: the keys of clat_ns.percentile (and the report's latency axis). */
+export const PERCENTILES = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99];
 const NS_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
 const US_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
 const MS_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000, 2000];

@@ -1,9 +1,10 @@
 // The charts of the page, as data: what each draws, in which colours and units. The page's script
 // (page-script.ts) turns each into a Chart.js chart; the browser test reads the same specs to check
 // that every chart drew its data.
+import { PERCENTILES } from '../bench/fio-json.js';
 import { engineColor, withAlpha } from './colors.js';
 import type { ReportModel, Workload } from './model.js';
-import { PERCENTILES, type Result } from './results.js';
+import type { Result } from './results.js';
 import type { Sweep } from './sweeps.js';
 
 /** bandwidth is drawn in MiB/s or GiB/s (as the tables print it), so the axis gets round numbers of its unit */

@@ -1,12 +1,13 @@
 // The page: one HTML file with everything inside (styles, data, Chart.js, the script that draws),
 // so it opens from disk anywhere. A Content-Security-Policy forbids the page any request at all.
+import { PERCENTILES } from '../bench/fio-json.js';
 import { chartJsSource, chartJsVersion } from './chart-lib.js';
 import type { ChartSpec } from './charts.js';
 import { engineColor } from './colors.js';
 import { bytes, duration, micros, si, when } from './format.js';
 import type { Machine, ReportModel, Workload } from './model.js';
 import { drawCharts } from './page-script.js';
-import { PERCENTILES, type Result } from './results.js';
+import type { Result } from './results.js';
 import type { Sweep } from './sweeps.js';
 
 const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";

@@ -9,7 +9,8 @@ import { readBenchFile, ReportInputError, type Source } from './read.js';
 export { buildModel, type ReportModel, type Workload } from './model.js';
 export { chartSpecs, type ChartSpec } from './charts.js';
 export { checkBenchJson, readBenchFile, ReportInputError, type BenchJson, type Source } from './read.js';
-export { PERCENTILES, type Result } from './results.js';
+export { PERCENTILES } from '../bench/fio-json.js';
+export type { Result } from './results.js';
 export type { Sweep } from './sweeps.js';
 
 export function renderReport(sources: Source[], generatedAt = new Date()): string {

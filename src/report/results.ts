@@ -1,9 +1,7 @@
 // One engine on one workload, as the report shows it: fio's entries for it (one per clone, or one
 // with group_reporting) added up into the figures that rank engines.
+import { PERCENTILES } from '../bench/fio-json.js';
 import type { FioDirection, FioJob, Percentiles } from './read.js';
-
-/** fio's percentiles, p1 to p99.99: the latency chart's x axis. */
-export const PERCENTILES = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99];
 
 export type Kind = 'engine' | 'baseline' | 'reference';
 
