@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as hdr from 'hdr-histogram-js';
-import { fioJson } from '../src/bench/fio-json.js';
+import { fioJson, parseFioJson } from '../src/bench/fio-json.js';
 import { planBench } from '../src/bench/plan.js';
 import type { DirectionResult } from '../src/bench/protocol.js';
 import { entriesOf } from '../src/bench/results.js';
@@ -30,8 +30,7 @@ function run(cmd: string, args: string[]): Promise<Run> {
   });
 }
 const bench = (args: string[]) => run(process.execPath, [CLI, 'bench', ...args]);
-/** fio may print notes before its JSON; peers.mjs skips to the first '{' too. */
-const parse = (r: Run) => JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
+const parse = (r: Run) => parseFioJson(r.stdout) as Record<string, any>;
 
 type Json = Record<string, unknown>;
 /** Every key path of a JSON value; arrays as [] (fio's jobs are all the same shape). */

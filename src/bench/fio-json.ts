@@ -170,6 +170,21 @@ function noIo(): DirectionStats {
   return empty;
 }
 
+/** fio's JSON output as a value: fio may print notes before it, so past the first '{' if need be (as tools that read it do). */
+export function parseFioJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const brace = text.indexOf('{');
+    if (brace <= 0) throw err;
+    try {
+      return JSON.parse(text.slice(brace));
+    } catch {
+      throw err;
+    }
+  }
+}
+
 /** C's ctime() without the newline, as fio's "time": `Tue Nov 24 22:41:26 2026`. */
 export function ctime(d: Date): string {
   const [day, mon] = [d.toLocaleString('en-US', { weekday: 'short' }), d.toLocaleString('en-US', { month: 'short' })];

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseFioJson } from './fio-json.js';
 import { cloneFile, type Job } from './plan.js';
 import type { FioJobJson } from './rows.js';
 
@@ -73,7 +74,7 @@ export function runFio(jobs: Job[], sizes: Map<Job, number>, fioEngine: string):
     fs.writeFileSync(file, fioJobFile(jobs, sizes, fioEngine));
     const r = spawnSync('fio', ['--output-format=json', file], { encoding: 'utf8', maxBuffer: 256 << 20 });
     if (r.status !== 0) return { fioEngine, error: (r.stderr || r.stdout).trim().split('\n').pop() };
-    const json = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { jobs: FioJobJson[] };
+    const json = parseFioJson(r.stdout) as { jobs: FioJobJson[] };
     return { fioEngine, jobs: json.jobs };
   } catch (err) {
     return { fioEngine, error: (err as Error).message };

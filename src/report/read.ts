@@ -2,6 +2,7 @@
 // shape, plus "ioengine host", the machine). fio's own JSON reads too, without the machine. Anything
 // else is refused with what is wrong and how to make a file that will do.
 import fs from 'node:fs';
+import { parseFioJson } from '../bench/fio-json.js';
 import type { Host } from '../bench/host.js';
 
 /** A file the report cannot use: the CLI prints the message and exits with status 1. */
@@ -65,16 +66,9 @@ export function readBenchFile(file: string): Source {
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseFioJson(text);
   } catch (err) {
-    // fio may print notes before its JSON; tools that read it skip to the first '{' too.
-    const brace = text.indexOf('{');
-    try {
-      if (brace <= 0) throw err;
-      value = JSON.parse(text.slice(brace));
-    } catch {
-      throw new ReportInputError(`'${file}' is not JSON (${(err as Error).message}): give the JSON of a bench run (${HOW})`);
-    }
+    throw new ReportInputError(`'${file}' is not JSON (${(err as Error).message}): give the JSON of a bench run (${HOW})`);
   }
   return { file, json: checkBenchJson(value, file) };
 }
