@@ -12,15 +12,13 @@ import path from 'node:path';
 
 let cached: string | undefined;
 
-/** Chart.js's UMD build, safe to put inside a <script> element. */
+/** Chart.js's UMD build (html.ts makes it safe inside a <script> element). */
 export function chartJsSource(): string {
   if (cached) return cached;
   // The package's exports map names only its module builds; the UMD file sits next to them in dist/.
   const main = createRequire(import.meta.url).resolve('chart.js');
   const source = fs.readFileSync(path.join(path.dirname(main), 'chart.umd.min.js'), 'utf8');
-  cached = source
-    .replace(/^\/\/# sourceMappingURL=.*$/gm, '') // no request for a map that is not there
-    .replace(/<\/(script)/gi, '<\\/$1');
+  cached = source.replace(/^\/\/# sourceMappingURL=.*$/gm, ''); // no request for a map that is not there
   return cached;
 }
 

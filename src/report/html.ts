@@ -193,7 +193,7 @@ ${body}
 <p>Made by <code>ioengine report</code>; charts by Chart.js ${esc(chartJsVersion())}, inside this file.</p>
 </footer>
 <script type="application/json" id="chart-specs">${JSON.stringify(charts).replace(/</g, '\\u003c')}</script>
-<script>${chartJsSource()}</script>
+<script>${scriptText(chartJsSource())}</script>
 <script>(${scriptText(drawCharts.toString())})(JSON.parse(document.getElementById('chart-specs').textContent));</script>
 </body>
 </html>
