@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import { fromStats } from '../stats.js';
 import type { Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
+import { errnoFrom, positionArg as at } from './node-fs.js';
 
-const at = (position: number) => (position < 0 ? null : position);
-const result = (done: Done) => (err: NodeJS.ErrnoException | null, n?: number) => done(err ? err.errno ?? -22 : n ?? 0);
+const result = (done: Done) => (err: NodeJS.ErrnoException | null, n?: number) => done(err ? errnoFrom(err) : n ?? 0);
 
 export class LibuvBackend implements Backend {
   open(path: string, flags: number, mode: number, done: Done): void { fs.open(path, flags, mode, result(done)); }
@@ -23,7 +23,7 @@ export class LibuvBackend implements Backend {
   fstat(fd: number, out: Float64Array, done: Done): void {
     fs.fstat(fd, (err, st) => {
       if (!err) fromStats(st, out);
-      done(err ? err.errno ?? -22 : 0);
+      result(done)(err);
     });
   }
   ftruncate(fd: number, length: number, done: Done): void { fs.ftruncate(fd, length, result(done)); }

@@ -4,15 +4,14 @@ import fs from 'node:fs';
 import { fromStats } from '../stats.js';
 import type { Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
-
-const at = (position: number) => (position < 0 ? null : position);
+import { errnoFrom, positionArg as at } from './node-fs.js';
 
 function run(done: Done, call: () => number | void): void {
   let result: number;
   try {
     result = call() ?? 0;
   } catch (err) {
-    result = (err as NodeJS.ErrnoException).errno ?? -22;
+    result = errnoFrom(err);
   }
   done(result);
 }

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { STAT_FIELDS, fromStats } from '../stats.js';
+import { EINVAL, errnoFrom } from './node-fs.js';
 import { DONE, F, REQUEST, STATE, WOp } from './workers-protocol.js';
 
 const { control, data: initial, port } = workerData as { control: SharedArrayBuffer; data: SharedArrayBuffer; port: MessagePort };
@@ -23,7 +24,7 @@ function run(): number {
     case WOp.FDATASYNC: fs.fdatasyncSync(fd); return 0;
     case WOp.FSTAT: fromStats(fs.fstatSync(fd), new Float64Array(data.buffer, 0, STAT_FIELDS)); return 0;
     case WOp.FTRUNCATE: fs.ftruncateSync(fd, f64[F.position]); return 0;
-    default: return -22;
+    default: return EINVAL;
   }
 }
 
@@ -36,7 +37,7 @@ for (;;) {
   try {
     result = run();
   } catch (err) {
-    result = (err as NodeJS.ErrnoException).errno ?? -22;
+    result = errnoFrom(err);
   }
   f64[F.result] = result;
   Atomics.store(i32, STATE, DONE);
