@@ -21,7 +21,10 @@ export function captureTrace(fn: Function): Trace {
 
 /** errno (negative, as the engines return it) -> `ENOENT: no such file or directory, open '/x'`. */
 export function systemError(errno: number, syscall: string, path?: string, trace?: Trace): SystemError {
-  const [code, description] = systemErrors.get(errno) ?? [`Unknown system error ${errno}`, 'unknown error'];
+  // An errno libuv has no name for: node:fs/promises (libuv's uv_err_name and uv_strerror) says
+  // `Unknown system error -N` for both.
+  const unknown = `Unknown system error ${errno}`;
+  const [code, description] = systemErrors.get(errno) ?? [unknown, unknown];
   let message = `${code}: ${description}, ${syscall}`;
   if (path !== undefined) message += ` '${path}'`;
   const err = new Error(message) as SystemError;

@@ -14,9 +14,11 @@ const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
 const MAX_INLINE_ROUNDS = 256;
 const CAN_CURRENT_POSITION = 64;
-const FALLBACK_POOL_CAPACITY = 4 + 64; // the pool engine's defaults: threads + queueDepth
+/** The pool engine's defaults; also what serves the operations another engine cannot do. */
+export const POOL_DEFAULTS = { threads: 4, queueDepth: 64 };
 
 const ECANCELED = errnoOf('ECANCELED');
+const EBADF = errnoOf('EBADF');
 
 type Waiting = [Op, number, number, unknown, number, number, number, Done];
 
@@ -54,7 +56,7 @@ export class NativeBackend implements Backend {
 
   #start(op: Op, fd: number, position: number, buffers: unknown, nbuf: number, a: number, b: number, done: Done): void {
     if (!this.#can[op] || (position < 0 && !this.#canCurrentPosition)) {
-      this.#fallback ??= new NativeBackend('pool', {}, FALLBACK_POOL_CAPACITY);
+      this.#fallback ??= new NativeBackend('pool', POOL_DEFAULTS, POOL_DEFAULTS.threads + POOL_DEFAULTS.queueDepth);
       return this.#fallback.#start(op, fd, position, buffers, nbuf, a, b, done);
     }
     if (this.#inflight >= this.#capacity || this.#waiting.length > 0) {
@@ -97,10 +99,24 @@ export class NativeBackend implements Backend {
     this.#count = 0;
     const buffers = this.#buffers;
     this.#buffers = [];
-    const inline = this.#native.submit(this.#handle, n, buffers);
+    let inline: number;
+    try {
+      inline = this.#native.submit(this.#handle, n, buffers);
+    } catch {
+      return this.#refuseBatch(n); // the engine was closed under this batch: fail it, lose nothing
+    }
     if (inline > 0 && ++this.#inlineRounds === 1) setImmediate(this.#newTurn);
     this.#deliver(inline);
   };
+
+  /** Completes the n records of the batch with EBADF, as if the engine had answered. */
+  #refuseBatch(n: number): void {
+    for (let i = 0; i < n; i++) {
+      this.#comp[2 * i] = this.#sub[i * RECORD + 1];
+      this.#comp[2 * i + 1] = EBADF;
+    }
+    this.#deliver(n);
+  }
 
   #onComplete = (count: number): void => this.#deliver(count);
 

@@ -1,11 +1,11 @@
-import util from 'node:util';
 // Which engines exist, which can run here and why not, and what `auto` picks: decided here and
 // nowhere else (libuv's habit: one place, with an environment override).
+import util from 'node:util';
 import { binding, bindingError } from '../binding.js';
 import { engineUnavailable, unknownEngine } from '../errors.js';
 import type { Backend, EngineOptions } from './backend.js';
 import { LibuvBackend } from './libuv.js';
-import { NativeBackend } from './native.js';
+import { NativeBackend, POOL_DEFAULTS } from './native.js';
 import { NullBackend } from './null.js';
 import { SyncBackend } from './sync.js';
 import { WorkersBackend } from './workers.js';
@@ -79,7 +79,7 @@ export const ENGINES: readonly EngineEntry[] = [
   {
     name: 'pool',
     probe: nativeReason,
-    create: o => new NativeBackend('pool', o, positive(o.threads, 4) + positive(o.queueDepth, 64)),
+    create: o => new NativeBackend('pool', o, positive(o.threads, POOL_DEFAULTS.threads) + positive(o.queueDepth, POOL_DEFAULTS.queueDepth)),
   },
   { name: 'workers', probe: () => undefined, create: o => new WorkersBackend({ threads: positive(o.threads, 4) }) },
   { name: 'libuv', probe: () => undefined, create: () => new LibuvBackend() },
@@ -101,7 +101,7 @@ export const ENGINES: readonly EngineEntry[] = [
   { name: 'null', probe: () => undefined, create: () => new NullBackend() },
 ];
 
-export const ENGINE_NAMES = ENGINES.map(e => e.name);
+const ENGINE_NAMES = ENGINES.map(e => e.name);
 
 /** Best first. `null` does no I/O and is never chosen. */
 const AUTO_PREFERENCE = ['io_uring', 'libuv', 'pool', 'workers', 'sync'];
@@ -120,7 +120,7 @@ export function engineInfo(): EngineInfo[] {
 }
 
 /** IOENGINE_ENGINES=a,b restricts what `auto` may choose. */
-export function autoChoice(env = process.env): string {
+function autoChoice(env = process.env): string {
   const allowed = env.IOENGINE_ENGINES?.split(',').map(s => s.trim()).filter(Boolean);
   for (const name of AUTO_PREFERENCE) {
     if (allowed && !allowed.includes(name)) continue;

@@ -9,6 +9,7 @@ import type { Backend, Done } from './backend.js';
 import { CONTROL_BYTES, DONE, F, IDLE, REQUEST, STATE, WOp } from './workers-protocol.js';
 
 const ECANCELED = errnoOf('ECANCELED');
+const EAGAIN = errnoOf('EAGAIN');
 const INITIAL_DATA = 1 << 20;
 const WAKE_GUARD_MS = 200;
 
@@ -30,6 +31,7 @@ class Thread {
   readonly port: MessagePort;
   readonly worker: Worker;
   job: Job | undefined;
+  started = false; // it came online: one that dies before is not worth starting again
 
   constructor(onExit: (t: Thread) => void) {
     const { port1, port2 } = new MessageChannel();
@@ -40,6 +42,7 @@ class Thread {
       execArgv: [], // not the parent's flags (e.g. --input-type, which a worker file refuses)
     });
     this.worker.unref();
+    this.worker.once('online', () => (this.started = true));
     this.worker.on('error', () => {}); // the exit handler reports it to the operation
     this.worker.on('exit', () => onExit(this));
   }
@@ -74,7 +77,9 @@ export class WorkersBackend implements Backend {
     // A worker that dies takes its operation with it: fail that one, keep the pool whole.
     const job = thread.job;
     thread.job = undefined;
-    this.#spawn(wasPrimary);
+    // A worker that could not start (its file missing, no memory) would fail again at once:
+    // respawning it would spin. The pool goes on with fewer; with none, work fails (#next).
+    if (thread.started) this.#spawn(wasPrimary);
     if (job) job.done(ECANCELED);
     this.#next();
   }
@@ -85,6 +90,10 @@ export class WorkersBackend implements Backend {
   }
 
   #next(): void {
+    if (this.#threads.length === 0) {
+      for (const job of this.#takeQueued()) job.done(EAGAIN); // no worker could start
+      return;
+    }
     const primary = this.#threads[0];
     if (this.#pinned.length > 0 && this.#idle.includes(primary)) {
       this.#idle.splice(this.#idle.indexOf(primary), 1);
@@ -171,10 +180,14 @@ export class WorkersBackend implements Backend {
   }
 
   cancel(): void {
+    for (const job of this.#takeQueued()) job.done(ECANCELED);
+  }
+
+  #takeQueued(): Job[] {
     const queued = [...this.#pinned, ...this.#queue];
     this.#pinned = [];
     this.#queue = [];
-    for (const job of queued) job.done(ECANCELED);
+    return queued;
   }
 
   destroy(): void {

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
+import util from 'node:util';
 import { describe, it } from 'node:test';
+import { systemError } from '../../src/errors.js';
 import { createEngine, engines } from '../../src/index.js';
 import { conformance, INDEX_URL, outcome, rejection, runNode, sameAsNode, type Handle } from './engines.js';
 
@@ -225,6 +227,15 @@ conformance('errors', test => {
       await Promise.resolve().then(() => c.call((...a) => (engine.open as Function)(...a), `${dir}/created`)).catch(() => {});
     }
     assert.equal(fs.existsSync(`${dir}/created`), false, 'a refused open() created a file');
+  });
+});
+
+describe('system errors', () => {
+  it('an errno libuv has no name for is named as node:fs/promises names it (uv_err_name, uv_strerror)', () => {
+    const err = systemError(-9999, 'read');
+    assert.equal(err.code, util.getSystemErrorName(-9999));
+    assert.equal(err.errno, -9999);
+    assert.equal(err.message, 'Unknown system error -9999: Unknown system error -9999, read');
   });
 });
 
