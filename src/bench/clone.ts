@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import * as ioengine from '../index.js';
 import type { FileHandle } from '../index.js';
+import { latencyHistogram } from './histogram.js';
 import {
   CTL_GO, CTL_STOP, F64_EPOCH, PROGRESS_SLOTS,
   type CloneInput, type CloneMessage, type CloneResult, type DirectionResult, type SyncResult,
@@ -19,13 +20,6 @@ import { DEFAULT_SEED, workload } from './workload.js';
 const SAMPLE_MS = 500; // fio's bwavgtime and iopsavgtime
 const PROGRESS_MS = 200;
 
-function histogram(): hdr.Histogram {
-  return hdr.build({
-    bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 10e9,
-    numberOfSignificantValueDigits: 3, autoResize: true, useWebAssembly: true,
-  });
-}
-
 /** Latencies of one kind of operation, in ns: exact min/max/mean/M2 (Welford) and a histogram. */
 class Latencies {
   n = 0;
@@ -33,7 +27,7 @@ class Latencies {
   max = 0;
   mean = 0;
   m2 = 0;
-  readonly hist = histogram();
+  readonly hist = latencyHistogram(true);
 
   record(ns: number): void {
     const n = ++this.n;

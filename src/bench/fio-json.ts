@@ -9,7 +9,7 @@
 // Differences from fio: "ioengine version" instead of "fio version", "ioengine host" (the machine:
 // kernel, CPUs, Node; for the report), no "disk_util".
 import { createRequire } from 'node:module';
-import * as hdr from 'hdr-histogram-js';
+import { latencyHistogram } from './histogram.js';
 import { hostInfo } from './host.js';
 import { bucketCounts, type DirectionStats, type Entry, type Latency } from './results.js';
 
@@ -165,7 +165,7 @@ let empty: DirectionStats | undefined;
 function noIo(): DirectionStats {
   empty ??= {
     ios: 0, bytes: 0, shortIos: 0, runtimeMs: 0, bwSamples: [], iopsSamples: [],
-    lat: { n: 0, min: 0, max: 0, mean: 0, stddev: 0, hist: hdr.build({ useWebAssembly: false }) },
+    lat: { n: 0, min: 0, max: 0, mean: 0, stddev: 0, hist: latencyHistogram(false) },
   };
   return empty;
 }

@@ -4,6 +4,7 @@
 // and CPU is the runner processes' accounting, shared evenly between the clones of a process (they
 // are threads of one process: getrusage cannot tell them apart).
 import * as hdr from 'hdr-histogram-js';
+import { decodeHistogram, latencyHistogram } from './histogram.js';
 import type { Job } from './plan.js';
 import type { CloneResult, CpuResult, DirectionResult, SyncResult } from './protocol.js';
 
@@ -62,17 +63,15 @@ export interface Entry {
   errorMessage?: string;
 }
 
-const decode = (s: string) => hdr.decodeFromCompressedBase64(s, 32, false);
-
 function mergeLatency(parts: SyncResult[]): Latency {
-  const hist = hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 10e9, numberOfSignificantValueDigits: 3, autoResize: true, useWebAssembly: false });
+  const hist = latencyHistogram(false);
   let n = 0;
   let mean = 0;
   let m2 = 0;
   let min = Infinity;
   let max = 0;
   for (const p of parts) {
-    hist.add(decode(p.histogram));
+    hist.add(decodeHistogram(p.histogram));
     if (p.ios === 0) continue;
     // Chan et al.: the mean and M2 of two sets from theirs.
     const total = n + p.ios;

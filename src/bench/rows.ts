@@ -1,7 +1,7 @@
 // One line of the comparison table: a job on one engine (or fio's reference run of it), reduced
 // to the figures that rank engines: IOPS, bandwidth, latency percentiles, CPU and context
 // switches per operation.
-import * as hdr from 'hdr-histogram-js';
+import { latencyHistogram } from './histogram.js';
 import type { Job } from './plan.js';
 import { entriesOf, type Entry, type Measured } from './results.js';
 
@@ -32,7 +32,7 @@ export function rowOf(m: Measured): Row {
 export function rowOfEntry(job: Job, e: Entry): Row {
   const ios = e.read.ios + e.write.ios;
   const runtimeMs = Math.max(e.read.runtimeMs, e.write.runtimeMs);
-  const hist = hdr.build({ bitBucketSize: 32, autoResize: true, useWebAssembly: false });
+  const hist = latencyHistogram(false);
   hist.add(e.read.lat.hist);
   hist.add(e.write.lat.hist);
   const cpuMs = e.userMs + e.systemMs;
