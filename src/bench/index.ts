@@ -129,22 +129,19 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
   process.off('SIGINT', onSigint);
 
   const entries = byPass(outcome.measured).flatMap(entriesOf);
-  const json = () => {
-    const out: Record<string, unknown> = fioJson({ globalOptions: plan.globalOptions, entries, startedAt });
-    if (references.length) out['fio reference'] = references.map(r => ({ ioengine: r.run.fioEngine, error: r.run.error, jobs: r.run.jobs ?? [] }));
-    return `${JSON.stringify(out, null, 2)}\n`;
-  };
-  const text = plan.cli.outputFormat === 'json' ? json() : normalText(plan, outcome.measured, entries, references);
+  const json: Record<string, unknown> = fioJson({ globalOptions: plan.globalOptions, entries, startedAt });
+  if (references.length) json['fio reference'] = references.map(r => ({ ioengine: r.run.fioEngine, error: r.run.error, jobs: r.run.jobs ?? [] }));
+  const text = plan.cli.outputFormat === 'json' ? `${JSON.stringify(json, null, 2)}\n` : normalText(plan, outcome.measured, entries, references);
   if (plan.cli.output) fs.writeFileSync(plan.cli.output, text);
   else io.stdout.write(text);
 
   let reportFailed = false;
   if (plan.cli.report) {
-    // The report reads the JSON as `ioengine report` reads a file: the same checks, the same page.
+    // The report takes the JSON through the checks `ioengine report` makes of a file: the same page.
     try {
       if (entries.length === 0) throw new ReportInputError('no job gave results');
       const file = plan.cli.outputFormat === 'json' && plan.cli.output ? plan.cli.output : 'this run';
-      writeReport([{ file, json: checkBenchJson(JSON.parse(json()), file) }], plan.cli.report);
+      writeReport([{ file, json: checkBenchJson(json, file) }], plan.cli.report);
       err(`report: ${plan.cli.report}`);
     } catch (e) {
       if (!(e instanceof ReportInputError)) throw e;
