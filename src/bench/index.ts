@@ -14,7 +14,7 @@ import { engineOfPass, planBench, type Job, type Plan } from './plan.js';
 import { Progress } from './progress.js';
 import { entriesOf, type Entry, type Measured } from './results.js';
 import { rowOf, rowOfFio, type Row } from './rows.js';
-import { groupsOf, passesOf, RunControl, runPlan } from './run.js';
+import { expectedMs, groupsOf, passesOf, RunControl, runPlan } from './run.js';
 import { bytes, comparisonText, entryText } from './text.js';
 
 export interface BenchIo {
@@ -74,8 +74,7 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
 
   const groups = groupsOf(plan.jobs);
   const showProgress = plan.cli.eta === 'always' || (plan.cli.eta === 'auto' && (io.stderr as NodeJS.WriteStream).isTTY === true);
-  const expected = groups.flatMap(g => Array.from({ length: passesOf(g) }, () =>
-    g.some(j => j.runtime === 0) ? undefined : Math.max(...g.map(j => j.ramp_time + j.runtime))));
+  const expected = groups.flatMap(g => Array.from({ length: passesOf(g) }, () => expectedMs(g)));
   const progress = showProgress ? new Progress(io.stderr, expected) : undefined;
   if (plan.defaultRun && plan.cli.outputFormat === 'normal') {
     const j = plan.jobs[0];

@@ -13,7 +13,7 @@ const RUNNER = new URL('./runner.js', import.meta.url);
 
 export interface RunEvents {
   /** a pass starts: its jobs and engines, and its number among all passes */
-  passStart?(label: string, index: number, total: number, expectedMs: number | undefined): void;
+  passStart?(label: string, index: number, total: number): void;
   /** I/Os done so far in the current pass, over all its runners */
   progress?(ios: number): void;
   /** something the user should know (printed to stderr) */
@@ -54,7 +54,7 @@ export function passesOf(group: Job[]): number {
 }
 
 /** The time a pass is expected to take, when every job in it is time-limited. */
-function expectedMs(group: Job[]): number | undefined {
+export function expectedMs(group: Job[]): number | undefined {
   if (group.some(j => j.runtime === 0)) return undefined;
   return Math.max(...group.map(j => j.ramp_time + j.runtime));
 }
@@ -100,7 +100,7 @@ export async function runPlan(plan: Plan, control: RunControl, events: RunEvents
         }
       }
       const label = group.map(j => `${j.name} on ${engineOfPass(j, pass)}`).join(', ');
-      events.passStart?.(label, passIndex++, totalPasses, expectedMs(group));
+      events.passStart?.(label, passIndex++, totalPasses);
       const results = await runPass(group, pass, sizes, control, events, outcome);
       outcome.measured.push(...results);
       for (const job of group) {
