@@ -44,11 +44,11 @@ uint32_t option_u32(napi_env env, napi_value obj, const char *name, uint32_t dfl
 // Any TypedArray, DataView or ArrayBuffer: its bytes.
 static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   bool is;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t count, offset;
-    napi_value ab;
-    if (napi_get_typedarray_info(env, v, &type, &count, (void **)data, &ab, &offset) != napi_ok) return -1;
+  napi_typedarray_type type;
+  size_t count, offset;
+  napi_value ab;
+  // The common case (a Buffer or other TypedArray) in one call: it fails on anything else.
+  if (napi_get_typedarray_info(env, v, &type, &count, (void **)data, &ab, &offset) == napi_ok) {
     size_t width = 1;
     switch (type) {
       case napi_int16_array: case napi_uint16_array: width = 2; break;
@@ -60,8 +60,6 @@ static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
     return 0;
   }
   if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    napi_value ab;
-    size_t offset;
     return napi_get_dataview_info(env, v, len, (void **)data, &ab, &offset) == napi_ok ? 0 : -1;
   }
   if (napi_is_arraybuffer(env, v, &is) == napi_ok && is)

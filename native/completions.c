@@ -21,7 +21,6 @@ req_t *req_alloc(engine_t *e) {
   r->iovcnt = 0;
   r->path = NULL;
   r->stat = NULL;
-  r->scratch = NULL;
   r->result = 0;
   return r;
 }

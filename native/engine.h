@@ -64,13 +64,12 @@ typedef struct req {
   int flags, mode;
   const char *path;   // open: NUL-terminated path inside a JS buffer
   double *stat;       // fstat: STAT_FIELDS doubles inside a JS buffer
-  void *scratch;      // engine-owned memory for this request (io_uring statx)
   int64_t result;
   pthread_t thread;   // thread engine only
   struct iovec iov1[INLINE_IOVS];
-  // The engine's own control block for this request (linux-aio's iocb, posix-aio's aiocb),
-  // kept here so that starting an operation allocates nothing.
-  _Alignas(16) unsigned char engine_data[192];
+  // The engine's own control block for this request (linux-aio's iocb, posix-aio's aiocb,
+  // io_uring's statx result), kept here so that starting an operation allocates nothing.
+  _Alignas(16) unsigned char engine_data[256];
 } req_t;
 
 typedef struct engine_kind {

@@ -42,6 +42,8 @@ static void region_release(region_t *r) {
   }
 }
 
+_Static_assert(sizeof(struct statx) <= sizeof(((req_t *)0)->engine_data), "statx fits in req_t");
+
 #define CANCEL_TAG 0  // user_data of our cancel SQEs: not an operation
 
 typedef struct {
@@ -365,13 +367,9 @@ static unsigned reap(uring_t *u, int deliver, unsigned max) {
       req_t *r = (req_t *)(uintptr_t)cqe->user_data;
       head++;
       if (!r) continue;  // a cancel request's own completion
-      if (!(r->op == OP_NOP && r->result < 0)) r->result = cqe->res;  // a NOP standing for a failure keeps it
+      r->result = cqe->res;
       if (r->op == OP_OPEN) file_opened(u, (int)r->result);
-      if (r->op == OP_FSTAT) {
-        if (r->result >= 0) stat_fill(r->stat, r->scratch);
-        free(r->scratch);
-        r->scratch = NULL;
-      }
+      if (r->op == OP_FSTAT && r->result >= 0) stat_fill(r->stat, (const struct statx *)r->engine_data);
       completion_record(e, r);
       n++;
     }
@@ -456,18 +454,11 @@ static void uring_start(engine_t *e, req_t *r) {
       use_fixed_file(u, sqe, r->fd);
       break;
     case OP_FSTAT:
-      r->scratch = malloc(sizeof(struct statx));
-      if (!r->scratch) {
-        sqe->opcode = IORING_OP_NOP;  // the SQE is taken: complete it as a no-op that failed
-        r->op = OP_NOP;
-        r->result = -ENOMEM;
-        break;
-      }
       sqe->opcode = IORING_OP_STATX;
       sqe->addr = (uint64_t)(uintptr_t)"";
       sqe->statx_flags = AT_EMPTY_PATH;
       sqe->len = STAT_MASK;
-      sqe->off = (uint64_t)(uintptr_t)r->scratch;
+      sqe->off = (uint64_t)(uintptr_t)r->engine_data;  // the kernel writes the statx there
       break;
     case OP_FTRUNCATE:
       sqe->opcode = IORING_OP_FTRUNCATE_NUM;
@@ -510,11 +501,7 @@ static void fail_unsubmitted(uring_t *u, int err) {
     struct io_uring_sqe *sqe = &u->sqes[--u->sq_local_tail & *u->sq_mask];
     req_t *r = (req_t *)(uintptr_t)sqe->user_data;
     if (!r) continue;  // a cancel request
-    if (r->op == OP_FSTAT) {
-      free(r->scratch);
-      r->scratch = NULL;
-    }
-    if (!(r->op == OP_NOP && r->result < 0)) r->result = err;  // a NOP standing for a failure keeps it
+    r->result = err;
     completion_push(&u->base, r);
   }
   store_release(u->sq_tail, u->sq_local_tail);
