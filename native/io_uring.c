@@ -547,30 +547,25 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   completion_update_ref(&u->base);
 }
 
-static void uring_cancel(engine_t *e) {
-  uring_t *u = (uring_t *)e;
-  if (e->inflight == 0) return;
+// One ASYNC_CANCEL SQE, submitted now: addr matches an operation's user_data, or with
+// IORING_ASYNC_CANCEL_ANY every operation in flight.
+static void submit_cancel(uring_t *u, uint64_t addr, unsigned flags) {
   struct io_uring_sqe *sqe = get_sqe(u);
   if (!sqe) return;
   sqe->opcode = IORING_OP_ASYNC_CANCEL;
   sqe->fd = -1;
-  sqe->cancel_flags = IORING_ASYNC_CANCEL_ANY;
+  sqe->addr = addr;
+  sqe->cancel_flags = flags;
   sqe->user_data = CANCEL_TAG;
   store_release(u->sq_tail, u->sq_local_tail);
   uring_submit_pending(u, 0, 0);
 }
 
-static void uring_cancel_one(engine_t *e, req_t *r) {
-  uring_t *u = (uring_t *)e;
-  struct io_uring_sqe *sqe = get_sqe(u);
-  if (!sqe) return;
-  sqe->opcode = IORING_OP_ASYNC_CANCEL;
-  sqe->fd = -1;
-  sqe->addr = (uint64_t)(uintptr_t)r;  // match the operation's user_data
-  sqe->user_data = CANCEL_TAG;
-  store_release(u->sq_tail, u->sq_local_tail);
-  uring_submit_pending(u, 0, 0);
+static void uring_cancel(engine_t *e) {
+  if (e->inflight > 0) submit_cancel((uring_t *)e, 0, IORING_ASYNC_CANCEL_ANY);
 }
+
+static void uring_cancel_one(engine_t *e, req_t *r) { submit_cancel((uring_t *)e, (uint64_t)(uintptr_t)r, 0); }
 
 static void uring_stop(engine_t *e) {
   uring_t *u = (uring_t *)e;

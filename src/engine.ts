@@ -85,8 +85,7 @@ export class Engine {
   /** @internal The backend for one more operation; throws when the engine is closed. */
   begin(): Backend {
     if (this.#closing) throw engineClosed(this.name);
-    this.#inflight++;
-    return this.#backend;
+    return this.beginInternal();
   }
 
   /** @internal Like begin(), for the engine's own closing of files. */
