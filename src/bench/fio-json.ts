@@ -19,7 +19,7 @@ const NS_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
 const US_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
 const MS_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000, 2000];
 
-export const IOENGINE_VERSION = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+const IOENGINE_VERSION = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
 
 /** fio prints percentages above 0 and below 0.01 as 0.01, so that a rare bucket still shows. */
 const pct = (part: number, whole: number) => {
@@ -109,13 +109,13 @@ function latencyBuckets(e: Entry) {
   };
 }
 
-export interface GroupTotals {
+interface GroupTotals {
   read: number;
   write: number;
 }
 
 /** Bandwidth (bytes/s) of each group pass, for bw_agg (a job's share of its group). */
-export function groupTotals(entries: Entry[]): Map<string, GroupTotals> {
+function groupTotals(entries: Entry[]): Map<string, GroupTotals> {
   const key = (e: Entry) => `${e.groupid}/${e.pass}`;
   const totals = new Map<string, GroupTotals>();
   for (const e of entries) {
@@ -128,7 +128,7 @@ export function groupTotals(entries: Entry[]): Map<string, GroupTotals> {
   return totals;
 }
 
-export function fioJob(e: Entry, totals: GroupTotals) {
+function fioJob(e: Entry, totals: GroupTotals) {
   const job = e.jobs[0];
   const cpuBase = e.jobRuntimeMs > 0 ? e.jobRuntimeMs : 1;
   return {
@@ -186,13 +186,13 @@ export function parseFioJson(text: string): unknown {
 }
 
 /** C's ctime() without the newline, as fio's "time": `Tue Nov 24 22:41:26 2026`. */
-export function ctime(d: Date): string {
+function ctime(d: Date): string {
   const [day, mon] = [d.toLocaleString('en-US', { weekday: 'short' }), d.toLocaleString('en-US', { month: 'short' })];
   const two = (n: number) => String(n).padStart(2, '0');
   return `${day} ${mon} ${String(d.getDate()).padStart(2)} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
 }
 
-export interface FioJsonInput {
+interface FioJsonInput {
   globalOptions: Record<string, string>;
   entries: Entry[];
   startedAt: Date;

@@ -23,7 +23,7 @@ export function fioEnginesFor(engines: string[]): string[] {
 }
 
 /** The group as a fio job file: the bench's resolved values, in units fio reads the same way. */
-export function fioJobFile(jobs: Job[], sizes: Map<Job, number>, fioEngine: string): string {
+function fioJobFile(jobs: Job[], sizes: Map<Job, number>, fioEngine: string): string {
   const lines: string[] = [];
   for (const j of jobs) {
     lines.push(`[${j.name}]`);

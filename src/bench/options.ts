@@ -299,7 +299,7 @@ export const CLI_OPTIONS: Array<OptionDef & { applyCli: (o: CliOptions, value: s
 const BY_NAME = new Map<string, OptionDef>();
 for (const o of [...JOB_OPTIONS, ...CLI_OPTIONS]) for (const n of [o.name, ...(o.aliases ?? [])]) BY_NAME.set(n, o);
 
-export const KNOWN_NAMES = [...BY_NAME.keys()];
+const KNOWN_NAMES = [...BY_NAME.keys()];
 
 /** Options of fio that ioengine knows it does not do, with why: refused with that reason. */
 const KNOWN_UNSUPPORTED: Record<string, string> = {

@@ -29,7 +29,7 @@ export function rowOf(m: Measured): Row {
   return rowOfEntry(m.job, all);
 }
 
-export function rowOfEntry(job: Job, e: Entry): Row {
+function rowOfEntry(job: Job, e: Entry): Row {
   const ios = e.read.ios + e.write.ios;
   const runtimeMs = Math.max(e.read.runtimeMs, e.write.runtimeMs);
   const hist = latencyHistogram(false);

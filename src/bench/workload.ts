@@ -7,7 +7,7 @@ import type { Rw } from './options.js';
 export const DEFAULT_SEED = 0x89;
 
 /** xorshift32 (Marsaglia): a few shifts per number, never 0. */
-export function xorshift32(seed: number): () => number {
+function xorshift32(seed: number): () => number {
   let s = (seed >>> 0) || 0x9e3779b9;
   return () => {
     s ^= s << 13;

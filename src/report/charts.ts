@@ -105,14 +105,10 @@ function sweep(s: Sweep): ChartSpec {
   };
 }
 
-export function workloadCharts(w: Workload): ChartSpec[] {
+function workloadCharts(w: Workload): ChartSpec[] {
   return drawn(w).length ? [throughput(w), latency(w), cpu(w)] : [];
 }
 
-export function sweepChart(s: Sweep): ChartSpec {
-  return sweep(s);
-}
-
 export function chartSpecs(model: ReportModel): ChartSpec[] {
-  return [...model.sweeps.map(sweepChart), ...model.workloads.flatMap(workloadCharts)];
+  return [...model.sweeps.map(sweep), ...model.workloads.flatMap(workloadCharts)];
 }
