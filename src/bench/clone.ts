@@ -12,7 +12,7 @@ import * as ioengine from '../index.js';
 import type { FileHandle } from '../index.js';
 import { latencyHistogram } from './histogram.js';
 import {
-  CTL_GO, CTL_STOP, F64_EPOCH, PROGRESS_SLOTS,
+  CTL_GO, CTL_STOP, F64_EPOCH, F64_IOS,
   type CloneInput, type CloneMessage, type CloneResult, type DirectionResult, type SyncResult,
 } from './protocol.js';
 import { DEFAULT_SEED, workload } from './workload.js';
@@ -112,7 +112,7 @@ async function main(input: CloneInput): Promise<void> {
   const ctl = new Int32Array(input.control);
   const shared = new Float64Array(input.shared);
   const { job } = input;
-  const slot = 1 + (input.clone - input.firstClone) * PROGRESS_SLOTS;
+  const slot = F64_IOS + (input.clone - input.firstClone);
 
   await hdr.initWebAssembly();
   const writes = job.rw !== 'read' && job.rw !== 'randread';
@@ -149,7 +149,6 @@ async function main(input: CloneInput): Promise<void> {
   let nextProgress = goMs + PROGRESS_MS;
   let nextEvent = 0;
   let ios = 0;
-  let bytes = 0;
   let inflight = 0;
   let error = 0;
   let errorMessage: string | undefined;
@@ -173,7 +172,6 @@ async function main(input: CloneInput): Promise<void> {
     }
     if (now >= nextProgress) {
       shared[slot] = ios;
-      shared[slot + 1] = bytes;
       nextProgress = now + PROGRESS_MS;
       if (Atomics.load(ctl, CTL_STOP) !== 0) stopped = true;
     }
@@ -228,7 +226,6 @@ async function main(input: CloneInput): Promise<void> {
       const t1 = performance.now();
       inflight--;
       ios++;
-      bytes += n;
       if (t1 >= nextEvent) event(t1);
       (isWrite ? write : read).done(Math.round((t1 - t0) * 1e6), n, bs, t1);
       if (isWrite && syncEvery > 0 && ++writesSinceSync >= syncEvery) {
@@ -241,7 +238,6 @@ async function main(input: CloneInput): Promise<void> {
   const endedMs = performance.now();
   post({ type: 'finished' });
   shared[slot] = ios;
-  shared[slot + 1] = bytes;
 
   if (ramping) startMs = goMs; // stopped during the ramp: report the ramp's I/O, all there is
   const result: CloneResult = {

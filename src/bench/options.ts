@@ -42,7 +42,6 @@ export interface JobOptions {
   group_reporting: boolean;
   stonewall: boolean;
   unlink: boolean;
-  thread: boolean;
   /** a sweep given on the command line (`--iodepth=1,4,16`, `--bs=4k,64k`): the job runs once per
    * combination (plan.ts); bs and iodepth above hold the first values */
   sweep?: Sweep;
@@ -57,7 +56,7 @@ export interface Sweep {
 export const DEFAULTS: Omit<JobOptions, 'name'> = {
   offset: 0, rw: 'read', rwmixread: 50, bs: 4096, iodepth: 1, ioengine: ['all'], direct: false, numjobs: 1,
   runtime: 0, time_based: false, ramp_time: 0, fsync: 0, fdatasync: 0, invalidate: true, randrepeat: true,
-  norandommap: false, group_reporting: false, stonewall: false, unlink: false, thread: false,
+  norandommap: false, group_reporting: false, stonewall: false, unlink: false,
 };
 
 // ---- value syntax, as fio reads it ----
@@ -266,7 +265,7 @@ export const JOB_OPTIONS: OptionDef[] = [
   { name: 'unlink', help: 'remove the job\'s files when it ends', flag: true, apply: (j, v) => { j.unlink = parseBool(v); } },
   {
     name: 'thread', help: 'accepted: clones always run as threads (worker_threads)', flag: true,
-    apply: (j, v) => { j.thread = parseBool(v); },
+    apply: (_, v) => { parseBool(v); }, // 0 or 1 as fio takes it; clones are threads whatever it says
   },
 ];
 

@@ -31,9 +31,6 @@ export interface SweepPoint {
   of: string;
   /** the position of the job as written (names may repeat) */
   job: number;
-  /** which combination, of how many */
-  point: number;
-  points: number;
 }
 
 export interface Plan {
@@ -172,14 +169,14 @@ function sweepPoints(job: Job, written: number): Job[] {
   const { sweep } = job;
   if (!sweep) return [job];
   const combos = (sweep.bs ?? [job.bs]).flatMap(bs => (sweep.iodepth ?? [job.iodepth]).map(iodepth => ({ bs, iodepth })));
-  return combos.map(({ bs, iodepth }, point) => {
+  return combos.map(({ bs, iodepth }) => {
     const name = `${job.name}${sweep.bs ? `-bs${sizeText(bs)}` : ''}${sweep.iodepth ? `-qd${iodepth}` : ''}`;
     // fio's "job options" of each combination name its own values, so a reader of the JSON can draw the sweep.
     const jobOptions = { ...job.jobOptions };
     if ('name' in jobOptions) jobOptions.name = name;
     if (sweep.bs) jobOptions.bs = sizeText(bs);
     if (sweep.iodepth) jobOptions.iodepth = String(iodepth);
-    return { ...job, name, bs, iodepth, sweep: undefined, jobOptions, sweepPoint: { of: job.name, job: written, point, points: combos.length } };
+    return { ...job, name, bs, iodepth, sweep: undefined, jobOptions, sweepPoint: { of: job.name, job: written } };
   });
 }
 

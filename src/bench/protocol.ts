@@ -20,7 +20,7 @@ export interface CloneInput extends RunnerInput {
   clone: number;
   /** Int32Array over it: CTL_* slots */
   control: SharedArrayBuffer;
-  /** Float64Array over it: EPOCH, then PROGRESS_SLOTS per clone */
+  /** Float64Array over it: F64_* slots */
   shared: SharedArrayBuffer;
 }
 
@@ -29,9 +29,9 @@ export const CTL_STOP = 1;
 export const CTL_SLOTS = 2;
 /** performance.timeOrigin + performance.now() at go, so every thread measures from one instant */
 export const F64_EPOCH = 0;
-/** per clone: I/Os done, bytes done (including the ramp) */
-export const PROGRESS_SLOTS = 2;
-export const f64Slots = (clones: number) => 1 + clones * PROGRESS_SLOTS;
+/** from here, one per clone: I/Os done, ramp included (for the progress line) */
+export const F64_IOS = 1;
+export const f64Slots = (clones: number) => F64_IOS + clones;
 
 /** One direction (read or write) of one clone over the measured time. */
 export interface DirectionResult {
@@ -91,7 +91,7 @@ export interface CpuResult {
 
 export type RunnerMessage =
   | { type: 'ready' }
-  | { type: 'progress'; ios: number; bytes: number }
+  | { type: 'progress'; ios: number }
   | { type: 'result'; clones: CloneResult[]; cpu: CpuResult }
   | { type: 'error'; message: string };
 

@@ -5,7 +5,7 @@
 // (every thread: clones and the engines' own threads) over the measured time.
 import { Worker } from 'node:worker_threads';
 import {
-  CTL_GO, CTL_SLOTS, CTL_STOP, F64_EPOCH, PROGRESS_SLOTS, f64Slots,
+  CTL_GO, CTL_SLOTS, CTL_STOP, F64_EPOCH, F64_IOS, f64Slots,
   type CloneInput, type CloneMessage, type CloneResult, type CpuResult, type ParentMessage, type RunnerInput, type RunnerMessage,
 } from './protocol.js';
 
@@ -95,12 +95,8 @@ async function main(input: RunnerInput): Promise<void> {
     }
     progress = setInterval(() => {
       let ios = 0;
-      let bytes = 0;
-      for (let i = 0; i < clones; i++) {
-        ios += f64[1 + i * PROGRESS_SLOTS];
-        bytes += f64[2 + i * PROGRESS_SLOTS];
-      }
-      void send({ type: 'progress', ios, bytes });
+      for (let i = 0; i < clones; i++) ios += f64[F64_IOS + i];
+      void send({ type: 'progress', ios });
     }, PROGRESS_MS);
   });
 
