@@ -21,8 +21,6 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 const SHOTS = path.join(os.tmpdir(), 'ioengine-report-test');
 const NAME = '4k-randread <qd8> & "co"'; // markup in a job name: shown as text, never as markup
 
-const cli = (args: string[]) => runCli(args);
-
 let dir: string;
 let skip: string | undefined;
 let browser: BrowserContext | undefined;
@@ -45,13 +43,13 @@ before(async () => {
   const available = new Set(engines().filter(e => e.available).map(e => e.name));
   const third = ['io_uring', 'pool', 'workers'].find(e => available.has(e))!;
   const common = [`--filename=${dir}/f.dat`, '--size=16m', '--invalidate=0', '--rw=randread', '--time_based'];
-  const cmp = await cli(['bench', `--name=${NAME}`, ...common, '--bs=4k', '--iodepth=8', `--ioengine=sync,libuv,${third}`, '--runtime=1',
+  const cmp = await runCli(['bench', `--name=${NAME}`, ...common, '--bs=4k', '--iodepth=8', `--ioengine=sync,libuv,${third}`, '--runtime=1',
     '--output-format=json', `--output=${dir}/cmp.json`]);
   assert.equal(cmp.code, 0, cmp.stderr);
-  const sweep = await cli(['bench', '--name=qd-sweep', ...common, '--iodepth=1,8', '--bs=4k,64k', `--ioengine=sync,${third}`, '--runtime=250ms',
+  const sweep = await runCli(['bench', '--name=qd-sweep', ...common, '--iodepth=1,8', '--bs=4k,64k', `--ioengine=sync,${third}`, '--runtime=250ms',
     '--output-format=json', `--output=${dir}/sweep.json`, `--report=${SHOTS}/sweep.html`]);
   assert.equal(sweep.code, 0, sweep.stderr);
-  const report = await cli(['report', `${dir}/cmp.json`, `${dir}/sweep.json`, '-o', `${SHOTS}/report.html`]);
+  const report = await runCli(['report', `${dir}/cmp.json`, `${dir}/sweep.json`, '-o', `${SHOTS}/report.html`]);
   assert.equal(report.code, 0, report.stderr);
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'report-chromium-'));
   browser = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS });

@@ -9,9 +9,6 @@ import { after, before, test } from 'node:test';
 import { buildModel, checkBenchJson, chartSpecs, PERCENTILES, readBenchFile, renderReport, ReportInputError, type BenchJson, type Source } from '../src/report/index.js';
 import { runCli } from './run-cli.js';
 
-
-const cli = (args: string[]) => runCli(args);
-
 let dir: string;
 let json: BenchJson;
 /** A fresh copy of the run's JSON, to change for one test. */
@@ -22,7 +19,7 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'report-model-'));
   // A comparison (three engines, null the baseline) and, after it, a sweep over iodepth and bs.
   // Different runtimes: the comparison is not a point of the sweep.
-  const r = await cli(['bench', `--filename=${dir}/f.dat`, '--size=4m', '--invalidate=0', '--rw=randread', '--time_based',
+  const r = await runCli(['bench', `--filename=${dir}/f.dat`, '--size=4m', '--invalidate=0', '--rw=randread', '--time_based',
     '--name=cmp', '--bs=4k', '--iodepth=4', '--ioengine=sync,libuv,null', '--runtime=300ms',
     '--name=sw', '--stonewall', '--iodepth=1,4', '--bs=4k,16k', '--ioengine=sync,libuv', '--runtime=150ms',
     '--output-format=json', `--output=${dir}/run.json`]);
@@ -223,37 +220,37 @@ test('reading files: refusals say what is wrong', () => {
 test('ioengine report: writes the page from several files; refuses what it cannot use with exit status 1', async () => {
   fs.writeFileSync(path.join(dir, 'copy.json'), JSON.stringify(json));
   const out = path.join(dir, 'r.html');
-  const ok = await cli(['report', `${dir}/run.json`, `${dir}/copy.json`, '-o', out]);
+  const ok = await runCli(['report', `${dir}/run.json`, `${dir}/copy.json`, '-o', out]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout, `report: ${out}\n`);
   assert.match(fs.readFileSync(out, 'utf8'), /ioengine bench report/);
 
-  const missing = await cli(['report', `${dir}/nope.json`, '-o', `${dir}/x.html`]);
+  const missing = await runCli(['report', `${dir}/nope.json`, '-o', `${dir}/x.html`]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^ioengine report: cannot read '.*nope\.json': no such file/);
   assert.equal(fs.existsSync(`${dir}/x.html`), false);
   fs.writeFileSync(path.join(dir, 'pkg.json'), '{"name":"x"}');
-  const wrong = await cli(['report', `${dir}/run.json`, `${dir}/pkg.json`, '-o', `${dir}/x.html`]);
+  const wrong = await runCli(['report', `${dir}/run.json`, `${dir}/pkg.json`, '-o', `${dir}/x.html`]);
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /pkg\.json' is not the JSON of a bench run/);
-  const noOutput = await cli(['report', `${dir}/run.json`]);
+  const noOutput = await runCli(['report', `${dir}/run.json`]);
   assert.equal(noOutput.code, 1);
   assert.match(noOutput.stderr, /required option '-o, --output <file>'/);
-  const unwritable = await cli(['report', `${dir}/run.json`, '-o', `${dir}/no/such/dir/r.html`]);
+  const unwritable = await runCli(['report', `${dir}/run.json`, '-o', `${dir}/no/such/dir/r.html`]);
   assert.equal(unwritable.code, 1);
   assert.match(unwritable.stderr, /cannot write '.*r\.html'/);
 });
 
 test('bench --report writes the page of the run; a folder it cannot write in is refused before running', async () => {
   const out = path.join(dir, 'bench.html');
-  const r = await cli(['bench', '--name=br', `--filename=${dir}/br.dat`, '--size=256k', '--ioengine=sync,null', `--report=${out}`]);
+  const r = await runCli(['bench', '--name=br', `--filename=${dir}/br.dat`, '--size=256k', '--ioengine=sync,null', `--report=${out}`]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^br: .*rw=read/m, 'the normal output still printed');
   assert.match(r.stderr, new RegExp(`report: ${out}`));
   const html = fs.readFileSync(out, 'utf8');
   assert.ok(html.includes('this run') && html.includes(os.release()));
   assert.ok(html.includes('id="w1-throughput"'));
-  const bad = await cli(['bench', '--name=br', `--filename=${dir}/br.dat`, '--size=256k', '--ioengine=null', `--report=${dir}/no/such/r.html`]);
+  const bad = await runCli(['bench', '--name=br', `--filename=${dir}/br.dat`, '--size=256k', '--ioengine=null', `--report=${dir}/no/such/r.html`]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--report=.*cannot write in/);
   assert.equal(bad.stdout, '', 'refused before running');
