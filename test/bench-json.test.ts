@@ -1,7 +1,7 @@
 // ioengine bench --output-format=json: fio's JSON, key for key, and job for job against fio itself
 // on the same job files. Size-based jobs, so both do an exact, known number of I/Os.
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,8 +12,8 @@ import { latencyHistogram } from '../src/bench/histogram.js';
 import { planBench } from '../src/bench/plan.js';
 import type { DirectionResult } from '../src/bench/protocol.js';
 import { entriesOf } from '../src/bench/results.js';
+import { run, runCli, type Run } from './run-cli.js';
 
-const CLI = new URL('../src/cli.js', import.meta.url).pathname;
 const FIXTURES = new URL('../../test/fixtures/', import.meta.url).pathname;
 const FIO = spawnSync('fio', ['--version'], { encoding: 'utf8' }).status === 0;
 const NO_FIO = 'fio is not installed (apt-get install fio): nothing to compare with';
@@ -22,15 +22,10 @@ let dir: string;
 before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-json-')); });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-interface Run { code: number | null; stdout: string; stderr: string }
-function run(cmd: string, args: string[]): Promise<Run> {
-  return new Promise(resolve => {
-    execFile(cmd, args, { cwd: FIXTURES, env: { ...process.env, BENCH_DIR: dir }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-const bench = (args: string[]) => run(process.execPath, [CLI, 'bench', ...args]);
+/** In the fixtures' folder, with the job files' ${BENCH_DIR}. */
+const inFixtures = () => ({ cwd: FIXTURES, env: { ...process.env, BENCH_DIR: dir } });
+const runFio = (args: string[]) => run('fio', args, inFixtures());
+const bench = (args: string[]) => runCli(['bench', ...args], inFixtures());
 const parse = (r: Run) => parseFioJson(r.stdout) as Record<string, any>;
 
 type Json = Record<string, unknown>;
@@ -62,7 +57,7 @@ function comparable(fio: unknown, ours: unknown): [string[], string[]] {
 test('the JSON has the keys fio prints for the same job, and no others', async t => {
   if (!FIO) return t.skip(NO_FIO);
   const job = ['--name=shape', `--filename=${dir}/shape.dat`, '--size=2m', '--rw=randread', '--bs=4k', '--iodepth=4', '--invalidate=0', '--output-format=json'];
-  const fio = await run('fio', [...job, '--ioengine=psync']);
+  const fio = await runFio([...job, '--ioengine=psync']);
   assert.equal(fio.code, 0, fio.stderr);
   const ours = await bench([...job, '--ioengine=sync']);
   assert.equal(ours.code, 0, ours.stderr);
@@ -70,7 +65,7 @@ test('the JSON has the keys fio prints for the same job, and no others', async t
   assert.ok(a.includes('/jobs[]/job options/ioengine'));
   assert.deepEqual(b, a);
   // And with fsync, writes and a [global] section: the sync object gets percentiles, "global options" appears.
-  const fioW = await run('fio', ['--output-format=json', '--fsync=8', '--ioengine=psync', 'bench-seq-rand.fio']);
+  const fioW = await runFio(['--output-format=json', '--fsync=8', '--ioengine=psync', 'bench-seq-rand.fio']);
   const oursW = await bench(['--output-format=json', '--fsync=8', '--ioengine=sync', 'bench-seq-rand.fio']);
   assert.equal(oursW.code, 0, oursW.stderr);
   const [aw, bw] = comparable(parse(fioW), parse(oursW));
@@ -88,7 +83,7 @@ const summary = (j: FioJob) => ({ jobname: j.jobname, groupid: j.groupid, error:
 for (const [file, extra] of [['bench-seq-rand.fio', []], ['bench-clones.fio', []], ['bench-clones.fio', ['--group_reporting']]] as const) {
   test(`job for job as fio reports ${file} ${extra.join(' ')}`, async t => {
     if (!FIO) return t.skip(NO_FIO);
-    const fio = await run('fio', ['--output-format=json', ...extra, file]);
+    const fio = await runFio(['--output-format=json', ...extra, file]);
     assert.equal(fio.code, 0, fio.stderr);
     const ours = await bench(['--output-format=json', '--ioengine=pool', ...extra, file]);
     assert.equal(ours.code, 0, ours.stderr);
