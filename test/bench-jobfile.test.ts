@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
 import { parseJobFile } from '../src/bench/job-file.js';
-import { BenchUsageError } from '../src/bench/options.js';
 import { planBench } from '../src/bench/plan.js';
+import { assertRefused, ENGINES } from './bench-helpers.js';
 
-const ENGINES = ['sync', 'pool', 'libuv', 'io_uring', 'null'].map(name => ({ name, available: true }));
 const FIXTURES = new URL('../../test/fixtures/', import.meta.url);
 
 function planFiles(files: Record<string, string>, argv: string[] = Object.keys(files)) {
@@ -19,13 +18,7 @@ function planFiles(files: Record<string, string>, argv: string[] = Object.keys(f
   });
 }
 
-function refuses(text: string, ...patterns: RegExp[]): void {
-  assert.throws(() => planFiles({ 'job.fio': text }), (err: unknown) => {
-    assert.ok(err instanceof BenchUsageError, `expected a BenchUsageError, got ${err}`);
-    for (const p of patterns) assert.match(err.message, p);
-    return true;
-  }, text);
-}
+const refuses = (text: string, ...patterns: RegExp[]) => assertRefused(() => planFiles({ 'job.fio': text }), patterns, text);
 
 test("sections in order, repeated and odd names kept, bare flags, comments, ${VAR}", () => {
   const sections = parseJobFile([

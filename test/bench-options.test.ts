@@ -1,30 +1,15 @@
 // ioengine bench: fio's option syntax and meaning on the command line, and every refusal.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BenchUsageError, parseEngines, parseSize, parseTime, suggest } from '../src/bench/options.js';
+import { parseEngines, parseSize, parseTime, suggest } from '../src/bench/options.js';
 import { cloneFile, planBench, type PlanContext } from '../src/bench/plan.js';
+import { assertRefused, ENGINES } from './bench-helpers.js';
 
-/** A machine where linux-aio cannot run: the plan must say why instead of running it. */
-const ENGINES = [
-  { name: 'sync', available: true },
-  { name: 'pool', available: true },
-  { name: 'libuv', available: true },
-  { name: 'linux-aio', available: false, reason: 'io_setup: ENOSYS' },
-  { name: 'io_uring', available: true },
-  { name: 'null', available: true },
-];
 const ctx: PlanContext = { engines: ENGINES, alignedBuffers: false };
 const plan = (argv: string[], c: Partial<PlanContext> = {}) => planBench(argv, { ...ctx, ...c });
 const job = (argv: string[]) => plan(['--name=j', ...argv]).jobs[0];
 
-/** The plan refuses, with a BenchUsageError whose message matches every pattern. */
-function refuses(argv: string[], ...patterns: RegExp[]): void {
-  assert.throws(() => plan(argv), (err: unknown) => {
-    assert.ok(err instanceof BenchUsageError, `expected a BenchUsageError, got ${err}`);
-    for (const p of patterns) assert.match(err.message, p);
-    return true;
-  });
-}
+const refuses = (argv: string[], ...patterns: RegExp[]) => assertRefused(() => plan(argv), patterns);
 
 test('sizes read as fio reads them, 1024-based', () => {
   assert.equal(parseSize('4096'), 4096);
