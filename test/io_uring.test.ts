@@ -42,6 +42,14 @@ function uringEngine(t: TestContext, options?: EngineOptions) {
   return engine;
 }
 
+/** A FIFO opened O_RDWR (open does not wait for a writer) on an engine closed after the test. */
+async function fifoHandle(t: TestContext, name: string) {
+  const fifo = path.join(dir, name);
+  spawnSync('mkfifo', [fifo]);
+  const engine = uringEngine(t);
+  return { fifo, engine, fh: await engine.open(fifo, fs.constants.O_RDWR) };
+}
+
 describe('io_uring', { skip }, () => {
   it('runs 10x the ring size in flight, every byte right', async t => {
     const engine = uringEngine(t, { entries: 8 });
@@ -57,10 +65,7 @@ describe('io_uring', { skip }, () => {
   });
 
   it('cancels a blocked read on abort: AbortError once the kernel let go', async t => {
-    const fifo = path.join(dir, 'fifo');
-    spawnSync('mkfifo', [fifo]);
-    const engine = uringEngine(t);
-    const fh = await engine.open(fifo, fs.constants.O_RDWR); // O_RDWR: open does not wait for a writer
+    const { engine, fh } = await fifoHandle(t, 'fifo');
     const ac = new AbortController();
     const pending = fh.read(Buffer.alloc(16), { position: -1, signal: ac.signal });
     setTimeout(() => ac.abort(), 20);
@@ -103,10 +108,7 @@ describe('io_uring', { skip }, () => {
   // The read is done in the kernel but JS has not seen its completion yet when the abort comes:
   // the cancel finds nothing, and the read must resolve with its data, not reject as aborted.
   it('resolves normally when the operation finished before the abort', async t => {
-    const fifo = path.join(dir, 'finished-fifo');
-    spawnSync('mkfifo', [fifo]);
-    const engine = uringEngine(t);
-    const fh = await engine.open(fifo, fs.constants.O_RDWR); // O_RDWR: open does not wait for a writer
+    const { fifo, fh } = await fifoHandle(t, 'finished-fifo');
     const ac = new AbortController();
     const into = Buffer.alloc(64);
     const pending = fh.read(into, { position: -1, signal: ac.signal });
