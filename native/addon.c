@@ -380,29 +380,6 @@ static napi_value js_supports(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static void free_aligned(napi_env env, void *data, void *hint) { free(data); }
-
-// allocAligned(size, alignment): a Buffer over memory aligned for O_DIRECT, freed by the GC.
-// JS checked that alignment is a power of two and size fits.
-static napi_value js_alloc_aligned(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint32_t alignment;
-  double size;
-  CHECK(napi_get_value_double(env, argv[0], &size));
-  CHECK(napi_get_value_uint32(env, argv[1], &alignment));
-  void *data = NULL;
-  // Never zero bytes: an aligned address even for an empty buffer.
-  if (posix_memalign(&data, alignment, size > 0 ? (size_t)size : alignment) != 0) {
-    napi_throw_range_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "cannot allocate aligned memory");
-    return NULL;
-  }
-  memset(data, 0, size > 0 ? (size_t)size : alignment);
-  CHECK(napi_create_external_buffer(env, (size_t)size, data, free_aligned, NULL, &result));
-  return result;
-}
-
 // misalignment(view, offset, alignment): (address of view[offset]) % alignment.
 static napi_value js_misalignment(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -426,7 +403,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
       {"submit", NULL, js_submit, NULL, NULL, NULL, napi_default, NULL},
       {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
-      {"allocAligned", NULL, js_alloc_aligned, NULL, NULL, NULL, napi_default, NULL},
       {"misalignment", NULL, js_misalignment, NULL, NULL, NULL, napi_default, NULL},
       {"buffers", NULL, js_buffers, NULL, NULL, NULL, napi_default, NULL},
       {"supports", NULL, js_supports, NULL, NULL, NULL, napi_default, NULL},

@@ -8,7 +8,6 @@ export interface Binding {
   create(kind: string, options: object | undefined, onComplete: (count: number) => void, submissions: Float64Array, completions: Float64Array): object | number;
   submit(handle: object, count: number, buffers: unknown[]): number;
   supports(handle: object, op: number): boolean;
-  allocAligned(size: number, alignment: number): Buffer;
   misalignment(view: NodeJS.ArrayBufferView, offset: number, alignment: number): number;
   cancel(handle: object, id?: number): void;
   buffers(handle: object): ArrayBuffer | undefined;

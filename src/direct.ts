@@ -1,7 +1,7 @@
 // Direct I/O (O_DIRECT): aligned buffers, and the check that refuses a misaligned operation
 // before it reaches the kernel, naming the alignment it needs.
 import { binding, bindingError } from './binding.js';
-import { errnoOf, outOfRange, systemError, type SystemError } from './errors.js';
+import { addonMissing, errnoOf, outOfRange, systemError, type SystemError } from './errors.js';
 import { validateInteger, type Bytes } from './validate.js';
 
 const EINVAL = errnoOf('EINVAL');
@@ -16,8 +16,13 @@ export function allocAligned(size: number, alignment = DEFAULT_ALIGNMENT): Buffe
   validateInteger(alignment, 'alignment', 1, 1 << 30);
   if ((alignment & (alignment - 1)) !== 0 || alignment < 8) throw outOfRange('alignment', 'a power of two >= 8', alignment);
   const native = binding();
-  if (!native) throw new Error(`allocAligned needs the native addon: ${bindingError()}`);
-  return native.allocAligned(size, alignment);
+  if (!native) throw addonMissing('allocAligned()', bindingError()!);
+  // An aligned slice of a V8 ArrayBuffer, not memory of our own behind an external Buffer: Node
+  // frees external memory in a worker's environment cleanup, before engines have waited for the
+  // kernel to finish writing into it (heap corruption); V8 frees its own only after that.
+  const memory = new ArrayBuffer(size + alignment);
+  const pad = (alignment - native.misalignment(new Uint8Array(memory), 0, alignment)) % alignment;
+  return Buffer.from(memory, pad, size);
 }
 
 /** What O_DIRECT requires of one file: from statx (stx_dio_*_align) where the kernel says, else 4096. */

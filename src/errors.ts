@@ -88,8 +88,20 @@ export function unknownEngine(name: unknown, known: readonly string[]): CodedErr
   return coded(new TypeError(`Unknown engine ${util.inspect(name)}. Known engines: ${known.join(', ')}, auto`), 'ERR_IOENGINE_UNKNOWN');
 }
 
+/** A native engine's set-up failed with errno: node's shape, with what to do about it when known. */
+export function engineSetupFailed(name: string, errno: number, syscall: string, reason?: string): SystemError {
+  const err = systemError(errno, syscall);
+  err.message = `Cannot set up the ${name} engine: ${err.message}${reason ? `: ${reason}` : ''}`;
+  Error.captureStackTrace(err, engineSetupFailed);
+  return err;
+}
+
 export function engineUnavailable(name: string, reason: string): CodedError {
   return coded(new Error(`The ${name} engine is not available here: ${reason}`), 'ERR_IOENGINE_UNAVAILABLE');
+}
+
+export function addonMissing(what: string, reason: string): CodedError {
+  return coded(new Error(`${what} needs the native addon: ${reason}`), 'ERR_IOENGINE_NO_ADDON');
 }
 
 export function noBufferFree(name: string, lent: number): CodedError {
