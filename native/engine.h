@@ -184,7 +184,7 @@ void stat_fill(double *out, const struct statx *st);
 
 extern const engine_kind_t thread_kind, pool_kind, uring_kind, linux_aio_kind, posix_aio_kind;
 
-// Pseudo-operation for supports(): reads and writes at the current file position (-1).
-enum { CAN_CURRENT_POSITION = 64 };
+// A flag for supports(): the operation at the current file position (-1), e.g. OP_WRITE | AT_CURRENT_POSITION.
+enum { AT_CURRENT_POSITION = 64 };
 
 #endif

@@ -3,7 +3,7 @@
 // loop goes native in one submit() call. Completions come back as (id, result) pairs in a second
 // shared array, in batches: one crossing per batch, none per operation.
 import { binding, bindingError, type Binding } from '../binding.js';
-import { errnoOf } from '../errors.js';
+import { addonMissing, engineSetupFailed, errnoOf } from '../errors.js';
 import type { Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
 
@@ -13,7 +13,9 @@ const RECORD = 8;
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
 const MAX_INLINE_ROUNDS = 256;
-const CAN_CURRENT_POSITION = 64;
+const AT_CURRENT_POSITION = 64; // a flag for supports(): the operation at position -1
+/** The call that sets an engine up, named in its errors (the thread engines start threads). */
+const SETUP_SYSCALL: Record<string, string> = { io_uring: 'io_uring_setup', 'linux-aio': 'io_setup' };
 /** The pool engine's defaults; also what serves the operations another engine cannot do. */
 export const POOL_DEFAULTS = { threads: 4, queueDepth: 64 };
 
@@ -37,25 +39,25 @@ export class NativeBackend implements Backend {
   #inflight = 0;
   #waiting: Waiting[] = [];         // beyond capacity, in arrival order
   readonly #can: boolean[];         // by Op: can this engine do it itself
-  readonly #canCurrentPosition: boolean; // reads and writes at position -1
+  readonly #canAtCurrent: boolean[]; // by Op: and at the current file position (-1)
   #fallback: NativeBackend | undefined; // the pool engine, for operations it cannot
   #inlineRounds = 0;                // flushes in this turn of the event loop
 
   /** Throws, with the reason, when the engine cannot be set up here. */
   constructor(kind: string, options: object, capacity: number) {
     const native = binding();
-    if (!native) throw new Error(bindingError());
+    if (!native) throw addonMissing(`the ${kind} engine`, bindingError()!);
     this.#native = native;
     const handle = native.create(kind, options, this.#onComplete, this.#sub, this.#comp);
-    if (typeof handle === 'number') throw Object.assign(new Error(`cannot set up the ${kind} engine`), { errno: handle });
+    if (typeof handle === 'number') throw engineSetupFailed(kind, handle, SETUP_SYSCALL[kind] ?? 'pthread_create');
     this.#handle = handle;
     this.#capacity = capacity;
     this.#can = Array.from({ length: Op.CLOSE + 1 }, (_, op) => native.supports(handle, op));
-    this.#canCurrentPosition = native.supports(handle, CAN_CURRENT_POSITION);
+    this.#canAtCurrent = Array.from({ length: Op.CLOSE + 1 }, (_, op) => native.supports(handle, op | AT_CURRENT_POSITION));
   }
 
   #start(op: Op, fd: number, position: number, buffers: unknown, nbuf: number, a: number, b: number, done: Done): void {
-    if (!this.#can[op] || (position < 0 && !this.#canCurrentPosition)) {
+    if (!(position < 0 ? this.#canAtCurrent[op] : this.#can[op])) {
       this.#fallback ??= new NativeBackend('pool', POOL_DEFAULTS, POOL_DEFAULTS.threads + POOL_DEFAULTS.queueDepth);
       return this.#fallback.#start(op, fd, position, buffers, nbuf, a, b, done);
     }
