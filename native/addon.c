@@ -41,7 +41,15 @@ uint32_t option_u32(napi_env env, napi_value obj, const char *name, uint32_t dfl
   return out;
 }
 
-// Any TypedArray, DataView or ArrayBuffer: its bytes.
+// A view with no bytes: is it empty, or was its ArrayBuffer detached (transferred) since JS checked it?
+static int detached(napi_env env, napi_value ab) {
+  bool is = false;
+  if (ab) napi_is_detached_arraybuffer(env, ab, &is);
+  return is;
+}
+
+// Any TypedArray, DataView or ArrayBuffer: its bytes; -EINVAL for anything else, -EFAULT for
+// memory that is gone (detached).
 static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   bool is;
   napi_typedarray_type type;
@@ -57,27 +65,32 @@ static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
       default: width = 1;
     }
     *len = count * width;
-    return 0;
+    return *len == 0 && detached(env, ab) ? -EFAULT : 0;
   }
   if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    return napi_get_dataview_info(env, v, len, (void **)data, &ab, &offset) == napi_ok ? 0 : -1;
+    if (napi_get_dataview_info(env, v, len, (void **)data, &ab, &offset) != napi_ok) return -EINVAL;
+    return *len == 0 && detached(env, ab) ? -EFAULT : 0;
   }
-  if (napi_is_arraybuffer(env, v, &is) == napi_ok && is)
-    return napi_get_arraybuffer_info(env, v, (void **)data, len) == napi_ok ? 0 : -1;
-  return -1;
+  if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
+    if (napi_get_arraybuffer_info(env, v, (void **)data, len) != napi_ok) return -EINVAL;
+    return *len == 0 && detached(env, v) ? -EFAULT : 0;
+  }
+  return -EINVAL;
 }
 
 static int buffer_at(napi_env env, napi_value bufs, double index, uint8_t **data, size_t *len) {
   napi_value v;
-  if (!(index >= 0 && index <= UINT32_MAX)) return -1;
-  if (napi_get_element(env, bufs, (uint32_t)index, &v) != napi_ok) return -1;
+  if (!(index >= 0 && index <= UINT32_MAX)) return -EINVAL;
+  if (napi_get_element(env, bufs, (uint32_t)index, &v) != napi_ok) return -EINVAL;
   return get_bytes(env, v, data, len);
 }
 
-// Fill r from record rec; returns 0, or -EINVAL when the record does not fit its buffers.
+// Fill r from record rec; returns 0, -EINVAL when the record does not fit its buffers, or -EFAULT
+// when a buffer was detached after JS checked it (a zero-length read would be a false end of file).
 static int parse_record(napi_env env, const double *rec, napi_value bufs, req_t *r) {
   uint8_t *data;
   size_t len;
+  int err;
   r->op = (int)rec[R_OP];
   r->id = (uint32_t)rec[R_ID];
   r->fd = (int)rec[R_FD];
@@ -86,7 +99,7 @@ static int parse_record(napi_env env, const double *rec, napi_value bufs, req_t 
     case OP_READ:
     case OP_WRITE: {
       double off = rec[R_A], n = rec[R_B];
-      if (buffer_at(env, bufs, rec[R_BUF], &data, &len) < 0) return -EINVAL;
+      if ((err = buffer_at(env, bufs, rec[R_BUF], &data, &len)) < 0) return err;
       if (!(off >= 0 && n >= 0 && off + n <= (double)len)) return -EINVAL;  // NaN fails too
       r->iov[0].iov_base = data + (size_t)off;
       r->iov[0].iov_len = (size_t)n;
@@ -103,21 +116,21 @@ static int parse_record(napi_env env, const double *rec, napi_value bufs, req_t 
         return -ENOMEM;
       }
       for (int i = 0; i < r->iovcnt; i++) {
-        if (buffer_at(env, bufs, rec[R_BUF] + i, &data, &len) < 0) return -EINVAL;
+        if ((err = buffer_at(env, bufs, rec[R_BUF] + i, &data, &len)) < 0) return err;
         r->iov[i].iov_base = data;
         r->iov[i].iov_len = len;
       }
       return 0;
     }
     case OP_OPEN:
-      if (buffer_at(env, bufs, rec[R_BUF], &data, &len) < 0) return -EINVAL;
+      if ((err = buffer_at(env, bufs, rec[R_BUF], &data, &len)) < 0) return err;
       if (len == 0 || data[len - 1] != 0) return -EINVAL;  // must be NUL-terminated
       r->path = (const char *)data;
       r->flags = (int)rec[R_A];
       r->mode = (int)rec[R_B];
       return 0;
     case OP_FSTAT:
-      if (buffer_at(env, bufs, rec[R_BUF], &data, &len) < 0) return -EINVAL;
+      if ((err = buffer_at(env, bufs, rec[R_BUF], &data, &len)) < 0) return err;
       if (len < STAT_FIELDS * sizeof(double) || ((uintptr_t)data & 7)) return -EINVAL;
       r->stat = (double *)data;
       return 0;

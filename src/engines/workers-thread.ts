@@ -32,7 +32,9 @@ for (;;) {
   // Sleep until the main thread posts a request. After DONE, the state stays DONE until the main
   // thread has taken the result: wait on whatever value is there, never spin.
   for (let state = Atomics.load(i32, STATE); state !== REQUEST; state = Atomics.load(i32, STATE)) Atomics.wait(i32, STATE, state);
-  if (f64[F.newData]) data = new Uint8Array(receiveMessageOnPort(port)!.message as SharedArrayBuffer);
+  // The newest data block, should the main thread have grown it more than once meanwhile
+  for (let m = f64[F.newData] ? receiveMessageOnPort(port) : undefined; m; m = receiveMessageOnPort(port))
+    data = new Uint8Array(m.message as SharedArrayBuffer);
   let result: number;
   try {
     result = run();

@@ -13,7 +13,16 @@ const EAGAIN = errnoOf('EAGAIN');
 const INITIAL_DATA = 1 << 20;
 const WAKE_GUARD_MS = 200;
 
-const bytesOf = (b: Bytes) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+const EFAULT = errnoOf('EFAULT');
+
+/** The caller's memory went away (its ArrayBuffer was transferred) while the operation waited. */
+class Detached extends Error {}
+
+/** b's bytes from offset, length long; throws Detached when they are no longer there. */
+function bytesAt(b: Bytes, offset: number, length: number): Uint8Array {
+  if (b.byteLength < offset + length) throw new Detached();
+  return new Uint8Array(b.buffer, b.byteOffset + offset, length);
+}
 
 /** One operation: how to fill the data block before, and what to do with it after. */
 interface Job {
@@ -104,13 +113,20 @@ export class WorkersBackend implements Backend {
 
   #dispatch(thread: Thread, job: Job): void {
     const { f64, i32 } = thread;
-    f64[F.newData] = 0;
+    // newData stays set until a request reaches the worker (a dispatch that fails below does not)
     if (job.length > thread.data.byteLength) {
       thread.data = new SharedArrayBuffer(2 ** Math.ceil(Math.log2(job.length)));
       thread.port.postMessage(thread.data);
       f64[F.newData] = 1;
     }
-    job.before?.(new Uint8Array(thread.data, 0, job.length));
+    try {
+      job.before?.(new Uint8Array(thread.data, 0, job.length));
+    } catch (err) {
+      if (!(err instanceof Detached)) throw err;
+      this.#idle.push(thread);
+      queueMicrotask(() => job.done(EFAULT)); // as if the kernel had found the address bad
+      return;
+    }
     f64[F.op] = job.op; f64[F.fd] = job.fd; f64[F.position] = job.position; f64[F.length] = job.length;
     f64[F.a] = job.a; f64[F.b] = job.b;
     thread.job = job;
@@ -133,8 +149,14 @@ export class WorkersBackend implements Backend {
     if (!job) return; // the worker died; onExit handled it
     if (Atomics.load(thread.i32, STATE) !== DONE) return this.#await(thread); // not done yet
     thread.job = undefined;
-    const result = thread.f64[F.result];
-    if (result >= 0) job.after?.(new Uint8Array(thread.data, 0, job.length), result);
+    thread.f64[F.newData] = 0;
+    let result = thread.f64[F.result];
+    try {
+      if (result >= 0) job.after?.(new Uint8Array(thread.data, 0, job.length), result);
+    } catch (err) {
+      if (!(err instanceof Detached)) throw err;
+      result = EFAULT; // the bytes were read, and there is nowhere left to put them
+    }
     Atomics.store(thread.i32, STATE, IDLE);
     thread.worker.unref();
     this.#idle.push(thread);
@@ -147,27 +169,31 @@ export class WorkersBackend implements Backend {
     this.#submit({ op: WOp.OPEN, fd: -1, position: 0, length: bytes.length, a: flags, b: mode, before: d => d.set(bytes), done }, true);
   }
   close(fd: number, done: Done): void { this.#submit({ op: WOp.CLOSE, fd, position: 0, length: 0, a: 0, b: 0, done }, true); }
+  // The caller's buffers are reached at copy time, not before: one may be detached meanwhile.
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
-    const target = bytesOf(buffer);
     this.#submit({ op: WOp.READ, fd, position, length, a: 0, b: 0, done,
-      after: (d, n) => target.set(d.subarray(0, n), offset) });
+      after: (d, n) => bytesAt(buffer, offset, length).set(d.subarray(0, n)) });
   }
   write(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
-    const source = bytesOf(buffer).subarray(offset, offset + length);
-    this.#submit({ op: WOp.WRITE, fd, position, length, a: 0, b: 0, done, before: d => d.set(source) });
+    this.#submit({ op: WOp.WRITE, fd, position, length, a: 0, b: 0, done, before: d => d.set(bytesAt(buffer, offset, length)) });
   }
   readv(fd: number, buffers: Bytes[], position: number, done: Done): void {
-    const length = byteLengthOf(buffers);
-    this.#submit({ op: WOp.READ, fd, position, length, a: 0, b: 0, done,
+    const lengths = buffers.map(b => b.byteLength);
+    this.#submit({ op: WOp.READ, fd, position, length: byteLengthOf(buffers), a: 0, b: 0, done,
       after: (d, n) => {
-        for (let i = 0, at = 0; i < buffers.length && at < n; at += buffers[i++].byteLength)
-          bytesOf(buffers[i]).set(d.subarray(at, Math.min(n, at + buffers[i].byteLength)));
+        const targets = buffers.map((b, i) => bytesAt(b, 0, lengths[i])); // all there, or none written
+        for (let i = 0, at = 0; i < targets.length && at < n; at += lengths[i++])
+          targets[i].set(d.subarray(at, Math.min(n, at + lengths[i])));
       } });
   }
   writev(fd: number, buffers: Bytes[], position: number, done: Done): void {
-    const length = byteLengthOf(buffers);
-    this.#submit({ op: WOp.WRITE, fd, position, length, a: 0, b: 0, done,
-      before: d => { let at = 0; for (const b of buffers) { d.set(bytesOf(b), at); at += b.byteLength; } } });
+    const lengths = buffers.map(b => b.byteLength);
+    this.#submit({ op: WOp.WRITE, fd, position, length: byteLengthOf(buffers), a: 0, b: 0, done,
+      before: d => {
+        const sources = buffers.map((b, i) => bytesAt(b, 0, lengths[i]));
+        let at = 0;
+        for (const source of sources) { d.set(source, at); at += source.length; }
+      } });
   }
   fsync(fd: number, done: Done): void { this.#submit({ op: WOp.FSYNC, fd, position: 0, length: 0, a: 0, b: 0, done }); }
   fdatasync(fd: number, done: Done): void { this.#submit({ op: WOp.FDATASYNC, fd, position: 0, length: 0, a: 0, b: 0, done }); }
