@@ -3,10 +3,12 @@
 //
 // Completions: glibc's SIGEV_THREAD starts a new thread for every completion (measured: 12k IOPS
 // on cached 4k reads at depth 32). Instead, requests are started with SIGEV_NONE and one reaper
-// thread of ours waits for any of them with aio_suspend, then hands the finished ones to the loop
-// through the shared, coalesced uv_async_send wake-up. aio_suspend only watches the list it was
-// given, so new requests wake the reaper through a 1-byte aio_read on a pipe that is always in
-// its list.
+// thread waits for any of them with aio_suspend, then hands the finished ones to their engine's
+// loop through the shared, coalesced uv_async_send wake-up. aio_suspend only watches the list it
+// was given, so new requests wake the reaper through a 1-byte aio_read on a pipe that is always
+// in its list. That read occupies one of glibc's AIO threads (20 by default) for as long as it
+// waits, so there is one reaper for the whole process, not one per engine: with one per engine,
+// the 21st busy engine's requests queued behind 20 parked reads forever.
 #define _GNU_SOURCE
 #include <aio.h>
 #include <errno.h>
@@ -17,123 +19,143 @@
 
 #include "engine.h"
 
-_Static_assert(sizeof(struct aiocb) <= sizeof(((req_t *)0)->engine_data), "aiocb fits in req_t");
-
+// A request's control block, and its place in the reaper's list (so it leaves without a search).
 typedef struct {
-  engine_t base;
-  pthread_mutex_t lock;    // guards everything below but the reaper's own copies
+  struct aiocb cb;
+  unsigned slot;
+} paio_req_t;
+
+_Static_assert(sizeof(paio_req_t) <= sizeof(((req_t *)0)->engine_data), "paio_req_t fits in req_t");
+
+static inline paio_req_t *of(req_t *r) { return (paio_req_t *)r->engine_data; }
+
+// The process's one reaper, shared by every posix-aio engine of every thread.
+static struct {
+  pthread_mutex_t life;    // serialises starting and stopping the reaper (engines come and go)
+  int engines;             // live engines: the reaper runs while there is one
+  pthread_mutex_t lock;    // guards what follows, but the reaper thread's own copies
   pthread_cond_t work;     // the reaper sleeps here while nothing is in flight
-  req_t **inflight;        // started with glibc, not yet reaped
+  req_t **inflight;        // started with glibc, not yet reaped, of every engine
   unsigned n, cap;
+  unsigned reserved;       // places taken by requests on their way to glibc
   int suspended;           // the reaper is in aio_suspend with an older list
   int kicked;              // a wake-up byte is on its way
   int quit;
   int pipe_r, pipe_w;
-  struct aiocb wake;       // aio_read of one byte from pipe_r (reaper thread only)
+  pthread_t thread;
+  // reaper thread only
+  struct aiocb wake;       // aio_read of one byte from pipe_r
   char wake_byte;
   int wake_armed;
-  pthread_t reaper;
-} paio_engine_t;
+} reaper = {
+    .life = PTHREAD_MUTEX_INITIALIZER,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .work = PTHREAD_COND_INITIALIZER,
+};
 
-static void arm_wake(paio_engine_t *p) {
-  memset(&p->wake, 0, sizeof p->wake);
-  p->wake.aio_fildes = p->pipe_r;
-  p->wake.aio_buf = &p->wake_byte;
-  p->wake.aio_nbytes = 1;
-  p->wake.aio_sigevent.sigev_notify = SIGEV_NONE;
-  p->wake_armed = aio_read(&p->wake) == 0;
+static void arm_wake(void) {
+  memset(&reaper.wake, 0, sizeof reaper.wake);
+  reaper.wake.aio_fildes = reaper.pipe_r;
+  reaper.wake.aio_buf = &reaper.wake_byte;
+  reaper.wake.aio_nbytes = 1;
+  reaper.wake.aio_sigevent.sigev_notify = SIGEV_NONE;
+  reaper.wake_armed = aio_read(&reaper.wake) == 0;
 }
 
 // The wake read finished: take its result so glibc forgets it.
-static void take_wake(paio_engine_t *p) {
-  if (p->wake_armed && aio_error(&p->wake) != EINPROGRESS) {
-    aio_return(&p->wake);
-    p->wake_armed = 0;
+static void take_wake(void) {
+  if (reaper.wake_armed && aio_error(&reaper.wake) != EINPROGRESS) {
+    aio_return(&reaper.wake);
+    reaper.wake_armed = 0;
   }
 }
 
 static void *reaper_main(void *arg) {
-  paio_engine_t *p = arg;
-  req_t **mine = NULL;
+  req_t **mine = NULL, **done = NULL;
   const struct aiocb **list = NULL;
   unsigned mine_cap = 0;
   for (;;) {
-    pthread_mutex_lock(&p->lock);
-    while (p->n == 0 && !p->quit) pthread_cond_wait(&p->work, &p->lock);
-    if (p->quit && p->n == 0) {
-      pthread_mutex_unlock(&p->lock);
+    pthread_mutex_lock(&reaper.lock);
+    while (reaper.n == 0 && !reaper.quit) pthread_cond_wait(&reaper.work, &reaper.lock);
+    if (reaper.quit && reaper.n == 0) {
+      pthread_mutex_unlock(&reaper.lock);
       break;
     }
-    if (p->n > mine_cap) {
-      mine_cap = p->cap;
+    if (reaper.n > mine_cap) {
+      mine_cap = reaper.cap;
       free(mine);
+      free(done);
       free(list);
       mine = malloc(mine_cap * sizeof *mine);
+      done = malloc(mine_cap * sizeof *done);
       list = malloc((mine_cap + 1) * sizeof *list);
-      if (!mine || !list) abort();  // a few KiB; nothing sensible to do without them
+      if (!mine || !done || !list) abort();  // a few KiB; nothing sensible to do without them
     }
-    unsigned m = p->n;
-    memcpy(mine, p->inflight, m * sizeof *mine);
-    p->suspended = 1;
-    p->kicked = 0;
-    pthread_mutex_unlock(&p->lock);
+    unsigned m = reaper.n;
+    memcpy(mine, reaper.inflight, m * sizeof *mine);
+    reaper.suspended = 1;
+    reaper.kicked = 0;
+    pthread_mutex_unlock(&reaper.lock);
 
-    for (unsigned i = 0; i < m; i++) list[i] = (const struct aiocb *)mine[i]->engine_data;
-    if (!p->wake_armed) arm_wake(p);
-    if (p->wake_armed) list[m] = &p->wake;
-    aio_suspend(list, (int)(m + (p->wake_armed ? 1 : 0)), NULL);  // EINTR too: just look again
+    for (unsigned i = 0; i < m; i++) list[i] = &of(mine[i])->cb;
+    if (!reaper.wake_armed) arm_wake();
+    if (reaper.wake_armed) list[m] = &reaper.wake;
+    aio_suspend(list, (int)(m + (reaper.wake_armed ? 1 : 0)), NULL);  // EINTR too: just look again
+    take_wake();
 
-    pthread_mutex_lock(&p->lock);
-    p->suspended = 0;
-    pthread_mutex_unlock(&p->lock);
-    take_wake(p);
+    unsigned nd = 0;
     for (unsigned i = 0; i < m; i++) {
-      req_t *r = mine[i];
-      struct aiocb *cb = (struct aiocb *)r->engine_data;
+      struct aiocb *cb = &of(mine[i])->cb;
       int err = aio_error(cb);
       if (err == EINPROGRESS) continue;
-      r->result = err == 0 ? (int64_t)aio_return(cb) : -(int64_t)err;
-      pthread_mutex_lock(&p->lock);
-      for (unsigned j = 0; j < p->n; j++) {
-        if (p->inflight[j] != r) continue;
-        p->inflight[j] = p->inflight[--p->n];
-        break;
-      }
-      pthread_mutex_unlock(&p->lock);
-      completion_push(&p->base, r);
+      mine[i]->result = err == 0 ? (int64_t)aio_return(cb) : -(int64_t)err;
+      done[nd++] = mine[i];
     }
+    pthread_mutex_lock(&reaper.lock);
+    reaper.suspended = 0;
+    for (unsigned i = 0; i < nd; i++) {
+      unsigned slot = of(done[i])->slot;
+      req_t *last = reaper.inflight[--reaper.n];
+      reaper.inflight[slot] = last;
+      of(last)->slot = slot;
+    }
+    pthread_mutex_unlock(&reaper.lock);
+    // Handed back only now: once pushed, a request belongs to its engine, which may stop.
+    for (unsigned i = 0; i < nd; i++) completion_push(done[i]->engine, done[i]);
   }
-  // Quitting: a wake read still queued with glibc must finish before its memory goes
-  // (stop() wrote a byte for it).
-  if (p->wake_armed) {
-    const struct aiocb *w[1] = {&p->wake};
-    while (aio_error(&p->wake) == EINPROGRESS) aio_suspend(w, 1, NULL);
-    aio_return(&p->wake);
-    p->wake_armed = 0;
+  // Quitting: a wake read still queued with glibc must finish before its memory is reused
+  // (stop_reaper wrote a byte for it).
+  if (reaper.wake_armed) {
+    const struct aiocb *w[1] = {&reaper.wake};
+    while (aio_error(&reaper.wake) == EINPROGRESS) aio_suspend(w, 1, NULL);
+    aio_return(&reaper.wake);
+    reaper.wake_armed = 0;
   }
   free(mine);
+  free(done);
   free(list);
   return NULL;
 }
 
-static int paio_init(engine_t *e, napi_env env, napi_value options) {
-  paio_engine_t *p = (paio_engine_t *)e;
+static void wake_reaper(void) {
+  char one = 1;
+  while (write(reaper.pipe_w, &one, 1) < 0 && errno == EINTR) {}
+}
+
+// With reaper.life held: the first engine starts the reaper.
+static int start_reaper(void) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
-  p->pipe_r = fds[0];
-  p->pipe_w = fds[1];
-  p->cap = 256;
-  p->inflight = malloc(p->cap * sizeof *p->inflight);
-  if (!p->inflight) {
-    close(fds[0]);
-    close(fds[1]);
-    return -ENOMEM;
-  }
-  pthread_mutex_init(&p->lock, NULL);
-  pthread_cond_init(&p->work, NULL);
-  int err = pthread_create(&p->reaper, NULL, reaper_main, p);
+  reaper.pipe_r = fds[0];
+  reaper.pipe_w = fds[1];
+  reaper.cap = 256;
+  reaper.n = reaper.reserved = 0;
+  reaper.quit = 0;
+  reaper.inflight = malloc(reaper.cap * sizeof *reaper.inflight);
+  int err = reaper.inflight ? pthread_create(&reaper.thread, NULL, reaper_main, NULL) : ENOMEM;
   if (err) {
-    free(p->inflight);
+    free(reaper.inflight);
+    reaper.inflight = NULL;
     close(fds[0]);
     close(fds[1]);
     return -err;
@@ -141,6 +163,27 @@ static int paio_init(engine_t *e, napi_env env, napi_value options) {
   return 0;
 }
 
+// With reaper.life held: the last engine has nothing in flight; the reaper goes.
+static void stop_reaper(void) {
+  pthread_mutex_lock(&reaper.lock);
+  reaper.quit = 1;
+  pthread_cond_signal(&reaper.work);
+  pthread_mutex_unlock(&reaper.lock);
+  wake_reaper();
+  pthread_join(reaper.thread, NULL);
+  close(reaper.pipe_r);
+  close(reaper.pipe_w);
+  free(reaper.inflight);
+  reaper.inflight = NULL;
+}
+
+static int paio_init(engine_t *e, napi_env env, napi_value options) {
+  pthread_mutex_lock(&reaper.life);
+  int err = reaper.engines == 0 ? start_reaper() : 0;
+  if (err == 0) reaper.engines++;
+  pthread_mutex_unlock(&reaper.life);
+  return err;
+}
 // POSIX AIO has single-buffer reads and writes and fsync; the rest goes to the pool.
 static int paio_supports(engine_t *e, int op) {
   switch (op) {
@@ -153,25 +196,30 @@ static int paio_supports(engine_t *e, int op) {
 
 // Room in the in-flight list for one more, taken before glibc gets the request: a request glibc
 // holds must be tracked, so running out of memory has to be found out first.
-static int reserve_inflight(paio_engine_t *p) {
-  pthread_mutex_lock(&p->lock);
-  int ok = p->n < p->cap;
+static int reserve_inflight(void) {
+  pthread_mutex_lock(&reaper.lock);
+  int ok = reaper.n + reaper.reserved < reaper.cap;
   if (!ok) {
-    req_t **grown = realloc(p->inflight, 2 * p->cap * sizeof *grown);
+    req_t **grown = realloc(reaper.inflight, 2 * reaper.cap * sizeof *grown);
     if (grown) {
-      p->inflight = grown;
-      p->cap *= 2;
+      reaper.inflight = grown;
+      reaper.cap *= 2;
       ok = 1;
     }
   }
-  pthread_mutex_unlock(&p->lock);
+  if (ok) reaper.reserved++;
+  pthread_mutex_unlock(&reaper.lock);
   return ok;
 }
 
 static void paio_start(engine_t *e, req_t *r) {
-  paio_engine_t *p = (paio_engine_t *)e;
-  struct aiocb *cb = (struct aiocb *)r->engine_data;
-  if (!reserve_inflight(p)) {
+  struct aiocb *cb = &of(r)->cb;
+  if (r->op != OP_READ && r->op != OP_WRITE && r->op != OP_FSYNC && r->op != OP_FDATASYNC) {
+    r->result = 0;  // OP_NOP
+    completion_push(e, r);
+    return;
+  }
+  if (!reserve_inflight()) {
     r->result = -ENOMEM;
     completion_push(e, r);
     return;
@@ -180,45 +228,36 @@ static void paio_start(engine_t *e, req_t *r) {
   cb->aio_fildes = r->fd;
   cb->aio_sigevent.sigev_notify = SIGEV_NONE;
   int rc;
-  switch (r->op) {
-    case OP_READ:
-    case OP_WRITE:
-      cb->aio_buf = r->iov[0].iov_base;
-      cb->aio_nbytes = r->iov[0].iov_len;
-      cb->aio_offset = r->pos;
-      rc = r->op == OP_READ ? aio_read(cb) : aio_write(cb);
-      break;
-    case OP_FSYNC:
-    case OP_FDATASYNC:
-      rc = aio_fsync(r->op == OP_FSYNC ? O_SYNC : O_DSYNC, cb);
-      break;
-    default:
-      r->result = 0;
-      completion_push(e, r);
-      return;
+  if (r->op == OP_READ || r->op == OP_WRITE) {
+    cb->aio_buf = r->iov[0].iov_base;
+    cb->aio_nbytes = r->iov[0].iov_len;
+    cb->aio_offset = r->pos;
+    rc = r->op == OP_READ ? aio_read(cb) : aio_write(cb);
+  } else {
+    rc = aio_fsync(r->op == OP_FSYNC ? O_SYNC : O_DSYNC, cb);
   }
-  if (rc < 0) {  // not queued: it will never complete with glibc
-    r->result = -errno;
+  int err = rc < 0 ? errno : 0;
+  pthread_mutex_lock(&reaper.lock);
+  reaper.reserved--;
+  if (!err) {
+    of(r)->slot = reaper.n;
+    reaper.inflight[reaper.n++] = r;
+    if (reaper.n == 1) pthread_cond_signal(&reaper.work);
+  }
+  pthread_mutex_unlock(&reaper.lock);
+  if (err) {  // not queued: it will never complete with glibc
+    r->result = -err;
     completion_push(e, r);
-    return;
   }
-  pthread_mutex_lock(&p->lock);
-  p->inflight[p->n++] = r;  // room: reserved above, and only this thread adds
-  if (p->n == 1) pthread_cond_signal(&p->work);
-  pthread_mutex_unlock(&p->lock);
 }
 
 // End of a batch: if the reaper waits on an older list, one byte through the pipe wakes it.
 static void paio_flush(engine_t *e) {
-  paio_engine_t *p = (paio_engine_t *)e;
-  pthread_mutex_lock(&p->lock);
-  int kick = p->suspended && !p->kicked;
-  if (kick) p->kicked = 1;
-  pthread_mutex_unlock(&p->lock);
-  if (kick) {
-    char one = 1;
-    while (write(p->pipe_w, &one, 1) < 0 && errno == EINTR) {}
-  }
+  pthread_mutex_lock(&reaper.lock);
+  int kick = reaper.suspended && !reaper.kicked;
+  if (kick) reaper.kicked = 1;
+  pthread_mutex_unlock(&reaper.lock);
+  if (kick) wake_reaper();
 }
 
 // Nothing is taken back (no cancel_one): an aborted operation runs to its end and resolves as
@@ -227,33 +266,23 @@ static void paio_flush(engine_t *e) {
 static void paio_cancel(engine_t *e) {}
 
 static void paio_stop(engine_t *e) {
-  paio_engine_t *p = (paio_engine_t *)e;
-  // Every request glibc holds completes and is reaped; wait for all of them.
+  // Every request glibc holds for this engine completes and is reaped; wait for all of them.
   for (;;) {
     completion_drain_pushed(e, 0);
     if (e->inflight == 0) break;
     usleep(100);
   }
   e->ncomp = 0;
-  pthread_mutex_lock(&p->lock);
-  p->quit = 1;
-  pthread_cond_signal(&p->work);
-  pthread_mutex_unlock(&p->lock);
-  char one = 1;
-  while (write(p->pipe_w, &one, 1) < 0 && errno == EINTR) {}
-  pthread_join(p->reaper, NULL);
-  close(p->pipe_r);
-  close(p->pipe_w);
-  free(p->inflight);
-  pthread_cond_destroy(&p->work);
-  pthread_mutex_destroy(&p->lock);
+  pthread_mutex_lock(&reaper.life);
+  if (--reaper.engines == 0) stop_reaper();
+  pthread_mutex_unlock(&reaper.life);
 }
 
 static uv_handle_t *paio_handle(engine_t *e) { return (uv_handle_t *)&e->async; }
 
 const engine_kind_t posix_aio_kind = {
     .name = "posix-aio",
-    .size = sizeof(paio_engine_t),
+    .size = sizeof(engine_t),
     .init = paio_init,
     .start = paio_start,
     .flush = paio_flush,
