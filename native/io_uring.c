@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -292,7 +293,16 @@ static int uring_init(engine_t *e, napi_env env, napi_value options) {
   }
   free(probe);
 
-  if (u->file_slots && (err = register_files(u)) < 0) goto fail;
+  // Registered files only spare a lookup: never a reason to fail. The kernel refuses a table
+  // larger than the open-file limit (EMFILE under `ulimit -n 1023`), so it is clamped to it,
+  // and without one every file works unregistered.
+  struct rlimit nofile;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < u->file_slots) u->file_slots = (unsigned)nofile.rlim_cur;
+  if (u->file_slots && register_files(u) < 0) {
+    free(u->slot_used);
+    u->slot_used = NULL;
+    u->file_slots = 0;
+  }
   if (u->buffer_count && u->buffer_size && (err = register_buffers(u)) < 0) goto fail;
 
   // A registered ring fd spares io_uring_enter its file lookup (one per batch; at depth 1, one
