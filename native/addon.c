@@ -411,6 +411,29 @@ static napi_value js_misalignment(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// layout(): the numbers JS must share with this build (src/ops.ts, src/stats.ts), by name.
+typedef struct { const char *name; int value; } named_t;
+#define N(x) {#x, x}
+static const named_t LAYOUT[] = {
+    N(OP_NOP), N(OP_READ), N(OP_WRITE), N(OP_READV), N(OP_WRITEV), N(OP_FSYNC), N(OP_FDATASYNC),
+    N(OP_FSTAT), N(OP_FTRUNCATE), N(OP_OPEN), N(OP_CLOSE), N(OP_COUNT), N(AT_CURRENT_POSITION),
+    N(R_OP), N(R_ID), N(R_FD), N(R_POS), N(R_BUF), N(R_NBUF), N(R_A), N(R_B), N(RECORD_SIZE),
+    N(ST_DEV), N(ST_MODE), N(ST_NLINK), N(ST_UID), N(ST_GID), N(ST_RDEV), N(ST_BLKSIZE), N(ST_INO),
+    N(ST_SIZE), N(ST_BLOCKS), N(ST_ATIME_MS), N(ST_MTIME_MS), N(ST_CTIME_MS), N(ST_BIRTHTIME_MS),
+    N(ST_DIO_MEM_ALIGN), N(ST_DIO_OFFSET_ALIGN), N(STAT_FIELDS),
+};
+#undef N
+
+static napi_value js_layout(napi_env env, napi_callback_info info) {
+  napi_value result, v;
+  CHECK(napi_create_object(env, &result));
+  for (size_t i = 0; i < sizeof LAYOUT / sizeof *LAYOUT; i++) {
+    CHECK(napi_create_int32(env, LAYOUT[i].value, &v));
+    CHECK(napi_set_named_property(env, result, LAYOUT[i].name, v));
+  }
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
@@ -420,6 +443,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"buffers", NULL, js_buffers, NULL, NULL, NULL, napi_default, NULL},
       {"supports", NULL, js_supports, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
+      {"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof *props, props) != napi_ok) return NULL;
   return exports;

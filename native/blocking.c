@@ -14,24 +14,23 @@ static inline int64_t NEG_ERRNO(int64_t ret) { return ret < 0 ? -errno : ret; }
 static double ms(struct statx_timestamp t) { return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6; }
 
 void stat_fill(double *o, const struct statx *st) {
-  o[0] = (double)makedev(st->stx_dev_major, st->stx_dev_minor);
-  o[1] = st->stx_mode;
-  o[2] = st->stx_nlink;
-  o[3] = st->stx_uid;
-  o[4] = st->stx_gid;
-  o[5] = (double)makedev(st->stx_rdev_major, st->stx_rdev_minor);
-  o[6] = st->stx_blksize;
-  o[7] = (double)st->stx_ino;
-  o[8] = (double)st->stx_size;
-  o[9] = (double)st->stx_blocks;
-  o[10] = ms(st->stx_atime);
-  o[11] = ms(st->stx_mtime);
-  o[12] = ms(st->stx_ctime);
-  o[13] = (st->stx_mask & STATX_BTIME) ? ms(st->stx_btime) : 0;
-  o[14] = (st->stx_mask & STATX_DIOALIGN) ? st->stx_dio_mem_align : 0;
-  o[15] = (st->stx_mask & STATX_DIOALIGN) ? st->stx_dio_offset_align : 0;
-  o[16] = 0;
-  o[17] = 0;
+  for (int i = 0; i < STAT_FIELDS; i++) o[i] = 0;
+  o[ST_DEV] = (double)makedev(st->stx_dev_major, st->stx_dev_minor);
+  o[ST_MODE] = st->stx_mode;
+  o[ST_NLINK] = st->stx_nlink;
+  o[ST_UID] = st->stx_uid;
+  o[ST_GID] = st->stx_gid;
+  o[ST_RDEV] = (double)makedev(st->stx_rdev_major, st->stx_rdev_minor);
+  o[ST_BLKSIZE] = st->stx_blksize;
+  o[ST_INO] = (double)st->stx_ino;
+  o[ST_SIZE] = (double)st->stx_size;
+  o[ST_BLOCKS] = (double)st->stx_blocks;
+  o[ST_ATIME_MS] = ms(st->stx_atime);
+  o[ST_MTIME_MS] = ms(st->stx_mtime);
+  o[ST_CTIME_MS] = ms(st->stx_ctime);
+  o[ST_BIRTHTIME_MS] = (st->stx_mask & STATX_BTIME) ? ms(st->stx_btime) : 0;
+  o[ST_DIO_MEM_ALIGN] = (st->stx_mask & STATX_DIOALIGN) ? st->stx_dio_mem_align : 0;
+  o[ST_DIO_OFFSET_ALIGN] = (st->stx_mask & STATX_DIOALIGN) ? st->stx_dio_offset_align : 0;
 }
 
 static int64_t do_fstat(req_t *r) {

@@ -16,7 +16,8 @@
 #include <sys/uio.h>
 #include <uv.h>
 
-// Operation codes; keep in sync with src/engines/native.ts.
+// The operation table, the submission record and the stat layout: src/ops.ts and src/stats.ts
+// hold the same numbers, and the addon refuses to load where they differ (js_layout in addon.c).
 enum {
   OP_NOP = 0,
   OP_READ = 1,
@@ -46,7 +47,11 @@ enum {
 };
 
 // fstat results, written as doubles into the op's buffer (see src/stats.ts).
-enum { STAT_FIELDS = 18 };
+enum {
+  ST_DEV, ST_MODE, ST_NLINK, ST_UID, ST_GID, ST_RDEV, ST_BLKSIZE, ST_INO, ST_SIZE, ST_BLOCKS,
+  ST_ATIME_MS, ST_MTIME_MS, ST_CTIME_MS, ST_BIRTHTIME_MS, ST_DIO_MEM_ALIGN, ST_DIO_OFFSET_ALIGN,
+  STAT_FIELDS = 18,  // two spare
+};
 
 #define INLINE_IOVS 4
 

@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { layoutMismatches } from './ops.js';
 
 export interface Binding {
   create(kind: string, options: object | undefined, onComplete: (count: number) => void, submissions: Float64Array, completions: Float64Array): object | number;
@@ -12,6 +13,7 @@ export interface Binding {
   cancel(handle: object, id?: number): void;
   buffers(handle: object): ArrayBuffer | undefined;
   destroy(handle: object): void;
+  layout(): Record<string, number>;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -26,8 +28,13 @@ function load(): void {
   for (const candidate of CANDIDATES) {
     const file = path.join(root, candidate);
     try {
-      loaded = require(file) as Binding;
-      return;
+      const addon = require(file) as Binding;
+      const wrong = layoutMismatches(addon.layout());
+      if (wrong.length === 0) {
+        loaded = addon;
+        return;
+      }
+      errors.push(`  ${file}: built from other sources than this JS (${wrong.join('; ')})`);
     } catch (err) {
       errors.push(`  ${file}: ${(err as Error).message.split('\n')[0]}`);
     }

@@ -5,4 +5,3 @@ export const IDLE = 0, REQUEST = 1, DONE = 2;
 export const CONTROL_BYTES = 128;
 // Float64 slots of the control block (index into a Float64Array over the same memory).
 export const F = { op: 1, fd: 2, position: 3, length: 4, a: 5, b: 6, result: 7, newData: 8 } as const;
-export const enum WOp { OPEN = 1, CLOSE, READ, WRITE, FSYNC, FDATASYNC, FSTAT, FTRUNCATE }

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { STAT_FIELDS, fromStats } from '../stats.js';
 import { EINVAL, errnoFrom } from './node-fs.js';
-import { DONE, F, REQUEST, STATE, WOp } from './workers-protocol.js';
+import { Op } from '../ops.js';
+import { DONE, F, REQUEST, STATE } from './workers-protocol.js';
 
 const { control, data: initial, port } = workerData as { control: SharedArrayBuffer; data: SharedArrayBuffer; port: MessagePort };
 const i32 = new Int32Array(control);
@@ -16,14 +17,14 @@ function run(): number {
   const op = f64[F.op], fd = f64[F.fd], length = f64[F.length];
   const position = f64[F.position] < 0 ? null : f64[F.position];
   switch (op) {
-    case WOp.OPEN: return fs.openSync(Buffer.from(data.buffer, 0, length).toString(), f64[F.a], f64[F.b]);
-    case WOp.CLOSE: fs.closeSync(fd); return 0;
-    case WOp.READ: return fs.readSync(fd, data, 0, length, position);
-    case WOp.WRITE: return fs.writeSync(fd, data, 0, length, position);
-    case WOp.FSYNC: fs.fsyncSync(fd); return 0;
-    case WOp.FDATASYNC: fs.fdatasyncSync(fd); return 0;
-    case WOp.FSTAT: fromStats(fs.fstatSync(fd), new Float64Array(data.buffer, 0, STAT_FIELDS)); return 0;
-    case WOp.FTRUNCATE: fs.ftruncateSync(fd, f64[F.position]); return 0;
+    case Op.OPEN: return fs.openSync(Buffer.from(data.buffer, 0, length).toString(), f64[F.a], f64[F.b]);
+    case Op.CLOSE: fs.closeSync(fd); return 0;
+    case Op.READ: return fs.readSync(fd, data, 0, length, position);
+    case Op.WRITE: return fs.writeSync(fd, data, 0, length, position);
+    case Op.FSYNC: fs.fsyncSync(fd); return 0;
+    case Op.FDATASYNC: fs.fdatasyncSync(fd); return 0;
+    case Op.FSTAT: fromStats(fs.fstatSync(fd), new Float64Array(data.buffer, 0, STAT_FIELDS)); return 0;
+    case Op.FTRUNCATE: fs.ftruncateSync(fd, f64[F.position]); return 0;
     default: return EINVAL;
   }
 }

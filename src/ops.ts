@@ -1,0 +1,37 @@
+// The operations every engine implements, and how native engines receive them: one record of
+// R.SIZE doubles per operation. native/engine.h holds the same numbers for C; the addon reports
+// its own (layout()), and binding.ts refuses to load one whose numbers differ from these.
+import { S, STAT_FIELDS } from './stats.js';
+
+export const Op = {
+  NOP: 0, READ: 1, WRITE: 2, READV: 3, WRITEV: 4, FSYNC: 5, FDATASYNC: 6, FSTAT: 7, FTRUNCATE: 8,
+  OPEN: 9, CLOSE: 10,
+  COUNT: 11,
+} as const;
+export type Op = (typeof Op)[keyof typeof Op];
+
+/** A flag for supports(): the operation at the current file position (-1), e.g. Op.WRITE | AT_CURRENT_POSITION. */
+export const AT_CURRENT_POSITION = 64;
+
+/** The fields of a submission record (read/write: A offset in the buffer, B length; open: A flags, B mode). */
+export const R = { OP: 0, ID: 1, FD: 2, POS: 3, BUF: 4, NBUF: 5, A: 6, B: 7, SIZE: 8 } as const;
+
+const snake = (camel: string) => camel.replace(/[A-Z]/g, c => `_${c}`).toUpperCase();
+
+/** Every number JS shares with the addon, under the name native/engine.h gives it. */
+export function jsLayout(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(Op)) out[`OP_${name}`] = value;
+  out.AT_CURRENT_POSITION = AT_CURRENT_POSITION;
+  for (const [name, value] of Object.entries(R)) out[name === 'SIZE' ? 'RECORD_SIZE' : `R_${name}`] = value;
+  for (const [name, value] of Object.entries(S)) out[`ST_${snake(name)}`] = value;
+  out.STAT_FIELDS = STAT_FIELDS;
+  return out;
+}
+
+/** Where the addon's numbers differ from ours, one line each ([] when they agree). */
+export function layoutMismatches(native: Record<string, number>): string[] {
+  const ours = jsLayout();
+  const names = new Set([...Object.keys(ours), ...Object.keys(native)]);
+  return [...names].filter(n => ours[n] !== native[n]).map(n => `${n}: ${native[n] ?? 'missing'} in the addon, ${ours[n] ?? 'missing'} in JS`);
+}
