@@ -44,9 +44,10 @@ static struct {
   int pipe_r, pipe_w;
   pthread_t thread;
   // reaper thread only
-  struct aiocb wake;       // aio_read of one byte from pipe_r
-  char wake_byte;
+  struct aiocb wake;       // aio_read from pipe_r: takes every byte waiting, at least one
+  char wake_bytes[64];
   int wake_armed;
+  unsigned turn;           // where in the list the next look begins (see SUSPEND_MAX)
 } reaper = {
     .life = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -56,8 +57,8 @@ static struct {
 static void arm_wake(void) {
   memset(&reaper.wake, 0, sizeof reaper.wake);
   reaper.wake.aio_fildes = reaper.pipe_r;
-  reaper.wake.aio_buf = &reaper.wake_byte;
-  reaper.wake.aio_nbytes = 1;
+  reaper.wake.aio_buf = reaper.wake_bytes;
+  reaper.wake.aio_nbytes = sizeof reaper.wake_bytes;
   reaper.wake.aio_sigevent.sigev_notify = SIGEV_NONE;
   reaper.wake_armed = aio_read(&reaper.wake) == 0;
 }
@@ -70,6 +71,10 @@ static void take_wake(void) {
   }
 }
 
+// aio_suspend keeps two words per request on its stack and looks each one up under glibc's one
+// lock: it watches at most this many at a time, a different part of the list each turn.
+enum { SUSPEND_MAX = 1024 };
+
 static void *reaper_main(void *arg) {
   req_t **mine = NULL, **done = NULL;
   const struct aiocb **list = NULL;
@@ -81,8 +86,9 @@ static void *reaper_main(void *arg) {
       pthread_mutex_unlock(&reaper.lock);
       break;
     }
-    if (reaper.n > mine_cap) {
-      mine_cap = reaper.cap;
+    unsigned m = reaper.n < SUSPEND_MAX ? reaper.n : SUSPEND_MAX;
+    if (m > mine_cap) {
+      mine_cap = SUSPEND_MAX;
       free(mine);
       free(done);
       free(list);
@@ -91,8 +97,8 @@ static void *reaper_main(void *arg) {
       list = malloc((mine_cap + 1) * sizeof *list);
       if (!mine || !done || !list) abort();  // a few KiB; nothing sensible to do without them
     }
-    unsigned m = reaper.n;
-    memcpy(mine, reaper.inflight, m * sizeof *mine);
+    for (unsigned i = 0, first = reaper.turn % reaper.n; i < m; i++) mine[i] = reaper.inflight[(first + i) % reaper.n];
+    reaper.turn += m;
     reaper.suspended = 1;
     reaper.kicked = 0;
     pthread_mutex_unlock(&reaper.lock);
@@ -137,6 +143,7 @@ static void *reaper_main(void *arg) {
   return NULL;
 }
 
+// A full pipe (EAGAIN) already holds a wake-up: the writer never waits.
 static void wake_reaper(void) {
   char one = 1;
   while (write(reaper.pipe_w, &one, 1) < 0 && errno == EINTR) {}
@@ -146,6 +153,7 @@ static void wake_reaper(void) {
 static int start_reaper(void) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+  fcntl(fds[1], F_SETFL, O_NONBLOCK);  // the read end blocks: the wake read waits on it
   reaper.pipe_r = fds[0];
   reaper.pipe_w = fds[1];
   reaper.cap = 256;

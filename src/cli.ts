@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { bench, benchHelp } from './bench/index.js';
 import { engines } from './index.js';
-import { report } from './report/index.js';
+import { report, reportOfRun } from './report/index.js';
 
 const program = new Command('ioengine')
   .description('One async file API over every I/O strategy, and a benchmark that compares them.')
@@ -27,7 +27,7 @@ program
   .allowUnknownOption()
   .addHelpText('after', benchHelp())
   .action(async (_args: string[], _opts: unknown, command: Command) => {
-    process.exitCode = await bench(command.args);
+    process.exitCode = await bench(command.args, { stdout: process.stdout, stderr: process.stderr, report: reportOfRun });
   });
 
 program

@@ -20,7 +20,7 @@ export function allocAligned(size: number, alignment = DEFAULT_ALIGNMENT): Buffe
   // An aligned slice of a V8 ArrayBuffer, not memory of our own behind an external Buffer: Node
   // frees external memory in a worker's environment cleanup, before engines have waited for the
   // kernel to finish writing into it (heap corruption); V8 frees its own only after that.
-  const memory = new ArrayBuffer(size + alignment);
+  const memory = new ArrayBuffer(size + alignment - 1);
   const pad = (alignment - native.misalignment(new Uint8Array(memory), 0, alignment)) % alignment;
   return Buffer.from(memory, pad, size);
 }

@@ -3,7 +3,7 @@
 // the rest, close the files still open, and only then release the backend.
 import { engineClosed, invalidArgValue, noBufferFree } from './errors.js';
 import type { Backend, EngineOptions } from './engines/backend.js';
-import { createBackend } from './engines/registry.js';
+import { createBackend, engineOptionNames } from './engines/registry.js';
 import { FileHandle } from './file-handle.js';
 import { parseFlags, parseMode } from './flags.js';
 import { validateEngineOptions, validatePath } from './validate.js';
@@ -20,7 +20,7 @@ export class Engine {
   readonly #lentBuffers = new Set<Buffer>();
 
   constructor(name: string, options: EngineOptions = {}) {
-    validateEngineOptions(options);
+    validateEngineOptions(options, engineOptionNames());
     const { name: resolved, backend } = createBackend(name, options);
     this.name = resolved;
     this.#backend = backend;

@@ -74,13 +74,11 @@ export function validateSignal(signal: unknown, name = 'options.signal'): AbortS
   return signal;
 }
 
-const ENGINE_OPTIONS = ['threads', 'queueDepth', 'entries', 'sqpoll', 'registerFiles', 'registeredBuffers'];
-
-/** Engine options: every name known, every value in range; nothing silently ignored. */
-export function validateEngineOptions(options: unknown): void {
+/** Engine options: every name one of the engines reads (`known`), every value in range; nothing silently ignored. */
+export function validateEngineOptions(options: unknown, known: readonly string[]): void {
   const o = validateObject(options, 'options');
   for (const key of Object.keys(o)) {
-    if (!ENGINE_OPTIONS.includes(key)) throw invalidArgValue(`options.${key}`, o[key], `is not an engine option (known: ${ENGINE_OPTIONS.join(', ')})`);
+    if (!known.includes(key)) throw invalidArgValue(`options.${key}`, o[key], `is not an engine option (known: ${known.join(', ')})`);
   }
   const count = (key: string, value: unknown, max: number) => {
     if (value !== undefined) validateInteger(value, key, 1, max);

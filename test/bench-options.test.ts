@@ -1,7 +1,8 @@
 // ioengine bench: fio's option syntax and meaning on the command line, and every refusal.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseEngines, parseSize, parseTime, suggest } from '../src/bench/options.js';
+import { parseEngines, parseTime, suggest } from '../src/bench/options.js';
+import { parseSize } from '../src/fio/units.js';
 import { cloneFile, planBench, type PlanContext } from '../src/bench/plan.js';
 import { assertRefused, ENGINES } from './bench-helpers.js';
 

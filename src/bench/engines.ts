@@ -1,5 +1,7 @@
 // Which engines a job runs on: ioengine's names (fio's were mapped when the option was read),
-// `all` as every engine that can run here, with `null` (no I/O: the bench's own overhead) last.
+// `all` as every engine that can run here, with the baseline (null: no I/O, the bench's own
+// overhead) last.
+import { descriptor } from '../engines/registry.js';
 import { BenchUsageError } from './options.js';
 
 export type EngineList = ReadonlyArray<{ name: string; available: boolean; reason?: string }>;
@@ -7,7 +9,8 @@ export type EngineList = ReadonlyArray<{ name: string; available: boolean; reaso
 export function resolveEngines(wanted: readonly string[], known: EngineList, where: string): string[] {
   if (wanted.length === 1 && wanted[0] === 'all') {
     const names = known.filter(e => e.available).map(e => e.name);
-    const ordered = [...names.filter(n => n !== 'null'), ...names.filter(n => n === 'null')];
+    const baseline = (n: string) => descriptor(n)?.baseline === true;
+    const ordered = [...names.filter(n => !baseline(n)), ...names.filter(baseline)];
     if (ordered.length === 0) throw new BenchUsageError(`${where}: no engine can run here`);
     return ordered;
   }

@@ -10,11 +10,10 @@
 // kernel, CPUs, Node; for the report), no "disk_util".
 import { createRequire } from 'node:module';
 import { latencyHistogram } from './histogram.js';
-import { hostInfo } from './host.js';
+import { hostInfo } from '../fio/host.js';
+import { PERCENTILES } from '../fio/json.js';
 import { bucketCounts, type DirectionStats, type Entry, type Latency } from './results.js';
 
-/** fio's percentiles, p1 to p99.99: the keys of clat_ns.percentile (and the report's latency axis). */
-export const PERCENTILES = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99];
 const NS_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
 const US_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
 const MS_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000, 2000];
@@ -168,21 +167,6 @@ function noIo(): DirectionStats {
     lat: { n: 0, min: 0, max: 0, mean: 0, stddev: 0, hist: latencyHistogram(false) },
   };
   return empty;
-}
-
-/** fio's JSON output as a value: fio may print notes before it, so past the first '{' if need be (as tools that read it do). */
-export function parseFioJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    const brace = text.indexOf('{');
-    if (brace <= 0) throw err;
-    try {
-      return JSON.parse(text.slice(brace));
-    } catch {
-      throw err;
-    }
-  }
 }
 
 /** C's ctime() without the newline, as fio's "time": `Tue Nov 24 22:41:26 2026`. */

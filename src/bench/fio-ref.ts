@@ -1,16 +1,15 @@
 // `--fio`: fio itself on the same jobs and files, as the native reference rows. Each engine of the
-// comparison that has a fio counterpart (sync: psync, linux-aio: libaio, posix-aio: posixaio,
-// io_uring, null) gets its fio row; engines without one (thread, pool, workers, libuv) compare
-// against fio's psync.
+// comparison that has a fio counterpart (its descriptor's fioReference: sync's is psync) gets its
+// fio row; when none has, the comparison is against fio's psync.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseFioJson } from './fio-json.js';
+import { descriptor } from '../engines/registry.js';
+import { parseFioJson } from '../fio/json.js';
 import { cloneFile, type Job } from './plan.js';
 import type { FioJobJson } from './rows.js';
 
-const FIO_ENGINE: Record<string, string> = { sync: 'psync', 'linux-aio': 'libaio', 'posix-aio': 'posixaio', io_uring: 'io_uring', null: 'null' };
 
 export function fioInstalled(): boolean {
   return spawnSync('fio', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -18,7 +17,8 @@ export function fioInstalled(): boolean {
 
 /** fio's engines to run as references for these engines of ioengine. */
 export function fioEnginesFor(engines: string[]): string[] {
-  const out = [...new Set(engines.map(e => FIO_ENGINE[e]).filter(Boolean))].filter(e => e !== 'null');
+  const refs = engines.map(descriptor).filter(d => d?.fioReference && !d.baseline).map(d => d!.fioReference!);
+  const out = [...new Set(refs)];
   return out.length ? out : ['psync'];
 }
 

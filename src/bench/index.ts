@@ -8,7 +8,6 @@ import * as ioengine from '../index.js';
 import { unavailable } from './engines.js';
 import { fioEnginesFor, fioInstalled, runFio, type FioRun } from './fio-ref.js';
 import { fioJson } from './fio-json.js';
-import { checkBenchJson, ReportInputError, writeReport } from '../report/index.js';
 import { BenchUsageError, CLI_OPTIONS, JOB_OPTIONS } from './options.js';
 import { engineOfPass, planBench, type Job, type Plan } from './plan.js';
 import { Progress } from './progress.js';
@@ -20,6 +19,11 @@ import { bytes, comparisonText, entryText } from './text.js';
 export interface BenchIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WriteStream | NodeJS.WritableStream;
+  /**
+   * --report: writes the page of the run's JSON (`file` names it) to `output`; returns why not,
+   * or undefined. The CLI passes the report's; the bench itself knows nothing of pages.
+   */
+  report?: (json: object, file: string, output: string) => string | undefined;
 }
 
 /** Whether O_DIRECT can be used: the platform has it and ioengine can allocate aligned buffers. */
@@ -136,16 +140,14 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
 
   let reportFailed = false;
   if (plan.cli.report) {
-    // The report takes the JSON through the checks `ioengine report` makes of a file: the same page.
-    try {
-      if (entries.length === 0) throw new ReportInputError('no job gave results');
-      const file = plan.cli.outputFormat === 'json' && plan.cli.output ? plan.cli.output : 'this run';
-      writeReport([{ file, json: checkBenchJson(json, file) }], plan.cli.report);
-      err(`report: ${plan.cli.report}`);
-    } catch (e) {
-      if (!(e instanceof ReportInputError)) throw e;
-      err(`ioengine bench: --report: ${e.message}`);
+    const file = plan.cli.outputFormat === 'json' && plan.cli.output ? plan.cli.output : 'this run';
+    const refused = entries.length === 0 ? 'no job gave results'
+      : io.report ? io.report(json, file, plan.cli.report) : 'no report writer was given to the bench (the ioengine CLI gives it)';
+    if (refused) {
+      err(`ioengine bench: --report: ${refused}`);
       reportFailed = true;
+    } else {
+      err(`report: ${plan.cli.report}`);
     }
   }
 

@@ -1,6 +1,8 @@
 // fio's options, with fio's names, value syntax and defaults: the one table the command line and
 // job files are both read through. An option or value not in this table is refused, never ignored.
 import { distance } from 'fastest-levenshtein';
+import { ENGINES, engineAliases } from '../engines/registry.js';
+import { parseSize } from '../fio/units.js';
 
 /** A refusal of what the user wrote: the CLI prints the message and exits with status 1. */
 export class BenchUsageError extends Error {
@@ -61,17 +63,6 @@ export const DEFAULTS: Omit<JobOptions, 'name'> = {
 
 // ---- value syntax, as fio reads it ----
 
-const SIZE_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };
-
-/** fio's sizes: 4096, 4k, 4K, 4kb, 4KiB, 1m, 2g (1024-based, as fio's default kb_base=1024). */
-export function parseSize(value: string): number {
-  const m = /^(\d+)\s*([kmgtp]?)(i?b)?$/i.exec(value.trim());
-  if (!m || (m[3] && !m[2] && m[3].toLowerCase() !== 'b')) throw new Error('expected a size such as 4096, 4k, 1m, 2g');
-  const n = Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()];
-  if (!Number.isSafeInteger(n)) throw new Error('is too large');
-  return n;
-}
-
 const TIME_UNITS: Record<string, number> = { us: 1e-3, usec: 1e-3, ms: 1, msec: 1, '': 1000, s: 1000, sec: 1000, m: 60e3, min: 60e3, h: 3600e3, hr: 3600e3, d: 86400e3 };
 
 /** fio's times, in ms: 2 (seconds, fio's default unit), 500ms, 2s, 1m, 1h. */
@@ -96,14 +87,7 @@ function parseBool(value: string | undefined): boolean {
 }
 
 /** fio's ioengine names and ioengine's own, to the engine that runs (fio's psync is our sync). */
-export const ENGINE_ALIASES: Record<string, string> = {
-  sync: 'sync', psync: 'sync', pvsync: 'sync',
-  libaio: 'linux-aio', 'linux-aio': 'linux-aio',
-  posixaio: 'posix-aio', 'posix-aio': 'posix-aio',
-  io_uring: 'io_uring', null: 'null',
-  thread: 'thread', pool: 'pool', workers: 'workers', libuv: 'libuv',
-  auto: 'auto', all: 'all',
-};
+const ENGINE_ALIASES: Record<string, string> = { ...engineAliases(), auto: 'auto', all: 'all' };
 
 /** `sync,pool,io_uring` or `all`: ioengine's names, in the given order, without repeats. */
 export function parseEngines(value: string): string[] {
@@ -154,12 +138,6 @@ function parseBs(value: string): number {
   const bs = parseSize(value);
   if (bs < 1) throw new Error('must be at least 1 byte');
   return bs;
-}
-
-/** A size as fio users write it: 4k, 64k, 1m (and plain bytes when it is no whole unit). */
-export function sizeText(n: number): string {
-  for (const [unit, size] of [['g', 2 ** 30], ['m', 2 ** 20], ['k', 2 ** 10]] as const) if (n >= size && n % size === 0) return `${n / size}${unit}`;
-  return String(n);
 }
 
 /**
@@ -245,7 +223,7 @@ export const JOB_OPTIONS: OptionDef[] = [
     apply: (j, v, cl) => setSwept(j, 'iodepth', sweepList('iodepth', need('iodepth', v), cl, x => parseInteger(x, 1, 65536))),
   },
   {
-    name: 'ioengine', help: 'engine(s): sync thread pool workers libuv posix-aio linux-aio io_uring null, fio\'s psync pvsync libaio posixaio, a comma list, or all',
+    name: 'ioengine', help: `engine(s): ${ENGINES.map(e => e.name).join(' ')}, fio's ${ENGINES.flatMap(e => e.fioNames?.filter(f => f !== e.name) ?? []).join(' ')}, a comma list, or all`,
     apply: (j, v) => { j.ioengine = parseEngines(need('ioengine', v)); },
   },
   { name: 'direct', help: '1: O_DIRECT (bypass the page cache)', flag: true, apply: (j, v) => { j.direct = parseBool(v); } },

@@ -7,11 +7,13 @@
 // after its values (`j-bs4k-qd16`), on the job's own file, each combination a group of its own.
 import fs from 'node:fs';
 import path from 'node:path';
+import { descriptor } from '../engines/registry.js';
 import { parseArgs } from './args.js';
 import { DEFAULT_RUN_FILE, DEFAULT_RUN_FIXED, DEFAULT_RUN_JOBS } from './default-run.js';
 import { resolveEngines, type EngineList } from './engines.js';
 import { parseJobFile, type RawOption, type RawSection } from './job-file.js';
-import { applyOption, BenchUsageError, type CliOptions, DEFAULTS, findOption, type JobOptions, sizeText } from './options.js';
+import { applyOption, BenchUsageError, type CliOptions, DEFAULTS, findOption, type JobOptions } from './options.js';
+import { sizeText } from '../fio/units.js';
 
 export interface Job extends JobOptions {
   /** position in fio's order (job files in order, before cloning) */
@@ -136,7 +138,7 @@ export function planBench(argv: readonly string[], ctx: PlanContext): Plan {
     temporary.push(file);
   }
   checkGroups(jobs);
-  const capped = jobs.filter(j => j.iodepth > 1 && j.engines.some(e => BLOCKING.has(e))).map(j => j.name);
+  const capped = jobs.filter(j => j.iodepth > 1 && j.engines.some(blocksLoop)).map(j => j.name);
   if (capped.length) notes.push(`the sync engine blocks on every call, so iodepth is capped at 1 on it (as fio does for psync): ${[...new Set(capped)].join(', ')}`);
   return { jobs, globalOptions, cli: args.cli, defaultRun, temporary, notes };
 }
@@ -235,8 +237,8 @@ function checkGroups(jobs: Job[]): void {
   }
 }
 
-/** Engines whose every call blocks until done: a second I/O in flight is impossible. */
-export const BLOCKING = new Set(['sync']);
+/** Does every call of the engine block until done: a second I/O in flight is then impossible. */
+export const blocksLoop = (engine: string): boolean => descriptor(engine)?.blocksLoop === true;
 
 /** The engines of pass `pass` of a group: job by job (a job with one engine runs it in every pass). */
 export function engineOfPass(job: Job, pass: number): string {

@@ -1,6 +1,7 @@
 // One line of the comparison table: a job on one engine (or fio's reference run of it), reduced
 // to the figures that rank engines: IOPS, bandwidth, latency percentiles, CPU and context
 // switches per operation.
+import { descriptor } from '../engines/registry.js';
 import { latencyHistogram } from './histogram.js';
 import type { Job } from './plan.js';
 import { entriesOf, type Entry, type Measured } from './results.js';
@@ -39,7 +40,7 @@ function rowOfEntry(job: Job, e: Entry): Row {
   return {
     job,
     label: e.engine,
-    kind: e.engine === 'null' ? 'baseline' : 'engine',
+    kind: descriptor(e.engine)?.baseline ? 'baseline' : 'engine',
     iops: runtimeMs > 0 ? (ios * 1000) / runtimeMs : 0,
     bwBytes: runtimeMs > 0 ? ((e.read.bytes + e.write.bytes) * 1000) / runtimeMs : 0,
     p50: ios ? hist.getValueAtPercentile(50) : 0,

@@ -3,7 +3,7 @@
 // once every runner has opened its files and built its clones.
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { BLOCKING, cloneFile, engineOfPass, type Job, type Plan } from './plan.js';
+import { blocksLoop, cloneFile, engineOfPass, type Job, type Plan } from './plan.js';
 import { BenchUsageError } from './options.js';
 import { invalidate, layOut } from './prepare.js';
 import type { ParentMessage, RunnerInput, RunnerMessage } from './protocol.js';
@@ -138,7 +138,7 @@ async function runPass(group: Job[], pass: number, sizes: Map<Job, number>, cont
 function startRunner(job: Job, engine: string, pass: number, size: number, control: RunControl, outcome: RunOutcome): Runner {
   // As fio caps iodepth at 1 for its synchronous engines: lanes beyond the first would only wait
   // behind the one running call and add their waiting to the latency.
-  const runJob = BLOCKING.has(engine) && job.iodepth > 1 ? { ...job, iodepth: 1 } : job;
+  const runJob = blocksLoop(engine) && job.iodepth > 1 ? { ...job, iodepth: 1 } : job;
   const input: RunnerInput = {
     job: runJob, engine, size, firstClone: 0,
     files: Array.from({ length: job.numjobs }, (_, c) => cloneFile(job, c)),

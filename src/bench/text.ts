@@ -2,24 +2,15 @@
 // per job ranking the engines, with the null engine as the baseline and fio's rows as reference.
 import type { Job } from './plan.js';
 import type { Entry } from './results.js';
+import { bytes as formatBytes, duration as formatDuration } from '../fio/units.js';
 import { percentiles } from './fio-json.js';
 import type { Row } from './rows.js';
 
 const SI = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 1 : 2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(n >= 1e5 ? 0 : 1)}k` : n.toFixed(0));
 
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-  return `${n >= 100 || Number.isInteger(n) ? n.toFixed(0) : n.toFixed(1)}${units[i]}`;
-}
-
-export function duration(ns: number): string {
-  if (ns < 1e3) return `${ns.toFixed(0)}ns`;
-  if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : ns < 1e5 ? 1 : 0)}us`;
-  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)}ms`;
-  return `${(ns / 1e9).toFixed(2)}s`;
-}
+/** fio's own style: `4KiB`, `12.5us` */
+export const bytes = (n: number): string => formatBytes(n, '');
+const duration = (ns: number): string => formatDuration(ns, { sep: '', micro: 'us' });
 
 function ms(n: number): string {
   return n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`;

@@ -4,6 +4,7 @@ import { fromStats } from '../stats.js';
 import type { Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
 import { errnoFrom, positionArg as at } from './node-fs.js';
+import type { EngineDescriptor } from './descriptor.js';
 
 const result = (done: Done) => (err: NodeJS.ErrnoException | null, n?: number) => done(err ? errnoFrom(err) : n ?? 0);
 
@@ -30,3 +31,11 @@ export class LibuvBackend implements Backend {
   cancel(): void {} // libuv cannot take back a request its pool has started
   destroy(): void {}
 }
+
+export const libuv: EngineDescriptor = {
+  name: 'libuv',
+  color: '#4e79a7',
+  autoRank: 2,
+  probe: () => undefined,
+  create: () => new LibuvBackend(),
+};

@@ -4,20 +4,13 @@
 // shared array, in batches: one crossing per batch, none per operation.
 import { binding, bindingError, type Binding } from '../binding.js';
 import { addonMissing, engineSetupFailed, errnoOf } from '../errors.js';
+import { AT_CURRENT_POSITION, Op, R } from '../ops.js';
 import type { Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
 
-// Operation codes and record layout; keep in sync with native/engine.h.
-const enum Op { NOP = 0, READ = 1, WRITE = 2, READV = 3, WRITEV = 4, FSYNC = 5, FDATASYNC = 6, FSTAT = 7, FTRUNCATE = 8, OPEN = 9, CLOSE = 10 }
-const RECORD = 8;
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
 const MAX_INLINE_ROUNDS = 256;
-const AT_CURRENT_POSITION = 64; // a flag for supports(): the operation at position -1
-/** The call that sets an engine up, named in its errors (the thread engines start threads). */
-const SETUP_SYSCALL: Record<string, string> = { io_uring: 'io_uring_setup', 'linux-aio': 'io_setup' };
-/** The pool engine's defaults; also what serves the operations another engine cannot do. */
-export const POOL_DEFAULTS = { threads: 4, queueDepth: 64 };
 
 const ECANCELED = errnoOf('ECANCELED');
 const EBADF = errnoOf('EBADF');
@@ -27,7 +20,7 @@ type Waiting = [Op, number, number, unknown, number, number, number, Done];
 export class NativeBackend implements Backend {
   readonly #native: Binding;
   readonly #handle: object;
-  readonly #sub = new Float64Array(BATCH * RECORD);
+  readonly #sub = new Float64Array(BATCH * R.SIZE);
   readonly #comp = new Float64Array(COMPLETIONS * 2);
   readonly #capacity: number;
   #count = 0;                       // records written, not yet submitted
@@ -40,27 +33,35 @@ export class NativeBackend implements Backend {
   #waiting: Waiting[] = [];         // beyond capacity, in arrival order
   readonly #can: boolean[];         // by Op: can this engine do it itself
   readonly #canAtCurrent: boolean[]; // by Op: and at the current file position (-1)
-  #fallback: NativeBackend | undefined; // the pool engine, for operations it cannot
+  readonly #makeFallback: (() => Backend) | undefined;
+  #fallback: Backend | undefined;   // made on first need: runs the operations this engine cannot
   #inlineRounds = 0;                // flushes in this turn of the event loop
 
-  /** Throws, with the reason, when the engine cannot be set up here. */
-  constructor(kind: string, options: object, capacity: number) {
+  /**
+   * Throws, with the reason, when the engine cannot be set up here. `setupCall` is named in that
+   * error: the call that sets the engine up (the thread engines start threads).
+   */
+  constructor(kind: string, options: object, capacity: number, fallback?: () => Backend, setupCall = 'pthread_create') {
     const native = binding();
     if (!native) throw addonMissing(`the ${kind} engine`, bindingError()!);
     this.#native = native;
     const handle = native.create(kind, options, this.#onComplete, this.#sub, this.#comp);
-    if (typeof handle === 'number') throw engineSetupFailed(kind, handle, SETUP_SYSCALL[kind] ?? 'pthread_create');
+    if (typeof handle === 'number') throw engineSetupFailed(kind, handle, setupCall);
     this.#handle = handle;
     this.#capacity = capacity;
-    this.#can = Array.from({ length: Op.CLOSE + 1 }, (_, op) => native.supports(handle, op));
-    this.#canAtCurrent = Array.from({ length: Op.CLOSE + 1 }, (_, op) => native.supports(handle, op | AT_CURRENT_POSITION));
+    this.#makeFallback = fallback;
+    this.#can = Array.from({ length: Op.COUNT }, (_, op) => native.supports(handle, op));
+    this.#canAtCurrent = Array.from({ length: Op.COUNT }, (_, op) => native.supports(handle, op | AT_CURRENT_POSITION));
+  }
+
+  /** The engine for an operation this one cannot do (at this position), or undefined: this one. */
+  #elsewhere(op: Op, position = 0): Backend | undefined {
+    if (position < 0 ? this.#canAtCurrent[op] : this.#can[op]) return undefined;
+    if (!this.#makeFallback) return undefined; // then the native engine answers for itself
+    return (this.#fallback ??= this.#makeFallback());
   }
 
   #start(op: Op, fd: number, position: number, buffers: unknown, nbuf: number, a: number, b: number, done: Done): void {
-    if (!(position < 0 ? this.#canAtCurrent[op] : this.#can[op])) {
-      this.#fallback ??= new NativeBackend('pool', POOL_DEFAULTS, POOL_DEFAULTS.threads + POOL_DEFAULTS.queueDepth);
-      return this.#fallback.#start(op, fd, position, buffers, nbuf, a, b, done);
-    }
     if (this.#inflight >= this.#capacity || this.#waiting.length > 0) {
       this.#waiting.push([op, fd, position, buffers, nbuf, a, b, done]);
       return;
@@ -73,9 +74,9 @@ export class NativeBackend implements Backend {
     this.#done[id] = done;
     this.#held[id] = buffers;
     this.#inflight++;
-    const s = this.#sub, o = this.#count++ * RECORD;
-    s[o] = op; s[o + 1] = id; s[o + 2] = fd; s[o + 3] = position;
-    s[o + 4] = this.#buffers.length; s[o + 5] = nbuf; s[o + 6] = a; s[o + 7] = b;
+    const s = this.#sub, o = this.#count++ * R.SIZE;
+    s[o + R.OP] = op; s[o + R.ID] = id; s[o + R.FD] = fd; s[o + R.POS] = position;
+    s[o + R.BUF] = this.#buffers.length; s[o + R.NBUF] = nbuf; s[o + R.A] = a; s[o + R.B] = b;
     if (op === Op.READV || op === Op.WRITEV) for (const buf of buffers as unknown[]) this.#buffers.push(buf);
     else if (nbuf === 1) this.#buffers.push(buffers);
     // A full batch goes now. Only after the record is written: delivering the inline
@@ -114,7 +115,7 @@ export class NativeBackend implements Backend {
   /** Completes the n records of the batch with EBADF, as if the engine had answered. */
   #refuseBatch(n: number): void {
     for (let i = 0; i < n; i++) {
-      this.#comp[2 * i] = this.#sub[i * RECORD + 1];
+      this.#comp[2 * i] = this.#sub[i * R.SIZE + R.ID];
       this.#comp[2 * i + 1] = EBADF;
     }
     this.#deliver(n);
@@ -139,25 +140,55 @@ export class NativeBackend implements Backend {
   }
 
   open(path: string, flags: number, mode: number, done: Done): void {
+    const other = this.#elsewhere(Op.OPEN);
+    if (other) return other.open(path, flags, mode, done);
     this.#start(Op.OPEN, -1, 0, Buffer.from(`${path}\0`), 1, flags, mode, done);
   }
-  close(fd: number, done: Done): void { this.#start(Op.CLOSE, fd, 0, undefined, 0, 0, 0, done); }
+  close(fd: number, done: Done): void {
+    const other = this.#elsewhere(Op.CLOSE);
+    if (other) return other.close(fd, done);
+    this.#start(Op.CLOSE, fd, 0, undefined, 0, 0, 0, done);
+  }
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
+    const other = this.#elsewhere(Op.READ, position);
+    if (other) return other.read(fd, buffer, offset, length, position, done);
     this.#start(Op.READ, fd, position, buffer, 1, offset, length, done);
   }
   write(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
+    const other = this.#elsewhere(Op.WRITE, position);
+    if (other) return other.write(fd, buffer, offset, length, position, done);
     this.#start(Op.WRITE, fd, position, buffer, 1, offset, length, done);
   }
   readv(fd: number, buffers: Bytes[], position: number, done: Done): void {
+    const other = this.#elsewhere(Op.READV, position);
+    if (other) return other.readv(fd, buffers, position, done);
     this.#start(Op.READV, fd, position, buffers, buffers.length, 0, 0, done);
   }
   writev(fd: number, buffers: Bytes[], position: number, done: Done): void {
+    const other = this.#elsewhere(Op.WRITEV, position);
+    if (other) return other.writev(fd, buffers, position, done);
     this.#start(Op.WRITEV, fd, position, buffers, buffers.length, 0, 0, done);
   }
-  fsync(fd: number, done: Done): void { this.#start(Op.FSYNC, fd, 0, undefined, 0, 0, 0, done); }
-  fdatasync(fd: number, done: Done): void { this.#start(Op.FDATASYNC, fd, 0, undefined, 0, 0, 0, done); }
-  fstat(fd: number, out: Float64Array, done: Done): void { this.#start(Op.FSTAT, fd, 0, out, 1, 0, 0, done); }
-  ftruncate(fd: number, length: number, done: Done): void { this.#start(Op.FTRUNCATE, fd, length, undefined, 0, 0, 0, done); }
+  fsync(fd: number, done: Done): void {
+    const other = this.#elsewhere(Op.FSYNC);
+    if (other) return other.fsync(fd, done);
+    this.#start(Op.FSYNC, fd, 0, undefined, 0, 0, 0, done);
+  }
+  fdatasync(fd: number, done: Done): void {
+    const other = this.#elsewhere(Op.FDATASYNC);
+    if (other) return other.fdatasync(fd, done);
+    this.#start(Op.FDATASYNC, fd, 0, undefined, 0, 0, 0, done);
+  }
+  fstat(fd: number, out: Float64Array, done: Done): void {
+    const other = this.#elsewhere(Op.FSTAT);
+    if (other) return other.fstat(fd, out, done);
+    this.#start(Op.FSTAT, fd, 0, out, 1, 0, 0, done);
+  }
+  ftruncate(fd: number, length: number, done: Done): void {
+    const other = this.#elsewhere(Op.FTRUNCATE);
+    if (other) return other.ftruncate(fd, length, done);
+    this.#start(Op.FTRUNCATE, fd, length, undefined, 0, 0, 0, done);
+  }
 
   abort(done: Done): void {
     const waiting = this.#waiting.findIndex(w => w[7] === done);
@@ -166,7 +197,7 @@ export class NativeBackend implements Backend {
       return done(ECANCELED);
     }
     const id = this.#done.indexOf(done);
-    if (id < 0) return this.#fallback?.abort(done);
+    if (id < 0) return this.#fallback?.abort?.(done);
     this.#flush(); // it may still be in the batch being written
     this.#native.cancel(this.#handle, id);
   }
@@ -188,4 +219,35 @@ export class NativeBackend implements Backend {
     this.#native.destroy(this.#handle);
     this.#fallback?.destroy();
   }
+}
+
+/** The thread engines' set-up errors, in words a person can act on. */
+export const THREAD_REASONS: Record<string, string> = {
+  EAGAIN: 'no more threads can be started: raise `ulimit -u` (RLIMIT_NPROC) or the sysctl kernel.threads-max, or use fewer engines',
+  EMFILE: 'the open-file limit is reached: raise `ulimit -n` (RLIMIT_NOFILE) or close files',
+};
+
+/** Why no native engine can run here (the addon did not load), or undefined. */
+export const nativeReason = (): string | undefined => (binding() ? undefined : bindingError());
+
+const probes = new Map<string, string | undefined>();
+/** Set-up failures that pass (descriptors, threads, memory in short supply): never kept. */
+const PASSING = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'ENOMEM']);
+
+/** Can this kernel engine be set up here: tried once, the answer kept. */
+export function probeNative(engine: { name: string; reasons?: Readonly<Record<string, string>> }): string | undefined {
+  if (!probes.has(engine.name)) {
+    let reason = nativeReason();
+    if (reason === undefined) {
+      try {
+        new NativeBackend(engine.name, { entries: 2 }, 1).destroy();
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? '';
+        reason = engine.reasons?.[code] ?? (err as Error).message;
+        if (PASSING.has(code)) return reason; // asked again next time: it may be over by then
+      }
+    }
+    probes.set(engine.name, reason);
+  }
+  return probes.get(engine.name);
 }

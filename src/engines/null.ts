@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { S } from '../stats.js';
 import { byteLengthOf, type Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
+import type { EngineDescriptor } from './descriptor.js';
 
 export class NullBackend implements Backend {
   #nextFd = 1 << 20; // never a real descriptor
@@ -25,3 +26,12 @@ export class NullBackend implements Backend {
   cancel(): void {}
   destroy(): void {}
 }
+
+export const nullEngine: EngineDescriptor = {
+  name: 'null',
+  fioReference: 'null',
+  baseline: true,
+  color: '#8c8c8c',
+  probe: () => undefined,
+  create: () => new NullBackend(),
+};

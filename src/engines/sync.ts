@@ -5,6 +5,7 @@ import { fromStats } from '../stats.js';
 import type { Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
 import { errnoFrom, positionArg as at } from './node-fs.js';
+import type { EngineDescriptor } from './descriptor.js';
 
 function run(done: Done, call: () => number | void): void {
   let result: number;
@@ -34,3 +35,14 @@ export class SyncBackend implements Backend {
   cancel(): void {}
   destroy(): void {}
 }
+
+export const sync: EngineDescriptor = {
+  name: 'sync',
+  fioNames: ['psync', 'pvsync'],
+  fioReference: 'psync',
+  blocksLoop: true,
+  color: '#59a14f',
+  autoRank: 5,
+  probe: () => undefined,
+  create: () => new SyncBackend(),
+};

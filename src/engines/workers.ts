@@ -6,7 +6,9 @@ import { errnoOf } from '../errors.js';
 import { STAT_FIELDS } from '../stats.js';
 import { byteLengthOf, type Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
-import { CONTROL_BYTES, DONE, F, IDLE, REQUEST, STATE, WOp } from './workers-protocol.js';
+import { Op } from '../ops.js';
+import { CONTROL_BYTES, DONE, F, IDLE, REQUEST, STATE } from './workers-protocol.js';
+import type { EngineDescriptor } from './descriptor.js';
 
 const ECANCELED = errnoOf('ECANCELED');
 const EAGAIN = errnoOf('EAGAIN');
@@ -14,6 +16,7 @@ const INITIAL_DATA = 1 << 20;
 const WAKE_GUARD_MS = 200;
 
 const EFAULT = errnoOf('EFAULT');
+const EINVAL = errnoOf('EINVAL');
 
 /** The caller's memory went away (its ArrayBuffer was transferred) while the operation waited. */
 class Detached extends Error {}
@@ -21,12 +24,16 @@ class Detached extends Error {}
 /** b's bytes from offset, length long; throws Detached when they are no longer there. */
 function bytesAt(b: Bytes, offset: number, length: number): Uint8Array {
   if (b.byteLength < offset + length) throw new Detached();
-  return new Uint8Array(b.buffer, b.byteOffset + offset, length);
+  try {
+    return new Uint8Array(b.buffer, b.byteOffset + offset, length);
+  } catch {
+    throw new Detached(); // a view of no bytes over a detached buffer gets this far
+  }
 }
 
 /** One operation: how to fill the data block before, and what to do with it after. */
 interface Job {
-  op: WOp; fd: number; position: number; length: number; a: number; b: number;
+  op: Op; fd: number; position: number; length: number; a: number; b: number;
   before?: (data: Uint8Array) => void;
   after?: (data: Uint8Array, result: number) => void;
   done: Done;
@@ -122,9 +129,11 @@ export class WorkersBackend implements Backend {
     try {
       job.before?.(new Uint8Array(thread.data, 0, job.length));
     } catch (err) {
-      if (!(err instanceof Detached)) throw err;
+      // As if the kernel had found the address bad; anything else is a bug of ours, and still
+      // settles the operation rather than lose it and the thread.
+      const errno = err instanceof Detached ? EFAULT : EINVAL;
       this.#idle.push(thread);
-      queueMicrotask(() => job.done(EFAULT)); // as if the kernel had found the address bad
+      queueMicrotask(() => job.done(errno));
       return;
     }
     f64[F.op] = job.op; f64[F.fd] = job.fd; f64[F.position] = job.position; f64[F.length] = job.length;
@@ -154,8 +163,7 @@ export class WorkersBackend implements Backend {
     try {
       if (result >= 0) job.after?.(new Uint8Array(thread.data, 0, job.length), result);
     } catch (err) {
-      if (!(err instanceof Detached)) throw err;
-      result = EFAULT; // the bytes were read, and there is nowhere left to put them
+      result = err instanceof Detached ? EFAULT : EINVAL; // the bytes were read, and there is nowhere to put them
     }
     Atomics.store(thread.i32, STATE, IDLE);
     thread.worker.unref();
@@ -166,20 +174,20 @@ export class WorkersBackend implements Backend {
 
   open(path: string, flags: number, mode: number, done: Done): void {
     const bytes = Buffer.from(path);
-    this.#submit({ op: WOp.OPEN, fd: -1, position: 0, length: bytes.length, a: flags, b: mode, before: d => d.set(bytes), done }, true);
+    this.#submit({ op: Op.OPEN, fd: -1, position: 0, length: bytes.length, a: flags, b: mode, before: d => d.set(bytes), done }, true);
   }
-  close(fd: number, done: Done): void { this.#submit({ op: WOp.CLOSE, fd, position: 0, length: 0, a: 0, b: 0, done }, true); }
+  close(fd: number, done: Done): void { this.#submit({ op: Op.CLOSE, fd, position: 0, length: 0, a: 0, b: 0, done }, true); }
   // The caller's buffers are reached at copy time, not before: one may be detached meanwhile.
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
-    this.#submit({ op: WOp.READ, fd, position, length, a: 0, b: 0, done,
+    this.#submit({ op: Op.READ, fd, position, length, a: 0, b: 0, done,
       after: (d, n) => bytesAt(buffer, offset, length).set(d.subarray(0, n)) });
   }
   write(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
-    this.#submit({ op: WOp.WRITE, fd, position, length, a: 0, b: 0, done, before: d => d.set(bytesAt(buffer, offset, length)) });
+    this.#submit({ op: Op.WRITE, fd, position, length, a: 0, b: 0, done, before: d => d.set(bytesAt(buffer, offset, length)) });
   }
   readv(fd: number, buffers: Bytes[], position: number, done: Done): void {
     const lengths = buffers.map(b => b.byteLength);
-    this.#submit({ op: WOp.READ, fd, position, length: byteLengthOf(buffers), a: 0, b: 0, done,
+    this.#submit({ op: Op.READ, fd, position, length: byteLengthOf(buffers), a: 0, b: 0, done,
       after: (d, n) => {
         const targets = buffers.map((b, i) => bytesAt(b, 0, lengths[i])); // all there, or none written
         for (let i = 0, at = 0; i < targets.length && at < n; at += lengths[i++])
@@ -188,21 +196,21 @@ export class WorkersBackend implements Backend {
   }
   writev(fd: number, buffers: Bytes[], position: number, done: Done): void {
     const lengths = buffers.map(b => b.byteLength);
-    this.#submit({ op: WOp.WRITE, fd, position, length: byteLengthOf(buffers), a: 0, b: 0, done,
+    this.#submit({ op: Op.WRITE, fd, position, length: byteLengthOf(buffers), a: 0, b: 0, done,
       before: d => {
         const sources = buffers.map((b, i) => bytesAt(b, 0, lengths[i]));
         let at = 0;
         for (const source of sources) { d.set(source, at); at += source.length; }
       } });
   }
-  fsync(fd: number, done: Done): void { this.#submit({ op: WOp.FSYNC, fd, position: 0, length: 0, a: 0, b: 0, done }); }
-  fdatasync(fd: number, done: Done): void { this.#submit({ op: WOp.FDATASYNC, fd, position: 0, length: 0, a: 0, b: 0, done }); }
+  fsync(fd: number, done: Done): void { this.#submit({ op: Op.FSYNC, fd, position: 0, length: 0, a: 0, b: 0, done }); }
+  fdatasync(fd: number, done: Done): void { this.#submit({ op: Op.FDATASYNC, fd, position: 0, length: 0, a: 0, b: 0, done }); }
   fstat(fd: number, out: Float64Array, done: Done): void {
-    this.#submit({ op: WOp.FSTAT, fd, position: 0, length: STAT_FIELDS * 8, a: 0, b: 0, done,
+    this.#submit({ op: Op.FSTAT, fd, position: 0, length: STAT_FIELDS * 8, a: 0, b: 0, done,
       after: d => out.set(new Float64Array(d.buffer, 0, STAT_FIELDS)) });
   }
   ftruncate(fd: number, length: number, done: Done): void {
-    this.#submit({ op: WOp.FTRUNCATE, fd, position: length, length: 0, a: 0, b: 0, done });
+    this.#submit({ op: Op.FTRUNCATE, fd, position: length, length: 0, a: 0, b: 0, done });
   }
 
   cancel(): void {
@@ -224,3 +232,12 @@ export class WorkersBackend implements Backend {
     }
   }
 }
+
+export const workers: EngineDescriptor = {
+  name: 'workers',
+  color: '#b07aa1',
+  autoRank: 4,
+  defaults: { threads: 4 },
+  probe: () => undefined,
+  create: o => new WorkersBackend({ threads: o.threads }),
+};

@@ -1,7 +1,7 @@
 // The charts of the page, as data: what each draws, in which colours and units. The page's script
 // (page-script.ts) turns each into a Chart.js chart; the browser test reads the same specs to check
 // that every chart drew its data.
-import { PERCENTILES } from '../bench/fio-json.js';
+import { PERCENTILES } from '../fio/json.js';
 import { engineColor, withAlpha } from './colors.js';
 import type { ReportModel, Workload } from './model.js';
 import type { Result } from './results.js';

@@ -1,25 +1,16 @@
-// One colour per engine, the same in every chart and every report: a fixed table for ioengine's
-// engines (Tableau 10, yellow darkened to read on white), fio's names on ioengine's colours, and
+// One colour per engine, the same in every chart and every report: each engine's own from its
+// descriptor (Tableau 10, yellow darkened to read on white), fio's names on ioengine's colours, and
 // anything else (fio's reference rows, engines of other versions) hashed into a darker set.
-import { ENGINE_ALIASES } from '../bench/options.js';
+import { descriptor, engineAliases } from '../engines/registry.js';
 
-const ENGINE_COLORS: Record<string, string> = {
-  sync: '#59a14f',
-  thread: '#9c755f',
-  pool: '#f28e2b',
-  workers: '#b07aa1',
-  libuv: '#4e79a7',
-  'posix-aio': '#76b7b2',
-  'linux-aio': '#c9a227',
-  io_uring: '#e15759',
-  null: '#8c8c8c',
-  auto: '#ff9da7',
-};
+const ALIASES = engineAliases();
 
+/** auto is no engine of its own: it runs one of the others. */
+const AUTO_COLOR = '#ff9da7';
 const OTHER_COLORS = ['#1f3b73', '#7a1f1f', '#2f6b2f', '#8a5a00', '#5b2c6f', '#00606b', '#6b6b00', '#444444'];
 
 export function engineColor(engine: string): string {
-  const own = ENGINE_COLORS[ENGINE_ALIASES[engine] ?? engine];
+  const own = descriptor(ALIASES[engine] ?? engine)?.color ?? (engine === 'auto' ? AUTO_COLOR : undefined);
   if (own) return own;
   let h = 0;
   for (const c of engine) h = (h * 31 + c.charCodeAt(0)) >>> 0;

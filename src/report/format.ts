@@ -6,24 +6,7 @@ export function si(n: number): string {
   return n.toFixed(n >= 100 || Number.isInteger(n) ? 0 : 1);
 }
 
-/** bytes, 1024-based: 4 KiB, 1.5 GiB */
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n >= 100 || Number.isInteger(n) ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
-}
-
-/** ns as ns, µs, ms or s */
-export function duration(ns: number): string {
-  if (ns < 1e3) return `${ns.toFixed(0)} ns`;
-  if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : ns < 1e5 ? 1 : 0)} µs`;
-  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
-  return `${(ns / 1e9).toFixed(2)} s`;
-}
+export { bytes, duration } from '../fio/units.js';
 
 /** µs with two significant decimals below 10 */
 export function micros(us: number): string {

@@ -1,6 +1,6 @@
 // The page: one HTML file with everything inside (styles, data, Chart.js, the script that draws),
 // so it opens from disk anywhere. A Content-Security-Policy forbids the page any request at all.
-import { PERCENTILES } from '../bench/fio-json.js';
+import { PERCENTILES } from '../fio/json.js';
 import { chartJsSource, chartJsVersion } from './chart-lib.js';
 import type { ChartSpec } from './charts.js';
 import { engineColor } from './colors.js';

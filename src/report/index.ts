@@ -4,12 +4,12 @@ import fs from 'node:fs';
 import { chartSpecs } from './charts.js';
 import { pageHtml } from './html.js';
 import { buildModel } from './model.js';
-import { readBenchFile, ReportInputError, type Source } from './read.js';
+import { checkBenchJson, readBenchFile, ReportInputError, type Source } from './read.js';
 
 export { buildModel, type ReportModel, type Workload } from './model.js';
 export { chartSpecs, type ChartSpec } from './charts.js';
 export { checkBenchJson, readBenchFile, ReportInputError, type BenchJson, type Source } from './read.js';
-export { PERCENTILES } from '../bench/fio-json.js';
+export { PERCENTILES } from '../fio/json.js';
 export type { Result } from './results.js';
 export type { Sweep } from './sweeps.js';
 
@@ -45,4 +45,18 @@ export function report(files: readonly string[], output: string, io: ReportIo = 
   }
   io.stdout.write(`report: ${output}\n`);
   return 0;
+}
+
+/**
+ * bench --report: the page of one run's JSON, through the same checks `ioengine report` makes of
+ * a file, so it is the same page. Returns why it was refused, or undefined when written.
+ */
+export function reportOfRun(json: object, file: string, output: string): string | undefined {
+  try {
+    writeReport([{ file, json: checkBenchJson(json, file) }], output);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ReportInputError) return err.message;
+    throw err;
+  }
 }

@@ -1,8 +1,9 @@
 // From bench results (one or more files) to what the page shows: the machines, and the workloads,
 // each with its engines ranked. A workload is a job with its options; the same job with the same
 // options in several files (one run per engine, say) is one workload compared across them.
-import { parseSize } from '../bench/options.js';
-import type { Host } from '../bench/host.js';
+import { descriptor } from '../engines/registry.js';
+import type { Host } from '../fio/host.js';
+import { parseSize } from '../fio/units.js';
 import type { FioJob, Source } from './read.js';
 import { resultOf, type Result } from './results.js';
 import { sweepsOf, type Sweep } from './sweeps.js';
@@ -61,7 +62,7 @@ export function buildModel(sources: Source[]): ReportModel {
       }
       if (!w.files.includes(file)) w.files.push(file);
       if (!mine.has(first.jobname)) mine.set(first.jobname, w);
-      w.results.push(resultOf(parts, engine, engine, engine === 'null' ? 'baseline' : 'engine', file));
+      w.results.push(resultOf(parts, engine, engine, descriptor(engine)?.baseline ? 'baseline' : 'engine', file));
     }
     for (const ref of json['fio reference'] ?? []) {
       for (const parts of byJob(ref.jobs)) {

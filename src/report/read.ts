@@ -2,8 +2,8 @@
 // shape, plus "ioengine host", the machine). fio's own JSON reads too, without the machine. Anything
 // else is refused with what is wrong and how to make a file that will do.
 import fs from 'node:fs';
-import { parseFioJson } from '../bench/fio-json.js';
-import type { Host } from '../bench/host.js';
+import type { Host } from '../fio/host.js';
+import { parseFioJson } from '../fio/json.js';
 
 /** A file the report cannot use: the CLI prints the message and exits with status 1. */
 export class ReportInputError extends Error {

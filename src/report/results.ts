@@ -1,6 +1,6 @@
 // One engine on one workload, as the report shows it: fio's entries for it (one per clone, or one
 // with group_reporting) added up into the figures that rank engines.
-import { PERCENTILES } from '../bench/fio-json.js';
+import { PERCENTILES } from '../fio/json.js';
 import type { FioDirection, FioJob, Percentiles } from './read.js';
 
 export type Kind = 'engine' | 'baseline' | 'reference';

@@ -1,7 +1,7 @@
 // Sweeps: workloads that differ only in iodepth or bs (what `ioengine bench --iodepth=1,4,16` makes,
 // or jobs written so by hand). Each becomes a chart of IOPS against the swept option, one line per
 // engine. When both vary, each bs gets a chart against iodepth and each iodepth one against bs.
-import { sizeText } from '../bench/options.js';
+import { sizeText } from '../fio/units.js';
 import type { Workload } from './model.js';
 import type { Kind } from './results.js';
 

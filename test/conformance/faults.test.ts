@@ -142,4 +142,18 @@ conformance('faults', test => {
       await fh.close();
     });
   }
+
+  test('readv and writev with an empty view over a transferred buffer settle, and the engine goes on', async ({ engine, file }) => {
+    const fh = await engine.open(file('data', Buffer.alloc(64, 7)), 'r+');
+    for (let round = 0; round < 8; round++) { // more rounds than a pool has threads: none is lost
+      const memory = new ArrayBuffer(32);
+      const views = [new Uint8Array(memory, 0, 16), new Uint8Array(memory, 16, 0)];
+      const pending = round % 2 ? fh.writev(views, 0) : fh.readv(views, 0);
+      structuredClone(memory, { transfer: [memory] });
+      const o = await outcome(pending as Promise<unknown>);
+      if ('error' in o) assert.equal(o.error.code, 'EFAULT', JSON.stringify(o.error));
+    }
+    assert.equal((await fh.read(Buffer.alloc(16), 0, 16, 0)).bytesRead, 16);
+    await fh.close();
+  });
 });
