@@ -1,20 +1,22 @@
 // An engine instance: one backend (one ring, one pool, one context), used from one JS thread.
-// It counts operations in flight so that close() can stop new work, cancel what it can, wait for
-// the rest, close the files still open, and only then release the backend.
-import { engineClosed, invalidArgValue, noBufferFree } from './errors.js';
+// close() stops new work, cancels what it can, waits for the rest (every operation is counted
+// in its handle's InFlight, or the engine's own), closes the files still open, and only then
+// releases the backend.
+import { captureTrace, engineClosed, invalidArgValue, noBufferFree } from './errors.js';
 import type { Backend, EngineOptions } from './engines/backend.js';
 import { createBackend, engineOptionNames } from './engines/registry.js';
 import { FileHandle } from './file-handle.js';
 import { parseFlags, parseMode } from './flags.js';
+import { InFlight } from './operation.js';
 import { validateEngineOptions, validatePath } from './validate.js';
 
 export class Engine {
   /** The engine's name (what `auto` resolved to, for `auto`). */
   readonly name: string;
   readonly #backend: Backend;
-  #inflight = 0;
+  /** Operations on no handle (open). */
+  readonly #inflight = new InFlight();
   #closing: Promise<void> | undefined;
-  #idle: (() => void) | undefined;
   readonly #handles = new Set<FileHandle>();
   readonly #freeBuffers: Buffer[] = [];
   readonly #lentBuffers = new Set<Buffer>();
@@ -54,7 +56,7 @@ export class Engine {
   /** Open a file, with flags and mode as node:fs/promises open() takes them. */
   open(path: string | Buffer | URL, flags: string | number = 'r', mode: string | number = 0o666): Promise<FileHandle> {
     try {
-      return FileHandle.open(this, validatePath(path), parseFlags(flags), parseMode(mode, 0o666));
+      return FileHandle.open(this, this.#inflight, validatePath(path), parseFlags(flags), parseMode(mode, 0o666), captureTrace(this.open));
     } catch (err) {
       return Promise.reject(err); // as node:fs/promises: bad arguments reject, never throw
     }
@@ -77,33 +79,23 @@ export class Engine {
     this.#backend.destroy();
   }
 
-  #drained(): Promise<void> {
-    if (this.#inflight === 0) return Promise.resolve();
-    return new Promise(resolve => (this.#idle = resolve));
+  /** Every operation of the engine and of its handles has settled. */
+  #drained(): Promise<unknown> {
+    return Promise.all([this.#inflight.drained(), ...[...this.#handles].map(h => h.drained())]);
   }
 
-  /** @internal The backend for one more operation; throws when the engine is closed. */
-  begin(): Backend {
+  /** @internal The backend for new work; throws once close() has begun. */
+  backend(): Backend {
     if (this.#closing) throw engineClosed(this.name);
-    return this.beginInternal();
-  }
-
-  /** @internal Like begin(), for the engine's own closing of files. */
-  beginInternal(): Backend {
-    this.#inflight++;
     return this.#backend;
   }
 
-  /** @internal An operation begun with begin() has completed. */
-  end(): void {
-    if (--this.#inflight === 0 && this.#idle) {
-      const idle = this.#idle;
-      this.#idle = undefined;
-      idle();
-    }
+  /** @internal The backend for the engine's own closing of its files. */
+  backendForClose(): Backend {
+    return this.#backend;
   }
 
-  /** @internal */
+  /** @internal A handle is open (until its close has completed): close() waits for its operations. */
   track(handle: FileHandle, open: boolean): void {
     if (open) this.#handles.add(handle);
     else this.#handles.delete(handle);

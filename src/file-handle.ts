@@ -2,16 +2,15 @@
 // engine. Arguments are validated here, before any I/O; each operation keeps its buffers
 // referenced (through its completion callback) until the engine reports it done.
 import type { Stats } from 'node:fs';
-import type { Engine } from './engine.js';
 import type { Backend, Done } from './engines/backend.js';
 import { abortError, captureTrace, errnoOf, invalidArgType, invalidArgValue, systemError, type Trace } from './errors.js';
+import { InFlight, perform, transfer, type Context, type Transferred } from './operation.js';
 import { directAlignment, misaligned, type DirectAlignment } from './direct.js';
 import { S, STAT_FIELDS, toStats } from './stats.js';
 import { constants } from 'node:fs';
 import { byteLengthOf, validateBuffer, validateBufferArray, validateInteger, validateObject, validatePosition, validateRange, validateSignal, type Bytes } from './validate.js';
 
 const EBADF = errnoOf('EBADF');
-const ECANCELED = errnoOf('ECANCELED');
 const EINVAL = errnoOf('EINVAL');
 
 export interface ReadResult<T extends Bytes = Buffer> { bytesRead: number; buffer: T }
@@ -28,19 +27,29 @@ function isPlainRange(buffer: unknown, offset: unknown, length: unknown, positio
     length > 0 && offset + length <= buffer.byteLength && position >= 0 && Number.isSafeInteger(position);
 }
 
+/** What a handle needs of its engine (src/engine.ts). */
+export interface HandleOwner {
+  /** The backend for new work; throws once the engine is closing. */
+  backend(): Backend;
+  /** The backend, for closing files while the engine closes. */
+  backendForClose(): Backend;
+  /** A handle is open, until its close has completed. */
+  track(handle: FileHandle, open: boolean): void;
+}
+
+/** How a handle's operation starts: on the backend, with the handle's descriptor. */
 type Start = (backend: Backend, fd: number, done: Done) => void;
 
 export class FileHandle {
-  readonly #engine: Engine;
+  readonly #engine: HandleOwner;
   #fd: number;
-  #pending = 0;                 // operations of this handle in flight
+  readonly #inflight = new InFlight();            // this handle's operations in flight
   #closing: Promise<void> | undefined;
-  #drained: (() => void) | undefined;
   #sequence: Promise<unknown> = Promise.resolve(); // operations at the current position, in order
   #runningQueued = false;                          // starting an op accepted before close()
   #direct: DirectAlignment | undefined;            // opened with O_DIRECT: what it must align to
 
-  private constructor(engine: Engine, fd: number) {
+  private constructor(engine: HandleOwner, fd: number) {
     this.#engine = engine;
     this.#fd = fd;
     engine.track(this, true);
@@ -49,29 +58,23 @@ export class FileHandle {
   /** O_DIRECT files: learn the alignment the device needs (statx), so misaligned I/O is refused here. */
   async #learnAlignment(): Promise<this> {
     const out = new Float64Array(STAT_FIELDS);
-    const result = await new Promise<number>(resolve => this.#engine.beginInternal().fstat(this.#fd, out, resolve));
-    this.#engine.end();
-    this.#direct = directAlignment(result >= 0 ? out[S.dioMemAlign] : 0, result >= 0 ? out[S.dioOffsetAlign] : 0);
+    const known = await perform(this.#engine.backendForClose(), this.#inflight, (b, done) => b.fstat(this.#fd, out, done), () => true, { syscall: 'fstat' })
+      .catch(() => false);
+    this.#direct = directAlignment(known ? out[S.dioMemAlign] : 0, known ? out[S.dioOffsetAlign] : 0);
     return this;
   }
 
-  /** @internal Use engine.open(). */
-  static open(engine: Engine, path: string, flags: number, mode: number): Promise<FileHandle> {
-    const trace = captureTrace(engine.open);
-    return new Promise((resolve, reject) => {
-      let backend: Backend;
-      try {
-        backend = engine.begin();
-      } catch (err) {
-        return reject(err);
-      }
-      backend.open(path, flags, mode, fd => {
-        engine.end();
-        if (fd < 0) reject(systemError(fd, 'open', path, trace));
-        else if (flags & constants.O_DIRECT) new FileHandle(engine, fd).#learnAlignment().then(resolve, reject);
-        else resolve(new FileHandle(engine, fd));
-      });
-    });
+  /** @internal Use engine.open(); the open is counted in the engine's `inflight`. */
+  static open(engine: HandleOwner, inflight: InFlight, path: string, flags: number, mode: number, trace: Trace): Promise<FileHandle> {
+    let backend: Backend;
+    try {
+      backend = engine.backend();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // The handle is made in the completion itself: an engine closing meanwhile finds it tracked.
+    const opened = perform(backend, inflight, (b, done) => b.open(path, flags, mode, done), fd => new FileHandle(engine, fd), { syscall: 'open', path, trace });
+    return flags & constants.O_DIRECT ? opened.then(h => h.#learnAlignment()) : opened;
   }
 
   /** The file descriptor, or -1 once closed. */
@@ -79,81 +82,46 @@ export class FileHandle {
     return this.#fd;
   }
 
-  #run<T>(syscall: string, start: Start, ok: (result: number) => T, trace?: Trace, signal?: AbortSignal): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const fd = this.#fd;
-      if (signal?.aborted && !this.#refuses()) return reject(abortError(signal.reason));
-      const backend = this.#admit(syscall, trace);
-      if (backend instanceof Error) return reject(backend);
-      const done: Done = result => {
-        signal?.removeEventListener('abort', onAbort);
-        this.#settled();
-        if (result >= 0) resolve(ok(result));
-        // Rejects as aborted only once the engine has let go of the buffers (the op completed).
-        else if (result === ECANCELED && signal?.aborted) reject(abortError(signal.reason));
-        else reject(systemError(result, syscall, undefined, trace));
-      };
-      const onAbort = () => backend.abort?.(done);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        start(backend, fd, done);
-      } catch (err) {
-        // Not started (say, no memory for the engine's fallback): nothing to wait for.
-        signal?.removeEventListener('abort', onAbort);
-        this.#settled();
-        reject(err);
-      }
-    });
+  /** @internal Resolves once none of this handle's operations is in flight. */
+  drained(): Promise<void> {
+    return this.#inflight.drained();
   }
 
-  /** Checks before an operation starts: the backend to run it on, or the error to reject with. */
-  #admit(syscall: string, trace?: Trace): Backend | Error {
-    if (this.#refuses()) return systemError(EBADF, syscall, undefined, trace);
+  /** One operation of this handle, through the core: admitted here (EBADF once closed), then run. */
+  #run<T>(start: Start, ok: (result: number) => T, c: Context): Promise<T> {
+    if (this.#refuses()) return Promise.reject(systemError(EBADF, c.syscall, undefined, c.trace));
+    if (c.signal?.aborted) return Promise.reject(abortError(c.signal.reason));
+    let backend: Backend;
     try {
-      const backend = this.#engine.begin();
-      this.#pending++;
-      return backend;
+      backend = this.#engine.backend();
     } catch (err) {
-      return err as Error;
+      return Promise.reject(err);
     }
+    const fd = this.#fd;
+    return perform(backend, this.#inflight, (b, done) => start(b, fd, done), ok, c);
   }
 
-  // read() and write() are the hot path: no generic closures, arguments already validated.
-  #transfer(write: boolean, buffer: Bytes, offset: number, length: number, position: number, data: unknown): Promise<ReadResult<Bytes> & WriteResult<unknown>> {
+  // read() and write() without a signal are the hot path: arguments already validated.
+  #transfer(write: boolean, buffer: Bytes, offset: number, length: number, position: number, data: unknown): Promise<Transferred> {
     const syscall = write ? 'write' : 'read';
-    return new Promise((resolve, reject) => {
-      const fd = this.#fd;
-      const refused = this.#direct && misaligned(this.#direct, syscall, [buffer], offset, length, position);
-      if (refused) return reject(refused);
-      const backend = this.#admit(syscall);
-      if (backend instanceof Error) return reject(backend);
-      const done: Done = result => {
-        this.#settled();
-        if (result < 0) reject(systemError(result, syscall));
-        else if (write) resolve({ bytesWritten: result, buffer: data } as ReadResult<Bytes> & WriteResult<unknown>);
-        else resolve({ bytesRead: result, buffer } as ReadResult<Bytes> & WriteResult<unknown>);
-      };
-      try {
-        if (write) backend.write(fd, buffer, offset, length, position, done);
-        else backend.read(fd, buffer, offset, length, position, done);
-      } catch (err) {
-        this.#settled();
-        reject(err);
-      }
-    });
+    const refused = this.#direct && misaligned(this.#direct, syscall, [buffer], offset, length, position);
+    if (refused) return Promise.reject(refused);
+    if (this.#refuses()) return Promise.reject(systemError(EBADF, syscall));
+    let backend: Backend;
+    try {
+      backend = this.#engine.backend();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return transfer(backend, this.#inflight, write, this.#fd, buffer, offset, length, position, data);
   }
 
   #read(buffer: Bytes, offset: number, length: number, position: number): Promise<ReadResult<Bytes>> {
-    return this.#transfer(false, buffer, offset, length, position, buffer);
+    return this.#transfer(false, buffer, offset, length, position, buffer) as Promise<ReadResult<Bytes>>;
   }
 
   #write(buffer: Bytes, offset: number, length: number, position: number, data: unknown): Promise<WriteResult<unknown>> {
-    return this.#transfer(true, buffer, offset, length, position, data);
-  }
-
-  #settled(): void {
-    this.#engine.end();
-    if (--this.#pending === 0 && this.#drained) this.#drained();
+    return this.#transfer(true, buffer, offset, length, position, data) as Promise<WriteResult<unknown>>;
   }
 
   /**
@@ -205,7 +173,7 @@ export class FileHandle {
       if (abort) {
         const refused = this.#direct && misaligned(this.#direct, 'read', [buf], off, len, pos);
         if (refused) return Promise.reject(refused);
-        return this.#inSequence(pos, 'read', () => this.#run('read', (b, fd, done) => b.read(fd, buf, off, len, pos, done), bytesRead => ({ bytesRead, buffer: buf }), undefined, abort));
+        return this.#inSequence(pos, 'read', () => this.#run((b, fd, done) => b.read(fd, buf, off, len, pos, done), bytesRead => ({ bytesRead, buffer: buf }), { syscall: 'read', signal: abort }));
       }
       return this.#inSequence(pos, 'read', () => this.#read(buf, off, len, pos));
     } catch (err) {
@@ -244,7 +212,7 @@ export class FileHandle {
       if (abort) {
         const refused = this.#direct && misaligned(this.#direct, 'write', [buf], off, len, pos);
         if (refused) return Promise.reject(refused);
-        return this.#inSequence(pos, 'write', () => this.#run('write', (b, fd, done) => b.write(fd, buf, off, len, pos, done), bytesWritten => ({ bytesWritten, buffer: data }), undefined, abort));
+        return this.#inSequence(pos, 'write', () => this.#run((b, fd, done) => b.write(fd, buf, off, len, pos, done), bytesWritten => ({ bytesWritten, buffer: data }), { syscall: 'write', signal: abort }));
       }
       return this.#inSequence(pos, 'write', () => this.#write(buf, off, len, pos, data));
     } catch (err) {
@@ -272,8 +240,8 @@ export class FileHandle {
       if (views.length === 0) return write ? Promise.resolve(ok(0)) : Promise.reject(systemError(EINVAL, syscall)); // as node:fs
       const refused = this.#direct && misaligned(this.#direct, syscall, views, 0, byteLengthOf(views), pos);
       if (refused) return Promise.reject(refused);
-      return this.#inSequence(pos, syscall, () => this.#run(syscall,
-        (b, fd, done) => (write ? b.writev(fd, views, pos, done) : b.readv(fd, views, pos, done)), ok, undefined, signal));
+      return this.#inSequence(pos, syscall, () => this.#run(
+        (b, fd, done) => (write ? b.writev(fd, views, pos, done) : b.readv(fd, views, pos, done)), ok, { syscall, signal }));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -284,7 +252,7 @@ export class FileHandle {
       const o = validateObject(options, 'options');
       if (o.bigint) throw invalidArgValue('options.bigint', true, 'is not supported: BigInt stats are not implemented');
       const out = new Float64Array(STAT_FIELDS);
-      return this.#run('fstat', (b, fd, done) => b.fstat(fd, out, done), () => toStats(out), captureTrace(this.stat), validateSignal(o.signal));
+      return this.#run((b, fd, done) => b.fstat(fd, out, done), () => toStats(out), { syscall: 'fstat', trace: captureTrace(this.stat), signal: validateSignal(o.signal) });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -301,8 +269,8 @@ export class FileHandle {
   #flushToDisk(dataOnly: boolean, options: AbortOptions | undefined, trace: Trace): Promise<void> {
     try {
       const signal = validateSignal(validateObject(options, 'options').signal);
-      return this.#run(dataOnly ? 'fdatasync' : 'fsync',
-        (b, fd, done) => (dataOnly ? b.fdatasync(fd, done) : b.fsync(fd, done)), () => undefined, trace, signal);
+      return this.#run((b, fd, done) => (dataOnly ? b.fdatasync(fd, done) : b.fsync(fd, done)), () => undefined,
+        { syscall: dataOnly ? 'fdatasync' : 'fsync', trace, signal });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -312,7 +280,7 @@ export class FileHandle {
     try {
       const length = Math.max(0, validateInteger(len, 'len'));
       const signal = validateSignal(validateObject(options, 'options').signal);
-      return this.#run('ftruncate', (b, fd, done) => b.ftruncate(fd, length, done), () => undefined, captureTrace(this.truncate), signal);
+      return this.#run((b, fd, done) => b.ftruncate(fd, length, done), () => undefined, { syscall: 'ftruncate', trace: captureTrace(this.truncate), signal });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -325,7 +293,7 @@ export class FileHandle {
     const trace = captureTrace(this.close);
     let backend: Backend;
     try {
-      backend = this.#engine.begin();
+      backend = this.#engine.backend();
     } catch (err) {
       return Promise.reject(err);
     }
@@ -335,18 +303,20 @@ export class FileHandle {
 
   /** @internal The engine is closing: close this file through it even though it refuses new work. */
   closeForEngine(): Promise<void> {
-    this.#closing ??= this.#closeWith(this.#engine.beginInternal());
+    this.#closing ??= this.#closeWith(this.#engine.backendForClose());
     return this.#closing.catch(() => {});
   }
 
   async #closeWith(backend: Backend, trace?: Trace): Promise<void> {
     await this.#sequence;
-    if (this.#pending > 0) await new Promise<void>(resolve => (this.#drained = resolve));
+    await this.#inflight.drained();
     const fd = this.#fd;
     this.#fd = -1;
-    this.#engine.track(this, false);
-    const result = await new Promise<number>(resolve => backend.close(fd, resolve));
-    this.#engine.end();
-    if (result < 0) throw systemError(result, 'close', undefined, trace);
+    try {
+      // Counted in this handle until done: the engine's close() waits for it too.
+      await perform(backend, this.#inflight, (b, done) => b.close(fd, done), () => undefined, { syscall: 'close', trace });
+    } finally {
+      this.#engine.track(this, false);
+    }
   }
 }

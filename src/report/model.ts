@@ -5,7 +5,9 @@ import { descriptor } from '../engines/registry.js';
 import type { Host } from '../fio/host.js';
 import { parseSize } from '../fio/units.js';
 import type { FioJob, Source } from './read.js';
-import { resultOf, type Result } from './results.js';
+import { resultOf, type Result, type Workload } from './results.js';
+
+export type { Workload } from './results.js';
 import { sweepsOf, type Sweep } from './sweeps.js';
 
 export interface Machine extends Partial<Host> {
@@ -13,24 +15,6 @@ export interface Machine extends Partial<Host> {
   version: string;
   /** the file measured on it */
   file: string;
-}
-
-export interface Workload {
-  /** unique in the page: the anchor of its section */
-  id: string;
-  jobname: string;
-  description?: string;
-  /** the options written for the job, its file's global options under them, without the engine */
-  options: Record<string, string>;
-  rw: string;
-  /** bytes; undefined where fio's JSON holds what the report cannot read (separate read,write sizes) */
-  bs?: number;
-  iodepth?: number;
-  /** what the throughput chart shows: IOPS, or bandwidth for large blocks (64 KiB and over) */
-  metric: 'iops' | 'bw';
-  /** ranked engines, then failed ones, then the baseline (null: no I/O), then fio's reference rows */
-  results: Result[];
-  files: string[];
 }
 
 export interface ReportModel {

@@ -68,3 +68,22 @@ export function resultOf(parts: FioJob[], label: string, engine: string, kind: K
     error: failed ? `error ${failed.error}${failed['error message'] ? `: ${failed['error message']}` : ''}` : undefined,
   };
 }
+
+/** One job's results across engines (and files): a section of the page. */
+export interface Workload {
+  /** unique in the page: the anchor of its section */
+  id: string;
+  jobname: string;
+  description?: string;
+  /** the options written for the job, its file's global options under them, without the engine */
+  options: Record<string, string>;
+  rw: string;
+  /** bytes; undefined where fio's JSON holds what the report cannot read (separate read,write sizes) */
+  bs?: number;
+  iodepth?: number;
+  /** what the throughput chart shows: IOPS, or bandwidth for large blocks (64 KiB and over) */
+  metric: 'iops' | 'bw';
+  /** ranked engines, then failed ones, then the baseline (null: no I/O), then fio's reference rows */
+  results: Result[];
+  files: string[];
+}

@@ -2,8 +2,7 @@
 // or jobs written so by hand). Each becomes a chart of IOPS against the swept option, one line per
 // engine. When both vary, each bs gets a chart against iodepth and each iodepth one against bs.
 import { sizeText } from '../fio/units.js';
-import type { Workload } from './model.js';
-import type { Kind } from './results.js';
+import type { Kind, Workload } from './results.js';
 
 export interface Sweep {
   id: string;
