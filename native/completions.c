@@ -50,12 +50,26 @@ void completion_push(engine_t *e, req_t *r) {
 
 int completion_full(engine_t *e) { return e->ncomp >= e->comp_cap; }
 
-void completion_record(engine_t *e, req_t *r) {
-  // An open that completes while shutting down: nobody will get the fd, so do not leak it.
-  if (e->draining && r->op == OP_OPEN && r->result >= 0) close((int)r->result);
+void completion_note(engine_t *e, const req_t *r) {
   e->comp[2 * e->ncomp] = r->id;
   e->comp[2 * e->ncomp + 1] = (double)r->result;
   e->ncomp++;
+}
+
+room_t completion_make_room(engine_t *e, int deliver) {
+  if (!deliver) {
+    e->ncomp = 0;
+    return ROOM_MADE;
+  }
+  if (e->in_js_call) return ROOM_LATER;
+  completion_deliver(e);
+  return e->destroy_requested ? ROOM_GONE : ROOM_MADE;
+}
+
+void completion_record(engine_t *e, req_t *r) {
+  // An open that completes while shutting down: nobody will get the fd, so do not leak it.
+  if (e->draining && r->op == OP_OPEN && r->result >= 0) close((int)r->result);
+  completion_note(e, r);
   e->inflight--;
   if (r->id < e->by_id_cap && e->by_id[r->id] == r) e->by_id[r->id] = NULL;
   req_free(e, r);
@@ -109,23 +123,16 @@ void completion_drain_pushed(engine_t *e, int deliver) {
   e->done_head = e->done_tail = NULL;
   pthread_mutex_unlock(&e->done_lock);
   while (r) {
-    if (completion_full(e)) {
-      if (!deliver) {
-        e->ncomp = 0;  // stopping: nobody to tell
-      } else {
-        completion_deliver(e);
-        if (e->destroy_requested) {
-          // Put the rest back for stop() to find, and unwind.
-          pthread_mutex_lock(&e->done_lock);
-          req_t *last = r;
-          while (last->next) last = last->next;
-          last->next = e->done_head;
-          if (!e->done_head) e->done_tail = last;
-          e->done_head = r;
-          pthread_mutex_unlock(&e->done_lock);
-          return;
-        }
-      }
+    if (completion_full(e) && completion_make_room(e, deliver) != ROOM_MADE) {
+      // Put the rest back for the next wake-up, or for stop() to find, and unwind.
+      pthread_mutex_lock(&e->done_lock);
+      req_t *last = r;
+      while (last->next) last = last->next;
+      last->next = e->done_head;
+      if (!e->done_head) e->done_tail = last;
+      e->done_head = r;
+      pthread_mutex_unlock(&e->done_lock);
+      return;
     }
     req_t *next = r->next;
     if (e->kind->finished) e->kind->finished(e, r);

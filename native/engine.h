@@ -142,9 +142,19 @@ req_t *req_alloc(engine_t *e);
 void req_free(engine_t *e, req_t *r);
 // From any thread: hand a finished request to the loop thread.
 void completion_push(engine_t *e, req_t *r);
-// Loop thread: record a finished request in the completion array; false when the array is full.
+// Loop thread: record a finished request in the completion array (there must be room) and
+// release it.
 void completion_record(engine_t *e, req_t *r);
+// Loop thread: record one result of a request that completes again later (a multishot
+// operation); the request stays in flight.
+void completion_note(engine_t *e, const req_t *r);
 int completion_full(engine_t *e);
+// The completion array is full: make room. Stopping (!deliver), the pairs are dropped (nobody
+// will hear of them); inside submit() they go back with the call, so ROOM_LATER: the caller keeps
+// the rest for the next wake-up; otherwise they are delivered to JS, and ROOM_GONE says JS
+// destroyed the engine meanwhile (the caller returns at once).
+typedef enum { ROOM_MADE, ROOM_LATER, ROOM_GONE } room_t;
+room_t completion_make_room(engine_t *e, int deliver);
 // Loop thread, outside any JS call: deliver what was recorded to JS in one call.
 void completion_deliver(engine_t *e);
 // Loop thread: move everything pushed by other threads into the completion array (delivering

@@ -144,18 +144,11 @@ static unsigned reap(aio_engine_t *a, int deliver, unsigned max) {
     if (n <= 0) return got;
     got += (unsigned)n;
     for (long i = 0; i < n; i++) {
-      if (completion_full(e)) {
-        if (!deliver) {
-          e->ncomp = 0;  // stopping: nobody to tell
-        } else {
-          if (!e->in_js_call) completion_deliver(e);
-          // Inside submit() with a full array, or JS closed the engine while it was delivering:
-          // the rest of this batch goes through the list (the async wake-up, or stop()).
-          if (e->in_js_call || e->destroy_requested) {
-            push_events(e, events + i, n - i);
-            return got;
-          }
-        }
+      // Inside submit() with a full array, or JS closed the engine while it was delivering: the
+      // rest of this batch goes through the list (the async wake-up, or stop()).
+      if (completion_full(e) && completion_make_room(e, deliver) != ROOM_MADE) {
+        push_events(e, events + i, n - i);
+        return got;
       }
       req_t *r = (req_t *)(uintptr_t)events[i].data;
       r->result = events[i].res;
@@ -231,7 +224,7 @@ static void aio_stop(engine_t *e) {
       for (long i = 0; i < n; i++) {
         req_t *r = (req_t *)(uintptr_t)events[i].data;
         r->result = events[i].res;
-        if (completion_full(e)) e->ncomp = 0;
+        if (completion_full(e)) completion_make_room(e, 0);
         completion_record(e, r);
       }
     }

@@ -1,0 +1,170 @@
+// The io_uring engine's submission side: SQEs written from requests, handed to the kernel once
+// per batch, and cancellation.
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io_uring.h"
+
+int uring_submit_pending(uring_t *u, unsigned min_complete, unsigned flags) {
+  if (u->sqpoll) {
+    // The kernel's SQ thread takes published SQEs by itself; it only needs a wake-up when it
+    // went idle. Full barrier: the tail store must be visible before we read its flags.
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (load_acquire(u->sq_flags) & IORING_SQ_NEED_WAKEUP) flags |= IORING_ENTER_SQ_WAKEUP;
+    u->to_submit = 0;
+    if (!(flags & (IORING_ENTER_SQ_WAKEUP | IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAIT))) return 0;
+  }
+  for (;;) {
+    int r = sys_enter(u->enter_fd, u->to_submit, min_complete, flags | u->enter_flags);
+    if (r >= 0) {
+      u->to_submit -= (unsigned)r < u->to_submit ? (unsigned)r : u->to_submit;
+      return r;
+    }
+    if (r != -EINTR) return r;
+  }
+}
+
+struct io_uring_sqe *uring_get_sqe(uring_t *u) {
+  unsigned head = load_acquire(u->sq_head);  // the kernel has consumed SQEs before head
+  if (u->sq_local_tail - head >= u->sq_entries) {
+    // Full: hand what we have to the kernel first.
+    store_release(u->sq_tail, u->sq_local_tail);
+    uring_submit_pending(u, 0, u->sqpoll ? IORING_ENTER_SQ_WAIT : 0);
+    head = load_acquire(u->sq_head);
+    if (u->sq_local_tail - head >= u->sq_entries) return NULL;
+  }
+  struct io_uring_sqe *sqe = &u->sqes[u->sq_local_tail & *u->sq_mask];
+  memset(sqe, 0, sizeof *sqe);
+  u->sq_local_tail++;
+  u->to_submit++;
+  return sqe;
+}
+
+void uring_start(engine_t *e, req_t *r) {
+  uring_t *u = (uring_t *)e;
+  struct io_uring_sqe *sqe = uring_get_sqe(u);
+  if (!sqe) {
+    r->result = -EBUSY;
+    completion_record(e, r);
+    return;
+  }
+  sqe->user_data = (uint64_t)(uintptr_t)r;
+  sqe->fd = r->fd;
+  switch (r->op) {
+    case OP_READ:
+    case OP_WRITE: {
+      int index = uring_fixed_buffer(u, &r->iov[0]);
+      if (index >= 0) {
+        sqe->opcode = r->op == OP_READ ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED;
+        sqe->buf_index = (uint16_t)index;
+      } else {
+        sqe->opcode = r->op == OP_READ ? IORING_OP_READ : IORING_OP_WRITE;
+      }
+      sqe->addr = (uint64_t)(uintptr_t)r->iov[0].iov_base;
+      sqe->len = (unsigned)r->iov[0].iov_len;
+      sqe->off = r->pos < 0 ? (uint64_t)-1 : (uint64_t)r->pos;  // -1: the file position
+      uring_use_fixed_file(u, sqe, r->fd);
+      break;
+    }
+    case OP_READV:
+    case OP_WRITEV:
+      sqe->opcode = r->op == OP_READV ? IORING_OP_READV : IORING_OP_WRITEV;
+      sqe->addr = (uint64_t)(uintptr_t)r->iov;
+      sqe->len = (unsigned)r->iovcnt;
+      sqe->off = r->pos < 0 ? (uint64_t)-1 : (uint64_t)r->pos;
+      uring_use_fixed_file(u, sqe, r->fd);
+      break;
+    case OP_FSYNC:
+    case OP_FDATASYNC:
+      sqe->opcode = IORING_OP_FSYNC;
+      sqe->fsync_flags = r->op == OP_FDATASYNC ? IORING_FSYNC_DATASYNC : 0;
+      uring_use_fixed_file(u, sqe, r->fd);
+      break;
+    case OP_FSTAT:
+      sqe->opcode = IORING_OP_STATX;
+      sqe->addr = (uint64_t)(uintptr_t)"";
+      sqe->statx_flags = AT_EMPTY_PATH;
+      sqe->len = STAT_MASK;
+      sqe->off = (uint64_t)(uintptr_t)r->engine_data;  // the kernel writes the statx there
+      break;
+    case OP_FTRUNCATE:
+      sqe->opcode = IORING_OP_FTRUNCATE_NUM;
+      sqe->off = (uint64_t)r->pos;
+      break;
+    case OP_OPEN:
+      sqe->opcode = IORING_OP_OPENAT;
+      sqe->fd = AT_FDCWD;
+      sqe->addr = (uint64_t)(uintptr_t)r->path;
+      sqe->open_flags = (unsigned)r->flags | O_CLOEXEC;
+      sqe->len = (unsigned)r->mode;
+      break;
+    case OP_CLOSE:
+      uring_file_closing(u, r->fd);
+      sqe->opcode = IORING_OP_CLOSE;
+      break;
+    default:
+      sqe->opcode = IORING_OP_NOP;
+  }
+}
+
+// io_uring_enter refused the SQEs for good: take them back (without SQPOLL the kernel reads the
+// tail only inside io_uring_enter) and fail their operations with its error, rather than leave
+// them waiting for a submit that will not come.
+void uring_fail_unsubmitted(uring_t *u, int err) {
+  if (u->sqpoll) return;  // the SQ thread may take them at any moment: they stay
+  for (; u->to_submit > 0; u->to_submit--) {
+    struct io_uring_sqe *sqe = &u->sqes[--u->sq_local_tail & *u->sq_mask];
+    req_t *r = (req_t *)(uintptr_t)sqe->user_data;
+    if (!r) continue;  // a cancel request
+    r->result = err;
+    completion_push(&u->base, r);
+  }
+  store_release(u->sq_tail, u->sq_local_tail);
+}
+
+void uring_flush(engine_t *e) {
+  uring_t *u = (uring_t *)e;
+  uring_mute_eventfd(u, 1);
+  unsigned submitted = u->to_submit;
+  // The SQEs are written; a release store of the tail makes them visible to the kernel.
+  store_release(u->sq_tail, u->sq_local_tail);
+  // EAGAIN/EBUSY: the kernel is short of room for completions; reaping makes room. They get
+  // one more try from the next wake-up (the eventfd below); any other refusal is final.
+  for (int tries = 0; u->to_submit && tries < 3; tries++) {
+    int r = uring_submit_pending(u, 0, 0);
+    if (r >= 0) continue;
+    if (r != -EAGAIN && r != -EBUSY) uring_fail_unsubmitted(u, r);
+    else uring_reap(u, 1, UINT_MAX);
+  }
+  // Page-cache reads are usually complete by now: deliver them with this call. Device I/O
+  // completed earlier waits its turn (see ramp_budget); the eventfd below brings what is left.
+  unsigned budget = ramp_budget(submitted);
+  budget -= uring_reap(u, 1, budget);
+  uring_mute_eventfd(u, 0);
+  uring_reap(u, 1, budget);
+  if (u->cq_flags && !u->sqpoll && (e->inflight > 0 || load_acquire(u->cq_tail) != *u->cq_head))
+    signal_eventfd(u->event_fd);
+}
+
+// One ASYNC_CANCEL SQE, submitted now: addr matches an operation's user_data, or with
+// IORING_ASYNC_CANCEL_ANY every operation in flight.
+void uring_submit_cancel(uring_t *u, uint64_t addr, unsigned flags) {
+  struct io_uring_sqe *sqe = uring_get_sqe(u);
+  if (!sqe) return;
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
+  sqe->fd = -1;
+  sqe->addr = addr;
+  sqe->cancel_flags = flags;
+  sqe->user_data = CANCEL_TAG;
+  store_release(u->sq_tail, u->sq_local_tail);
+  uring_submit_pending(u, 0, 0);
+}
+
+void uring_cancel(engine_t *e) {
+  if (e->inflight > 0) uring_submit_cancel((uring_t *)e, 0, IORING_ASYNC_CANCEL_ANY);
+}
+
+void uring_cancel_one(engine_t *e, req_t *r) { uring_submit_cancel((uring_t *)e, (uint64_t)(uintptr_t)r, 0); }
