@@ -4,6 +4,8 @@
       "target_name": "ioengine",
       "sources": [
         "native/addon.c",
+        "native/records.c",
+        "native/lifecycle.c",
         "native/completions.c",
         "native/blocking.c",
         "native/thread.c",
