@@ -96,15 +96,16 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
 
 // submit(handle, count, buffers)
 //   0 handle; 1 count: records written to the submission array; 2 buffers: the batch's buffers,
-//   indexed by the records. Returns how many completions it left in the completion array.
+//   indexed by the records. Returns how many completions it left in the completion array, or
+//   -EBADF when the engine is closed (the batch was not started).
 static napi_value js_submit(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], result;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   engine_t *e = engine_unbox(env, argv[0]);
-  if (!e || e->stopping || e->destroy_requested) {
-    napi_throw_error(env, "ERR_IOENGINE_CLOSED", "engine is closed");
-    return NULL;
+  if (!e || e->stopping || e->destroy_requested) {  // JS fails the batch: errors are made in JS
+    CHECK(napi_create_int32(env, -EBADF, &result));
+    return result;
   }
   uint32_t count;
   CHECK(napi_get_value_uint32(env, argv[1], &count));

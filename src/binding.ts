@@ -7,6 +7,7 @@ import { layoutMismatches } from './ops.js';
 
 export interface Binding {
   create(kind: string, options: object | undefined, onComplete: (count: number) => void, submissions: Float64Array, completions: Float64Array): object | number;
+  /** Completions left in the completion array, or -EBADF: the engine is closed, nothing started. */
   submit(handle: object, count: number, buffers: unknown[]): number;
   supports(handle: object, op: number): boolean;
   misalignment(view: NodeJS.ArrayBufferView, offset: number, alignment: number): number;

@@ -102,12 +102,8 @@ export class NativeBackend implements Backend {
     this.#count = 0;
     const buffers = this.#buffers;
     this.#buffers = [];
-    let inline: number;
-    try {
-      inline = this.#native.submit(this.#handle, n, buffers);
-    } catch {
-      return this.#refuseBatch(n); // the engine was closed under this batch: fail it, lose nothing
-    }
+    const inline = this.#native.submit(this.#handle, n, buffers);
+    if (inline < 0) return this.#refuseBatch(n); // the engine was closed under this batch: fail it, lose nothing
     if (inline > 0 && ++this.#inlineRounds === 1) setImmediate(this.#newTurn);
     this.#deliver(inline);
   };
