@@ -2,6 +2,7 @@
 // helpers JS needs (misalignment for O_DIRECT, layout for the check of src/ops.ts). Records are
 // parsed in records.c; an engine's life after create() is in lifecycle.c.
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,7 +222,8 @@ typedef struct { const char *name; int value; } named_t;
 #define N(x) {#x, x}
 static const named_t LAYOUT[] = {
     N(OP_NOP), N(OP_READ), N(OP_WRITE), N(OP_READV), N(OP_WRITEV), N(OP_FSYNC), N(OP_FDATASYNC),
-    N(OP_FSTAT), N(OP_FTRUNCATE), N(OP_OPEN), N(OP_CLOSE), N(OP_COUNT), N(AT_CURRENT_POSITION),
+    N(OP_FSTAT), N(OP_FTRUNCATE), N(OP_OPEN), N(OP_CLOSE), N(OP_STAT), N(OP_UNLINK), N(OP_RENAME),
+    N(OP_MKDIR), N(OP_COUNT), N(AT_CURRENT_POSITION), N(AT_SYMLINK_NOFOLLOW), N(AT_REMOVEDIR),
     N(R_OP), N(R_ID), N(R_FD), N(R_POS), N(R_BUF), N(R_NBUF), N(R_A), N(R_B), N(RECORD_SIZE),
     N(ST_DEV), N(ST_MODE), N(ST_NLINK), N(ST_UID), N(ST_GID), N(ST_RDEV), N(ST_BLKSIZE), N(ST_INO),
     N(ST_SIZE), N(ST_BLOCKS), N(ST_ATIME_MS), N(ST_MTIME_MS), N(ST_CTIME_MS), N(ST_BIRTHTIME_MS),

@@ -33,9 +33,10 @@ void stat_fill(double *o, const struct statx *st) {
   o[ST_DIO_OFFSET_ALIGN] = (st->stx_mask & STATX_DIOALIGN) ? st->stx_dio_offset_align : 0;
 }
 
-static int64_t do_fstat(req_t *r) {
+// fstat (path "" of the fd) and stat/lstat by path.
+static int64_t do_statx(req_t *r, int dirfd, const char *path, int flags) {
   struct statx st;
-  if (statx(r->fd, "", AT_EMPTY_PATH, STAT_MASK, &st) < 0) return -errno;
+  if (statx(dirfd, path, flags, STAT_MASK, &st) < 0) return -errno;
   stat_fill(r->stat, &st);
   return 0;
 }
@@ -64,7 +65,15 @@ static int64_t run(req_t *r) {
     case OP_FDATASYNC:
       return NEG_ERRNO(fdatasync(r->fd));
     case OP_FSTAT:
-      return do_fstat(r);
+      return do_statx(r, r->fd, "", AT_EMPTY_PATH);
+    case OP_STAT:
+      return do_statx(r, AT_FDCWD, r->path, r->flags & AT_SYMLINK_NOFOLLOW);
+    case OP_UNLINK:
+      return NEG_ERRNO(unlinkat(AT_FDCWD, r->path, r->flags & AT_REMOVEDIR));
+    case OP_RENAME:
+      return NEG_ERRNO(rename(r->path, r->path2));
+    case OP_MKDIR:
+      return NEG_ERRNO(mkdir(r->path, (mode_t)r->mode));
     case OP_FTRUNCATE:
       return NEG_ERRNO(ftruncate(r->fd, r->pos));
     case OP_OPEN:

@@ -30,7 +30,12 @@ enum {
   OP_FTRUNCATE = 8,
   OP_OPEN = 9,
   OP_CLOSE = 10,
-  OP_COUNT = 11,
+  // By path: path in buffer R_BUF (a second path, or stat's output, in R_BUF + 1)
+  OP_STAT = 11,    // R_A: AT_SYMLINK_NOFOLLOW for lstat
+  OP_UNLINK = 12,  // R_A: AT_REMOVEDIR for rmdir
+  OP_RENAME = 13,
+  OP_MKDIR = 14,   // R_B: mode
+  OP_COUNT = 15,
 };
 
 // Submission record layout: RECORD_SIZE doubles per operation.
@@ -67,8 +72,9 @@ typedef struct req {
   struct iovec *iov;  // iov1 or a malloc'ed array
   int iovcnt;
   int flags, mode;
-  const char *path;   // open: NUL-terminated path inside a JS buffer
-  double *stat;       // fstat: STAT_FIELDS doubles inside a JS buffer
+  const char *path;   // open and the path operations: NUL-terminated path inside a JS buffer
+  const char *path2;  // rename: the new path
+  double *stat;       // fstat, stat: STAT_FIELDS doubles inside a JS buffer
   int64_t result;
   pthread_t thread;   // thread engine only
   struct iovec iov1[INLINE_IOVS];

@@ -90,6 +90,33 @@ void uring_start(engine_t *e, req_t *r) {
       sqe->len = STAT_MASK;
       sqe->off = (uint64_t)(uintptr_t)r->engine_data;  // the kernel writes the statx there
       break;
+    case OP_STAT:
+      sqe->opcode = IORING_OP_STATX;
+      sqe->fd = AT_FDCWD;
+      sqe->addr = (uint64_t)(uintptr_t)r->path;
+      sqe->statx_flags = (unsigned)r->flags & AT_SYMLINK_NOFOLLOW;
+      sqe->len = STAT_MASK;
+      sqe->off = (uint64_t)(uintptr_t)r->engine_data;
+      break;
+    case OP_UNLINK:
+      sqe->opcode = IORING_OP_UNLINKAT;
+      sqe->fd = AT_FDCWD;
+      sqe->addr = (uint64_t)(uintptr_t)r->path;
+      sqe->unlink_flags = (unsigned)r->flags & AT_REMOVEDIR;
+      break;
+    case OP_RENAME:
+      sqe->opcode = IORING_OP_RENAMEAT;
+      sqe->fd = AT_FDCWD;
+      sqe->addr = (uint64_t)(uintptr_t)r->path;
+      sqe->len = (unsigned)AT_FDCWD;  // the new path's directory
+      sqe->addr2 = (uint64_t)(uintptr_t)r->path2;
+      break;
+    case OP_MKDIR:
+      sqe->opcode = IORING_OP_MKDIRAT;
+      sqe->fd = AT_FDCWD;
+      sqe->addr = (uint64_t)(uintptr_t)r->path;
+      sqe->len = (unsigned)r->mode;
+      break;
     case OP_FTRUNCATE:
       sqe->opcode = IORING_OP_FTRUNCATE_NUM;
       sqe->off = (uint64_t)r->pos;

@@ -62,6 +62,28 @@ static int buffer_at(napi_env env, napi_value bufs, double index, uint8_t **data
   return bytes_of(env, v, data, len);
 }
 
+// A NUL-terminated path in buffer `index`.
+static int path_at(napi_env env, napi_value bufs, double index, const char **path) {
+  uint8_t *data;
+  size_t len;
+  int err = buffer_at(env, bufs, index, &data, &len);
+  if (err < 0) return err;
+  if (len == 0 || data[len - 1] != 0) return -EINVAL;
+  *path = (const char *)data;
+  return 0;
+}
+
+// STAT_FIELDS doubles, aligned, in buffer `index`: where a stat writes its result.
+static int stat_out_at(napi_env env, napi_value bufs, double index, req_t *r) {
+  uint8_t *data;
+  size_t len;
+  int err = buffer_at(env, bufs, index, &data, &len);
+  if (err < 0) return err;
+  if (len < STAT_FIELDS * sizeof(double) || ((uintptr_t)data & 7)) return -EINVAL;
+  r->stat = (double *)data;
+  return 0;
+}
+
 // Fill r from record rec; returns 0, -EINVAL when the record does not fit its buffers, or -EFAULT
 // when a buffer was detached after JS checked it (a zero-length read would be a false end of file).
 int record_parse(napi_env env, const double *rec, napi_value bufs, req_t *r) {
@@ -100,16 +122,21 @@ int record_parse(napi_env env, const double *rec, napi_value bufs, req_t *r) {
       return 0;
     }
     case OP_OPEN:
-      if ((err = buffer_at(env, bufs, rec[R_BUF], &data, &len)) < 0) return err;
-      if (len == 0 || data[len - 1] != 0) return -EINVAL;  // must be NUL-terminated
-      r->path = (const char *)data;
+      if ((err = path_at(env, bufs, rec[R_BUF], &r->path)) < 0) return err;
       r->flags = (int)rec[R_A];
       r->mode = (int)rec[R_B];
       return 0;
     case OP_FSTAT:
-      if ((err = buffer_at(env, bufs, rec[R_BUF], &data, &len)) < 0) return err;
-      if (len < STAT_FIELDS * sizeof(double) || ((uintptr_t)data & 7)) return -EINVAL;
-      r->stat = (double *)data;
+      return stat_out_at(env, bufs, rec[R_BUF], r);
+    case OP_STAT:
+    case OP_UNLINK:
+    case OP_RENAME:
+    case OP_MKDIR:
+      if ((err = path_at(env, bufs, rec[R_BUF], &r->path)) < 0) return err;
+      r->flags = (int)rec[R_A];
+      r->mode = (int)rec[R_B];
+      if (r->op == OP_RENAME) return path_at(env, bufs, rec[R_BUF] + 1, &r->path2);
+      if (r->op == OP_STAT) return stat_out_at(env, bufs, rec[R_BUF] + 1, r);
       return 0;
     case OP_NOP:
     case OP_FSYNC:

@@ -7,7 +7,7 @@ import type { Backend, EngineOptions } from './engines/backend.js';
 import { createBackend, engineOptionNames } from './engines/registry.js';
 import { FileHandle } from './file-handle.js';
 import { parseFlags, parseMode } from './flags.js';
-import { InFlight } from './operation.js';
+import { InFlight, perform, type Context, type Start } from './operation.js';
 import { validateEngineOptions, validatePath } from './validate.js';
 
 export class Engine {
@@ -88,6 +88,17 @@ export class Engine {
   backend(): Backend {
     if (this.#closing) throw engineClosed(this.name);
     return this.#backend;
+  }
+
+  /** @internal One operation on no handle (by path), counted in the engine's own InFlight. */
+  perform<T>(start: Start, ok: (result: number) => T, c: Context): Promise<T> {
+    let backend: Backend;
+    try {
+      backend = this.backend();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return perform(backend, this.#inflight, start, ok, c);
   }
 
   /** @internal The backend for the engine's own closing of its files. */

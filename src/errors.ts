@@ -8,6 +8,7 @@ export interface SystemError extends Error {
   errno: number;
   syscall: string;
   path?: string;
+  dest?: string;
 }
 
 /** A call-site stack, captured before going native (costly: used for ops other than read/write). */
@@ -19,19 +20,24 @@ export function captureTrace(fn: Function): Trace {
   return trace;
 }
 
-/** errno (negative, as the engines return it) -> `ENOENT: no such file or directory, open '/x'`. */
-export function systemError(errno: number, syscall: string, path?: string, trace?: Trace): SystemError {
+/**
+ * errno (negative, as the engines return it) -> `ENOENT: no such file or directory, open '/x'`
+ * (with a dest: `rename '/a' -> '/b'`).
+ */
+export function systemError(errno: number, syscall: string, path?: string, trace?: Trace, dest?: string): SystemError {
   // An errno libuv has no name for: node:fs/promises (libuv's uv_err_name and uv_strerror) says
   // `Unknown system error -N` for both.
   const unknown = `Unknown system error ${errno}`;
   const [code, description] = systemErrors.get(errno) ?? [unknown, unknown];
   let message = `${code}: ${description}, ${syscall}`;
   if (path !== undefined) message += ` '${path}'`;
+  if (dest !== undefined) message += ` -> '${dest}'`;
   const err = new Error(message) as SystemError;
   err.errno = errno;
   err.code = code;
   err.syscall = syscall;
   if (path !== undefined) err.path = path;
+  if (dest !== undefined) err.dest = dest;
   if (trace?.stack) err.stack = `Error: ${message}${trace.stack.slice(trace.stack.indexOf('\n'))}`;
   return err;
 }
@@ -108,6 +114,10 @@ export function noBufferFree(name: string, lent: number): CodedError {
   return coded(new Error(lent > 0
     ? `All ${lent} registered buffers of the ${name} engine are lent: return one with engine.returnBuffer()`
     : `The ${name} engine has no registered buffers: create it with { registeredBuffers: { count, size } } (io_uring)`), 'ERR_IOENGINE_NO_BUFFER');
+}
+
+export function fileTooLarge(size: number): CodedError {
+  return coded(new RangeError(`File size (${size}) is greater than 2 GiB`), 'ERR_FS_FILE_TOO_LARGE');
 }
 
 /** What an aborted operation rejects with, as node:fs does (`name: 'AbortError'`). */

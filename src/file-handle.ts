@@ -1,13 +1,19 @@
 // FileHandle: the same methods, arguments and results as node:fs/promises FileHandle, over any
 // engine. Arguments are validated here, before any I/O; each operation keeps its buffers
 // referenced (through its completion callback) until the engine reports it done.
-import type { Stats } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import fs, { type BigIntStats, type Stats } from 'node:fs';
+import { createInterface, type Interface } from 'node:readline';
 import type { Backend, Done } from './engines/backend.js';
 import { abortError, captureTrace, errnoOf, invalidArgType, invalidArgValue, systemError, type Trace } from './errors.js';
 import { InFlight, perform, transfer, type Context, type Transferred } from './operation.js';
 import { directAlignment, misaligned, type DirectAlignment } from './direct.js';
 import { S, STAT_FIELDS, toStats } from './stats.js';
 import { constants } from 'node:fs';
+import { parseMode } from './flags.js';
+import { FileReadStream, FileWriteStream, readableWebStream, type ReadStreamOptions, type WriteStreamOptions } from './fs/streams.js';
+import { readWhole, validateWriteData, writeWhole, type WriteData } from './fs/whole-file.js';
+import { fileOptions } from './fs/options.js';
 import { byteLengthOf, validateBuffer, validateBufferArray, validateInteger, validateObject, validatePosition, validateRange, validateSignal, type Bytes } from './validate.js';
 
 const EBADF = errnoOf('EBADF');
@@ -40,7 +46,9 @@ export interface HandleOwner {
 /** How a handle's operation starts: on the backend, with the handle's descriptor. */
 type Start = (backend: Backend, fd: number, done: Done) => void;
 
-export class FileHandle {
+let handles = 0;
+
+export class FileHandle extends EventEmitter {
   readonly #engine: HandleOwner;
   #fd: number;
   readonly #inflight = new InFlight();            // this handle's operations in flight
@@ -48,8 +56,10 @@ export class FileHandle {
   #sequence: Promise<unknown> = Promise.resolve(); // operations at the current position, in order
   #runningQueued = false;                          // starting an op accepted before close()
   #direct: DirectAlignment | undefined;            // opened with O_DIRECT: what it must align to
+  readonly #asyncId = ++handles;
 
   private constructor(engine: HandleOwner, fd: number) {
+    super();
     this.#engine = engine;
     this.#fd = fd;
     engine.track(this, true);
@@ -199,8 +209,9 @@ export class FileHandle {
         pos = validatePosition(position);
         buf = view;
       } else if (typeof data === 'string') {
-        const encoding = (length ?? 'utf8') as BufferEncoding;
-        if (!Buffer.isEncoding(encoding)) throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+        // As node: what is not an encoding's name (a number, say) means utf8; odd hex is refused.
+        const encoding = typeof length === 'string' && Buffer.isEncoding(length) ? length : 'utf8';
+        if (encoding === 'hex' && data.length % 2 !== 0) throw invalidArgValue('encoding', encoding, `is invalid for data of length ${data.length}`);
         buf = Buffer.from(data, encoding);
         [off, len] = [0, buf.byteLength];
         pos = validatePosition(offsetOrOptions);
@@ -247,10 +258,13 @@ export class FileHandle {
     }
   }
 
-  stat(options?: { bigint?: boolean } & AbortOptions): Promise<Stats> {
+  stat(options: { bigint: true } & AbortOptions): Promise<BigIntStats>;
+  stat(options?: { bigint?: false } & AbortOptions): Promise<Stats>;
+  stat(options?: { bigint?: boolean } & AbortOptions): Promise<Stats | BigIntStats> {
     try {
       const o = validateObject(options, 'options');
-      if (o.bigint) throw invalidArgValue('options.bigint', true, 'is not supported: BigInt stats are not implemented');
+      // BigInt fields do not fit the engines' doubles: node's own fstat answers, on this fd.
+      if (o.bigint) return this.#onFd('fstat', (fd, cb) => fs.fstat(fd, { bigint: true }, cb));
       const out = new Float64Array(STAT_FIELDS);
       return this.#run((b, fd, done) => b.fstat(fd, out, done), () => toStats(out), { syscall: 'fstat', trace: captureTrace(this.stat), signal: validateSignal(o.signal) });
     } catch (err) {
@@ -286,6 +300,99 @@ export class FileHandle {
     }
   }
 
+  /** @internal fstat into out, without the caller's stack (readFile's size). */
+  fstatFields(out: Float64Array): Promise<void> {
+    return this.#run((b, fd, done) => b.fstat(fd, out, done), () => undefined, { syscall: 'fstat' });
+  }
+
+  /** A call of node:fs on this handle's descriptor (what no engine does: chmod, chown, utimes, BigInt stats). */
+  #onFd<T>(syscall: string, call: (fd: number, cb: (err: Error | null, value?: T) => void) => void): Promise<T> {
+    if (this.#refuses()) return Promise.reject(systemError(EBADF, syscall));
+    this.#inflight.begin();
+    return new Promise<T>((resolve, reject) => call(this.#fd, (err, value) => {
+      this.#inflight.end();
+      if (err) reject(err);
+      else resolve(value as T);
+    }));
+  }
+
+  /** The rest of the file from the current position, as node's filehandle.readFile(). */
+  readFile(options?: { encoding?: null; signal?: AbortSignal } | null): Promise<Buffer>;
+  readFile(options: { encoding: BufferEncoding; signal?: AbortSignal } | BufferEncoding): Promise<string>;
+  readFile(options?: unknown): Promise<Buffer | string> {
+    try {
+      const { encoding, signal } = fileOptions(options, {});
+      return readWhole(this, encoding, signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Writes data from the current position, as node's filehandle.writeFile(). */
+  writeFile(data: WriteData, options?: { encoding?: BufferEncoding | null; signal?: AbortSignal } | BufferEncoding | null): Promise<void> {
+    try {
+      validateWriteData(data);
+      const { encoding, signal } = fileOptions(options, { encoding: 'utf8' });
+      return writeWhole(this, data, encoding ?? 'utf8', signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** As writeFile(): a handle writes where its position is (opened with 'a': at the end). */
+  appendFile(data: WriteData, options?: { encoding?: BufferEncoding | null; signal?: AbortSignal } | BufferEncoding | null): Promise<void> {
+    return this.writeFile(data, options);
+  }
+
+  chmod(mode: string | number): Promise<void> {
+    try {
+      const m = parseMode(mode, 0);
+      return this.#onFd('fchmod', (fd, cb) => fs.fchmod(fd, m, cb));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  chown(uid: number, gid: number): Promise<void> {
+    try {
+      validateInteger(uid, 'uid', -1, 2 ** 32 - 1);
+      validateInteger(gid, 'gid', -1, 2 ** 32 - 1);
+      return this.#onFd('fchown', (fd, cb) => fs.fchown(fd, uid, gid, cb));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  utimes(atime: string | number | Date, mtime: string | number | Date): Promise<void> {
+    return this.#onFd('futime', (fd, cb) => fs.futimes(fd, atime, mtime, cb));
+  }
+
+  createReadStream(options?: ReadStreamOptions | BufferEncoding): FileReadStream {
+    return new FileReadStream(this, options);
+  }
+
+  createWriteStream(options?: WriteStreamOptions | BufferEncoding): FileWriteStream {
+    return new FileWriteStream(this, options);
+  }
+
+  /** The file line by line, as node's filehandle.readLines(). */
+  readLines(options?: ReadStreamOptions | BufferEncoding): Interface {
+    return createInterface({ input: this.createReadStream(options), crlfDelay: Infinity });
+  }
+
+  readableWebStream(): ReadableStream<Uint8Array> {
+    return readableWebStream(this);
+  }
+
+  /** node's async id of the handle; here, unique per handle. */
+  getAsyncId(): number {
+    return this.#asyncId;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** Waits for this handle's operations in flight, then closes the descriptor. Idempotent. */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
@@ -318,5 +425,6 @@ export class FileHandle {
     } finally {
       this.#engine.track(this, false);
     }
+    this.emit('close');
   }
 }

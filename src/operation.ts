@@ -38,6 +38,8 @@ export type Start = (backend: Backend, done: Done) => void;
 export interface Context {
   syscall: string;
   path?: string;
+  /** rename's new path, named in its error as node:fs does */
+  dest?: string;
   /** The call site's stack, for the error (captured before going native). */
   trace?: Trace;
   signal?: AbortSignal;
@@ -58,7 +60,7 @@ export function perform<T>(backend: Backend, inflight: InFlight, start: Start, o
       inflight.end();
       if (result >= 0) resolve(ok(result));
       else if (result === ECANCELED && signal?.aborted) reject(abortError(signal.reason));
-      else reject(systemError(result, c.syscall, c.path, c.trace));
+      else reject(systemError(result, c.syscall, c.path, c.trace, c.dest));
     };
     const onAbort = () => backend.abort?.(done);
     if (signal) signal.addEventListener('abort', onAbort, { once: true });

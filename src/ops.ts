@@ -6,12 +6,17 @@ import { S, STAT_FIELDS } from './stats.js';
 export const Op = {
   NOP: 0, READ: 1, WRITE: 2, READV: 3, WRITEV: 4, FSYNC: 5, FDATASYNC: 6, FSTAT: 7, FTRUNCATE: 8,
   OPEN: 9, CLOSE: 10,
-  COUNT: 11,
+  // by path: STAT (A: AT_SYMLINK_NOFOLLOW for lstat), UNLINK (A: AT_REMOVEDIR for rmdir), RENAME, MKDIR (B: mode)
+  STAT: 11, UNLINK: 12, RENAME: 13, MKDIR: 14,
+  COUNT: 15,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
 /** A flag for supports(): the operation at the current file position (-1), e.g. Op.WRITE | AT_CURRENT_POSITION. */
 export const AT_CURRENT_POSITION = 64;
+
+/** Flags of the path operations, as <fcntl.h> has them. */
+export const AT = { SYMLINK_NOFOLLOW: 0x100, REMOVEDIR: 0x200 } as const;
 
 /** The fields of a submission record (read/write: A offset in the buffer, B length; open: A flags, B mode). */
 export const R = { OP: 0, ID: 1, FD: 2, POS: 3, BUF: 4, NBUF: 5, A: 6, B: 7, SIZE: 8 } as const;
@@ -23,6 +28,7 @@ export function jsLayout(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, value] of Object.entries(Op)) out[`OP_${name}`] = value;
   out.AT_CURRENT_POSITION = AT_CURRENT_POSITION;
+  for (const [name, value] of Object.entries(AT)) out[`AT_${name}`] = value;
   for (const [name, value] of Object.entries(R)) out[name === 'SIZE' ? 'RECORD_SIZE' : `R_${name}`] = value;
   for (const [name, value] of Object.entries(S)) out[`ST_${snake(name)}`] = value;
   out.STAT_FIELDS = STAT_FIELDS;

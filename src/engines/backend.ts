@@ -18,6 +18,12 @@ export interface Backend {
   /** Fills `out` (STAT_FIELDS doubles, see src/stats.ts). */
   fstat(fd: number, out: Float64Array, done: Done): void;
   ftruncate(fd: number, length: number, done: Done): void;
+  /** stat, or lstat (`noFollow`), by path: fills `out` as fstat does. */
+  stat(path: string, noFollow: boolean, out: Float64Array, done: Done): void;
+  /** unlink, or rmdir (`dir`). */
+  unlink(path: string, dir: boolean, done: Done): void;
+  rename(from: string, to: string, done: Done): void;
+  mkdir(path: string, mode: number, done: Done): void;
   /** Cancel what can be cancelled: those operations complete with -ECANCELED. */
   cancel(): void;
   /** Called once nothing is in flight: release every resource. */

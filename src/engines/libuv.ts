@@ -28,6 +28,15 @@ export class LibuvBackend implements Backend {
     });
   }
   ftruncate(fd: number, length: number, done: Done): void { fs.ftruncate(fd, length, result(done)); }
+  stat(path: string, noFollow: boolean, out: Float64Array, done: Done): void {
+    (noFollow ? fs.lstat : fs.stat)(path, (err, st) => {
+      if (!err) fromStats(st, out);
+      result(done)(err);
+    });
+  }
+  unlink(path: string, dir: boolean, done: Done): void { (dir ? fs.rmdir : fs.unlink)(path, result(done)); }
+  rename(from: string, to: string, done: Done): void { fs.rename(from, to, result(done)); }
+  mkdir(path: string, mode: number, done: Done): void { fs.mkdir(path, mode, err => result(done)(err)); }
   cancel(): void {} // libuv cannot take back a request its pool has started
   destroy(): void {}
 }

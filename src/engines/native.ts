@@ -4,7 +4,7 @@
 // shared array, in batches: one crossing per batch, none per operation.
 import { binding, bindingError, type Binding } from '../binding.js';
 import { addonMissing, engineSetupFailed, errnoOf } from '../errors.js';
-import { AT_CURRENT_POSITION, Op, R } from '../ops.js';
+import { AT, AT_CURRENT_POSITION, Op, R } from '../ops.js';
 import type { Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
 
@@ -13,6 +13,9 @@ const COMPLETIONS = 1024; // pairs per delivery crossing
 const MAX_INLINE_ROUNDS = 256;
 
 const ECANCELED = errnoOf('ECANCELED');
+
+/** A path as C takes it: UTF-8, NUL-terminated (validation refused paths with a NUL inside). */
+const cString = (path: string): Buffer => Buffer.from(`${path}\0`);
 const EBADF = errnoOf('EBADF');
 
 type Waiting = [Op, number, number, unknown, number, number, number, Done];
@@ -77,7 +80,7 @@ export class NativeBackend implements Backend {
     const s = this.#sub, o = this.#count++ * R.SIZE;
     s[o + R.OP] = op; s[o + R.ID] = id; s[o + R.FD] = fd; s[o + R.POS] = position;
     s[o + R.BUF] = this.#buffers.length; s[o + R.NBUF] = nbuf; s[o + R.A] = a; s[o + R.B] = b;
-    if (op === Op.READV || op === Op.WRITEV) for (const buf of buffers as unknown[]) this.#buffers.push(buf);
+    if (Array.isArray(buffers)) for (const buf of buffers) this.#buffers.push(buf);
     else if (nbuf === 1) this.#buffers.push(buffers);
     // A full batch goes now. Only after the record is written: delivering the inline
     // completions of this flush may start waiting operations, which write into the next batch.
@@ -138,7 +141,7 @@ export class NativeBackend implements Backend {
   open(path: string, flags: number, mode: number, done: Done): void {
     const other = this.#elsewhere(Op.OPEN);
     if (other) return other.open(path, flags, mode, done);
-    this.#start(Op.OPEN, -1, 0, Buffer.from(`${path}\0`), 1, flags, mode, done);
+    this.#start(Op.OPEN, -1, 0, cString(path), 1, flags, mode, done);
   }
   close(fd: number, done: Done): void {
     const other = this.#elsewhere(Op.CLOSE);
@@ -184,6 +187,27 @@ export class NativeBackend implements Backend {
     const other = this.#elsewhere(Op.FTRUNCATE);
     if (other) return other.ftruncate(fd, length, done);
     this.#start(Op.FTRUNCATE, fd, length, undefined, 0, 0, 0, done);
+  }
+
+  stat(path: string, noFollow: boolean, out: Float64Array, done: Done): void {
+    const other = this.#elsewhere(Op.STAT);
+    if (other) return other.stat(path, noFollow, out, done);
+    this.#start(Op.STAT, -1, 0, [cString(path), out], 2, noFollow ? AT.SYMLINK_NOFOLLOW : 0, 0, done);
+  }
+  unlink(path: string, dir: boolean, done: Done): void {
+    const other = this.#elsewhere(Op.UNLINK);
+    if (other) return other.unlink(path, dir, done);
+    this.#start(Op.UNLINK, -1, 0, cString(path), 1, dir ? AT.REMOVEDIR : 0, 0, done);
+  }
+  rename(from: string, to: string, done: Done): void {
+    const other = this.#elsewhere(Op.RENAME);
+    if (other) return other.rename(from, to, done);
+    this.#start(Op.RENAME, -1, 0, [cString(from), cString(to)], 2, 0, 0, done);
+  }
+  mkdir(path: string, mode: number, done: Done): void {
+    const other = this.#elsewhere(Op.MKDIR);
+    if (other) return other.mkdir(path, mode, done);
+    this.#start(Op.MKDIR, -1, 0, cString(path), 1, 0, mode, done);
   }
 
   abort(done: Done): void {

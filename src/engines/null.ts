@@ -23,6 +23,10 @@ export class NullBackend implements Backend {
     done(0);
   }
   ftruncate(_fd: number, _length: number, done: Done): void { done(0); }
+  stat(_path: string, _noFollow: boolean, out: Float64Array, done: Done): void { this.fstat(-1, out, done); }
+  unlink(_path: string, _dir: boolean, done: Done): void { done(0); }
+  rename(_from: string, _to: string, done: Done): void { done(0); }
+  mkdir(_path: string, _mode: number, done: Done): void { done(0); }
   cancel(): void {}
   destroy(): void {}
 }

@@ -32,6 +32,12 @@ export class SyncBackend implements Backend {
   fdatasync(fd: number, done: Done): void { run(done, () => fs.fdatasyncSync(fd)); }
   fstat(fd: number, out: Float64Array, done: Done): void { run(done, () => fromStats(fs.fstatSync(fd), out)); }
   ftruncate(fd: number, length: number, done: Done): void { run(done, () => fs.ftruncateSync(fd, length)); }
+  stat(path: string, noFollow: boolean, out: Float64Array, done: Done): void {
+    run(done, () => fromStats(noFollow ? fs.lstatSync(path) : fs.statSync(path), out));
+  }
+  unlink(path: string, dir: boolean, done: Done): void { run(done, () => (dir ? fs.rmdirSync(path) : fs.unlinkSync(path))); }
+  rename(from: string, to: string, done: Done): void { run(done, () => fs.renameSync(from, to)); }
+  mkdir(path: string, mode: number, done: Done): void { run(done, () => void fs.mkdirSync(path, mode)); }
   cancel(): void {}
   destroy(): void {}
 }

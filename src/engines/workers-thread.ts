@@ -13,11 +13,14 @@ const i32 = new Int32Array(control);
 const f64 = new Float64Array(control);
 let data = new Uint8Array(initial);
 
+/** The first n bytes of the data block, as text (paths). */
+const text = (n: number) => Buffer.from(data.buffer, 0, n).toString();
+
 function run(): number {
   const op = f64[F.op], fd = f64[F.fd], length = f64[F.length];
   const position = f64[F.position] < 0 ? null : f64[F.position];
   switch (op) {
-    case Op.OPEN: return fs.openSync(Buffer.from(data.buffer, 0, length).toString(), f64[F.a], f64[F.b]);
+    case Op.OPEN: return fs.openSync(text(length), f64[F.a], f64[F.b]);
     case Op.CLOSE: fs.closeSync(fd); return 0;
     case Op.READ: return fs.readSync(fd, data, 0, length, position);
     case Op.WRITE: return fs.writeSync(fd, data, 0, length, position);
@@ -25,6 +28,14 @@ function run(): number {
     case Op.FDATASYNC: fs.fdatasyncSync(fd); return 0;
     case Op.FSTAT: fromStats(fs.fstatSync(fd), new Float64Array(data.buffer, 0, STAT_FIELDS)); return 0;
     case Op.FTRUNCATE: fs.ftruncateSync(fd, f64[F.position]); return 0;
+    case Op.STAT: {
+      const path = text(f64[F.b]);
+      fromStats(f64[F.a] ? fs.lstatSync(path) : fs.statSync(path), new Float64Array(data.buffer, 0, STAT_FIELDS));
+      return 0;
+    }
+    case Op.UNLINK: (f64[F.a] ? fs.rmdirSync : fs.unlinkSync)(text(length)); return 0;
+    case Op.RENAME: { const [from, to] = text(length).split('\0'); fs.renameSync(from, to); return 0; }
+    case Op.MKDIR: fs.mkdirSync(text(length), f64[F.b]); return 0;
     default: return EINVAL;
   }
 }

@@ -212,6 +212,25 @@ export class WorkersBackend implements Backend {
   ftruncate(fd: number, length: number, done: Done): void {
     this.#submit({ op: Op.FTRUNCATE, fd, position: length, length: 0, a: 0, b: 0, done });
   }
+  // By path: the path (two for rename, NUL between) goes in the data block; stat's result comes
+  // back in it.
+  stat(path: string, noFollow: boolean, out: Float64Array, done: Done): void {
+    const bytes = Buffer.from(path);
+    this.#submit({ op: Op.STAT, fd: -1, position: 0, length: Math.max(bytes.length, STAT_FIELDS * 8), a: noFollow ? 1 : 0, b: bytes.length, done,
+      before: d => d.set(bytes), after: d => out.set(new Float64Array(d.buffer, 0, STAT_FIELDS)) });
+  }
+  unlink(path: string, dir: boolean, done: Done): void {
+    const bytes = Buffer.from(path);
+    this.#submit({ op: Op.UNLINK, fd: -1, position: 0, length: bytes.length, a: dir ? 1 : 0, b: 0, done, before: d => d.set(bytes) });
+  }
+  rename(from: string, to: string, done: Done): void {
+    const bytes = Buffer.from(`${from}\0${to}`);
+    this.#submit({ op: Op.RENAME, fd: -1, position: 0, length: bytes.length, a: 0, b: 0, done, before: d => d.set(bytes) });
+  }
+  mkdir(path: string, mode: number, done: Done): void {
+    const bytes = Buffer.from(path);
+    this.#submit({ op: Op.MKDIR, fd: -1, position: 0, length: bytes.length, a: 0, b: mode, done, before: d => d.set(bytes) });
+  }
 
   cancel(): void {
     for (const job of this.#takeQueued()) job.done(ECANCELED);

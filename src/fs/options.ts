@@ -1,0 +1,31 @@
+// The options argument of node's whole-file functions (its getOptions): a string is the
+// encoding, null/undefined the defaults, an object is checked (encoding, signal, flag, mode).
+import { invalidArgType, invalidArgValue } from '../errors.js';
+import { validateSignal } from '../validate.js';
+
+export interface FileOptions {
+  encoding: BufferEncoding | undefined;
+  signal: AbortSignal | undefined;
+  flag: string | number | undefined;
+  mode: string | number | undefined;
+  flush: boolean;
+}
+
+export function fileOptions(options: unknown, defaults: { encoding?: BufferEncoding; flag?: string; mode?: number }): FileOptions {
+  let o: Record<string, unknown>;
+  if (options === null || options === undefined || typeof options === 'function') o = {};
+  else if (typeof options === 'string') o = { encoding: options };
+  else if (typeof options === 'object') o = options as Record<string, unknown>;
+  else throw invalidArgType('options', 'one of type string or an instance of Object', options);
+  const encoding = o.encoding === undefined ? defaults.encoding : o.encoding === null || o.encoding === 'buffer' ? undefined : o.encoding;
+  if (encoding !== undefined && (typeof encoding !== 'string' || !Buffer.isEncoding(encoding)))
+    throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+  if (o.flush !== undefined && typeof o.flush !== 'boolean') throw invalidArgType('options.flush', 'of type boolean', o.flush);
+  return {
+    encoding: encoding as BufferEncoding | undefined,
+    signal: validateSignal(o.signal),
+    flag: (o.flag as string | number | undefined) || defaults.flag,
+    mode: (o.mode as string | number | undefined) ?? defaults.mode,
+    flush: o.flush === true,
+  };
+}

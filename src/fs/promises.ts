@@ -1,0 +1,116 @@
+// ioengine/fs: node:fs/promises over an engine. Every function node:fs/promises has is here, with
+// node's arguments, results and errors: what an engine does (open, the whole-file functions, stat,
+// lstat, unlink, rmdir, rename, mkdir) runs on it; the rest is node's own, passed through. The
+// functions exported by name use one shared `auto` engine, made on first use (it keeps nothing
+// alive while idle); fsOn(engine) gives the same functions on an engine of your choosing.
+import nodeFsp from 'node:fs/promises';
+import type { BigIntStats, Stats } from 'node:fs';
+import type { Engine } from '../engine.js';
+import { createEngine } from '../index.js';
+import { FileHandle } from '../file-handle.js';
+import { captureTrace } from '../errors.js';
+import { STAT_FIELDS, toStats } from '../stats.js';
+import { validateObject, validatePath } from '../validate.js';
+import { parseMode } from '../flags.js';
+import { fileOptions } from './options.js';
+import { checkAborted, readWhole, validateWriteData, writeWhole, type WriteData } from './whole-file.js';
+
+type PathLike = string | Buffer | URL;
+
+/** node:fs/promises' functions, on one engine. */
+export function fsOn(engine: Engine | string = 'auto') {
+  let made: Engine | undefined = typeof engine === 'string' ? undefined : engine;
+  const on = (): Engine => {
+    if (!made || (typeof engine === 'string' && made.closed)) made = createEngine(engine as string);
+    return made;
+  };
+
+  /** A path operation on the engine, with node's error (path, syscall, the caller's stack). */
+  const byPath = <T>(fn: Function, syscall: string, path: string, start: Parameters<Engine['perform']>[0], ok: (r: number) => T, dest?: string) =>
+    on().perform(start, ok, { syscall, path, dest, trace: captureTrace(fn) });
+
+  async function open(path: PathLike, flags?: string | number, mode?: string | number): Promise<FileHandle> {
+    return on().open(path, flags, mode);
+  }
+
+  async function readFile(path: PathLike | FileHandle, options?: unknown): Promise<Buffer | string> {
+    const { encoding, signal, flag } = fileOptions(options, { flag: 'r' });
+    if (path instanceof FileHandle) return readWhole(path, encoding, signal);
+    checkAborted(signal);
+    const handle = await on().open(path, flag, 0o666);
+    return closing(handle, readWhole(handle, encoding, signal));
+  }
+
+  async function writeFile(path: PathLike | FileHandle, data: WriteData, options?: unknown, dflt = 'w'): Promise<void> {
+    const { encoding, signal, flag, mode, flush } = fileOptions(options, { encoding: 'utf8', flag: dflt, mode: 0o666 });
+    validateWriteData(data);
+    if (path instanceof FileHandle) return writeWhole(path, data, encoding ?? 'utf8', signal);
+    checkAborted(signal);
+    const handle = await on().open(path, flag, mode);
+    const written = writeWhole(handle, data, encoding ?? 'utf8', signal);
+    return closing(handle, flush ? written.then(() => handle.sync()) : written);
+  }
+
+  async function appendFile(path: PathLike | FileHandle, data: WriteData, options?: unknown): Promise<void> {
+    return writeFile(path, data, options, 'a');
+  }
+
+  async function stat(path: PathLike, options?: { bigint?: boolean }): Promise<Stats | BigIntStats> {
+    return statOf(stat, 'stat', false, path, options);
+  }
+
+  async function lstat(path: PathLike, options?: { bigint?: boolean }): Promise<Stats | BigIntStats> {
+    return statOf(lstat, 'lstat', true, path, options);
+  }
+
+  async function statOf(fn: Function, syscall: string, noFollow: boolean, path: PathLike, options?: { bigint?: boolean }) {
+    const p = validatePath(path);
+    // BigInt fields do not fit the engines' doubles: node answers those.
+    if (validateObject(options, 'options').bigint) return noFollow ? nodeFsp.lstat(path, { bigint: true }) : nodeFsp.stat(path, { bigint: true });
+    const out = new Float64Array(STAT_FIELDS);
+    return byPath(fn, syscall, p, (b, done) => b.stat(p, noFollow, out, done), () => toStats(out));
+  }
+
+  async function unlink(path: PathLike): Promise<void> {
+    const p = validatePath(path);
+    return byPath(unlink, 'unlink', p, (b, done) => b.unlink(p, false, done), () => undefined);
+  }
+
+  async function rmdir(path: PathLike, options?: { recursive?: boolean; maxRetries?: number; retryDelay?: number }): Promise<void> {
+    if (options !== undefined) return nodeFsp.rmdir(path, options); // its deprecated recursive form
+    const p = validatePath(path);
+    return byPath(rmdir, 'rmdir', p, (b, done) => b.unlink(p, true, done), () => undefined);
+  }
+
+  async function rename(oldPath: PathLike, newPath: PathLike): Promise<void> {
+    const from = validatePath(oldPath, 'oldPath'), to = validatePath(newPath, 'newPath');
+    return byPath(rename, 'rename', from, (b, done) => b.rename(from, to, done), () => undefined, to);
+  }
+
+  async function mkdir(path: PathLike, options?: { recursive?: boolean; mode?: string | number } | string | number): Promise<string | undefined> {
+    const o = typeof options === 'object' && options !== null ? options : { mode: options ?? undefined };
+    if (o.recursive) return nodeFsp.mkdir(path, o); // which directories it made is node's answer
+    const p = validatePath(path);
+    const mode = parseMode(o.mode, 0o777);
+    return byPath(mkdir, 'mkdir', p, (b, done) => b.mkdir(p, mode, done), () => undefined);
+  }
+
+  return {
+    ...nodeFsp,
+    open, readFile, writeFile: (path: PathLike | FileHandle, data: WriteData, options?: unknown) => writeFile(path, data, options),
+    appendFile, stat, lstat, unlink, rmdir, rename, mkdir,
+  };
+}
+
+/** Closes handle once op is done; op's error wins over close's, as node's handleFdClose. */
+async function closing<T>(handle: FileHandle, op: Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await op;
+  } catch (err) {
+    await handle.close().catch(() => {});
+    throw err;
+  }
+  await handle.close();
+  return result;
+}

@@ -1,0 +1,227 @@
+// FileHandle's streams: node's fs.createReadStream({ fd }) takes only node's own FileHandle, so
+// these are ioengine's, built on the engine, with fs.ReadStream's and fs.WriteStream's options.
+// The read stream keeps several reads in flight (read-ahead) and hands each buffer on only once
+// its read has completed; destroy() waits for the reads in flight before it closes the file.
+import { Readable, Writable } from 'node:stream';
+import { invalidArgValue, outOfRange } from '../errors.js';
+import { validateInteger, validateObject, validateSignal, type Bytes } from '../validate.js';
+
+/** What the streams need of a handle (src/file-handle.ts). */
+export interface StreamHandle {
+  read(buffer: Bytes, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }>;
+  write(buffer: Bytes, offset: number, length: number, position: number | null): Promise<{ bytesWritten: number }>;
+  writev(buffers: Bytes[], position: number | null): Promise<{ bytesWritten: number }>;
+  close(): Promise<void>;
+}
+
+const READ_AHEAD = 4; // reads in flight at most
+
+export interface ReadStreamOptions {
+  encoding?: BufferEncoding | null;
+  autoClose?: boolean;
+  emitClose?: boolean;
+  start?: number;
+  end?: number;
+  highWaterMark?: number;
+  signal?: AbortSignal;
+}
+
+export interface WriteStreamOptions {
+  encoding?: BufferEncoding | null;
+  autoClose?: boolean;
+  emitClose?: boolean;
+  start?: number;
+  highWaterMark?: number;
+  signal?: AbortSignal;
+}
+
+function validateEncoding(encoding: unknown): BufferEncoding | undefined {
+  if (encoding === undefined || encoding === null) return undefined;
+  if (typeof encoding !== 'string' || !Buffer.isEncoding(encoding)) throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+  return encoding;
+}
+
+/** start/end as fs.ReadStream checks them. */
+function range(o: Record<string, unknown>): { start: number | undefined; end: number } {
+  const start = o.start === undefined ? undefined : validateInteger(o.start, 'start', 0);
+  const end = o.end === undefined || o.end === Infinity ? Infinity : validateInteger(o.end, 'end', 0);
+  if (start !== undefined && start > end) throw outOfRange('start', `<= "end" (here: ${end})`, start);
+  return { start, end };
+}
+
+/** One read of the read-ahead: filled in when it completes. */
+interface Ahead {
+  buffer: Buffer;
+  done: boolean;
+  bytesRead: number;
+  error?: Error;
+  settled: Promise<void>;
+}
+
+export class FileReadStream extends Readable {
+  readonly #handle: StreamHandle;
+  readonly #chunk: number;
+  readonly #autoClose: boolean;
+  /** Where the next read starts; undefined: at the handle's current position. */
+  #position: number | undefined;
+  /** Bytes still to ask for (end is inclusive, as in node). */
+  #left: number;
+  readonly #ahead: Ahead[] = [];
+  #ended = false;
+  bytesRead = 0;
+  readonly start: number | undefined;
+  readonly end: number;
+  readonly pending = false;
+
+  constructor(handle: StreamHandle, options?: ReadStreamOptions | BufferEncoding) {
+    const o = typeof options === 'string' ? { encoding: options } : validateObject(options, 'options');
+    const encoding = validateEncoding(o.encoding);
+    const highWaterMark = o.highWaterMark === undefined ? 64 * 1024 : validateInteger(o.highWaterMark, 'options.highWaterMark', 1);
+    super({ highWaterMark, encoding, emitClose: o.emitClose !== false, autoDestroy: true, signal: validateSignal(o.signal) });
+    const { start, end } = range(o);
+    this.#handle = handle;
+    this.#chunk = highWaterMark;
+    this.#autoClose = o.autoClose !== false;
+    this.start = start;
+    this.end = end;
+    this.#position = start;
+    this.#left = end === Infinity ? Infinity : end - (start ?? 0) + 1;
+  }
+
+  override _read(): void {
+    this.#fill();
+  }
+
+  /** Starts reads until READ_AHEAD are in flight or the range is all asked for. */
+  #fill(): void {
+    while (this.#ahead.length < READ_AHEAD && this.#left > 0 && !this.#ended && !this.destroyed) {
+      const length = Math.min(this.#chunk, this.#left);
+      const position = this.#position ?? null;
+      if (this.#position !== undefined) this.#position += length;
+      this.#left -= length;
+      const a = { buffer: Buffer.allocUnsafeSlow(length), done: false, bytesRead: 0 } as Ahead;
+      a.settled = this.#handle.read(a.buffer, 0, length, position).then(
+        r => { a.bytesRead = r.bytesRead; },
+        (err: Error) => { a.error = err; },
+      ).then(() => {
+        a.done = true;
+        this.#drain();
+      });
+      this.#ahead.push(a);
+    }
+    if (this.#left <= 0 && this.#ahead.length === 0 && !this.#ended) this.#finish();
+  }
+
+  /** Hands on the reads that have completed, in order; then asks for more while there is room. */
+  #drain(): void {
+    while (this.#ahead.length > 0 && this.#ahead[0].done && !this.destroyed) {
+      const { buffer, bytesRead, error } = this.#ahead.shift()!;
+      if (error) return void this.destroy(error);
+      if (this.#ended) continue;
+      if (bytesRead === 0) {
+        this.#finish(); // the end of the file (a short read before it said so already)
+        continue;
+      }
+      this.bytesRead += bytesRead;
+      if (!this.push(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead))) return; // _read() asks again
+    }
+    if (!this.destroyed && !this.#ended) this.#fill();
+  }
+
+  #finish(): void {
+    this.#ended = true;
+    this.push(null);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // The reads in flight finish first: the kernel lets go of their buffers, then the file goes.
+    void Promise.all(this.#ahead.map(a => a.settled)).then(async () => {
+      this.#ahead.length = 0;
+      if (this.#autoClose) {
+        try {
+          await this.#handle.close();
+        } catch (err) {
+          return callback(error ?? (err as Error));
+        }
+      }
+      callback(error);
+    });
+  }
+}
+
+export class FileWriteStream extends Writable {
+  readonly #handle: StreamHandle;
+  readonly #autoClose: boolean;
+  #position: number | undefined;
+  #writing: Promise<unknown> = Promise.resolve();
+  bytesWritten = 0;
+  readonly start: number | undefined;
+  readonly pending = false;
+
+  constructor(handle: StreamHandle, options?: WriteStreamOptions | BufferEncoding) {
+    const o = typeof options === 'string' ? { encoding: options } : validateObject(options, 'options');
+    const encoding = validateEncoding(o.encoding) ?? 'utf8';
+    const highWaterMark = o.highWaterMark === undefined ? 16 * 1024 : validateInteger(o.highWaterMark, 'options.highWaterMark', 1);
+    super({ highWaterMark, defaultEncoding: encoding, decodeStrings: true, emitClose: o.emitClose !== false, autoDestroy: true, signal: validateSignal(o.signal) });
+    this.#handle = handle;
+    this.#autoClose = o.autoClose !== false;
+    this.start = o.start === undefined ? undefined : validateInteger(o.start, 'start', 0);
+    this.#position = this.start;
+  }
+
+  /** Writes all of buffers (a short write goes on from where it stopped). */
+  async #writeAll(buffers: Buffer[]): Promise<void> {
+    let views: Bytes[] = buffers;
+    for (;;) {
+      const total = views.reduce((n, b) => n + b.byteLength, 0);
+      const position = this.#position ?? null;
+      const { bytesWritten } = views.length === 1
+        ? await this.#handle.write(views[0], 0, total, position)
+        : await this.#handle.writev(views, position);
+      this.bytesWritten += bytesWritten;
+      if (this.#position !== undefined) this.#position += bytesWritten;
+      if (bytesWritten >= total) return;
+      views = skip(views, bytesWritten);
+    }
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#writing = this.#writeAll([chunk]).then(() => callback(), callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    this.#writing = this.#writeAll(chunks.map(c => c.chunk)).then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    void this.#writing.then(() => {}, () => {}).then(async () => {
+      if (this.#autoClose) {
+        try {
+          await this.#handle.close();
+        } catch (err) {
+          return callback(error ?? (err as Error));
+        }
+      }
+      callback(error);
+    });
+  }
+}
+
+/** views without their first n bytes. */
+function skip(views: Bytes[], n: number): Bytes[] {
+  const out: Bytes[] = [];
+  for (const v of views) {
+    if (n >= v.byteLength) {
+      n -= v.byteLength;
+      continue;
+    }
+    out.push(new Uint8Array(v.buffer, v.byteOffset + n, v.byteLength - n));
+    n = 0;
+  }
+  return out;
+}
+
+/** A handle's contents as a web ReadableStream of bytes (node's filehandle.readableWebStream()). */
+export function readableWebStream(handle: StreamHandle): ReadableStream<Uint8Array> {
+  return Readable.toWeb(new FileReadStream(handle, { autoClose: false })) as ReadableStream<Uint8Array>;
+}
