@@ -88,8 +88,9 @@ export class FileReadStream extends Readable {
     this.#left = end === Infinity ? Infinity : end - (start ?? 0) + 1;
   }
 
+  // Reads that completed while the stream was full are handed on first, then more are asked for.
   override _read(): void {
-    this.#fill();
+    this.#drain();
   }
 
   /** Starts reads until READ_AHEAD are in flight or the range is all asked for. */

@@ -1,0 +1,258 @@
+// ioengine/fs against node:fs/promises, on every engine: each scenario runs once through node's
+// module and once through ioengine's (fsOn(engine)), in folders of the same content, and must
+// give the same results, errors and files. What the scenarios check comes from reading node's
+// test/parallel/test-fs-promises-*.js: encodings, flags, abort signals, iterables, streams.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fsOn } from '../../src/fs/index.js';
+import type { Engine } from '../../src/index.js';
+import { assertBytes, conformance, outcome, pattern } from './engines.js';
+
+type Fs = ReturnType<typeof fsOn>;
+
+/** Runs scenario with node:fs/promises and with ioengine's on engine, each in its own copy of setup; both must agree. */
+async function sameAsNodeFs<T>(engine: Engine, dir: string, setup: Record<string, string | Uint8Array>, scenario: (f: Fs, at: (name: string) => string) => Promise<T>): Promise<T> {
+  const run = async (tag: string, f: Fs) => {
+    const root = path.join(dir, tag);
+    fs.mkdirSync(root);
+    for (const [name, content] of Object.entries(setup)) {
+      if (name.endsWith('/')) fs.mkdirSync(path.join(root, name));
+      else fs.writeFileSync(path.join(root, name), content);
+    }
+    const result = JSON.parse(JSON.stringify(await scenario(f, name => path.join(root, name)), (_k, v) =>
+      typeof v === 'string' ? v.split(root).join('<dir>') : Buffer.isBuffer(v) || v?.type === 'Buffer' ? `<buffer ${Buffer.from(v.data ?? v).toString('hex')}>` : v));
+    const files: Record<string, string> = {};
+    for (const name of fs.readdirSync(root, { recursive: true }) as string[]) {
+      const p = path.join(root, name), st = fs.statSync(p);
+      files[name] = st.isFile() ? `${(st.mode & 0o777).toString(8)} ${fs.readFileSync(p).toString('hex')}` : 'dir';
+    }
+    return { result, files };
+  };
+  const node = await run('node', fsp as unknown as Fs);
+  const ours = await run('ioengine', fsOn(engine));
+  assert.deepStrictEqual(ours.result, node.result, 'ioengine/fs and node:fs/promises gave different results');
+  assert.deepStrictEqual(ours.files, node.files, 'ioengine/fs and node:fs/promises left different files');
+  return ours.result as T;
+}
+
+const settle = async (p: Promise<unknown>) => {
+  const o = await outcome(p);
+  return 'value' in o ? { value: o.value instanceof fs.Stats ? 'Stats' : o.value } : o;
+};
+
+conformance('fs/promises', test => {
+  test('readFile: buffers, encodings, flags, a missing file, a directory', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'a.txt': 'héllo wörld', 'empty': '', 'd/': '' }, async (f, at) => [
+      await settle(f.readFile(at('a.txt'))),
+      await settle(f.readFile(at('a.txt'), 'utf8')),
+      await settle(f.readFile(at('a.txt'), { encoding: 'base64' })),
+      await settle(f.readFile(at('a.txt'), { encoding: 'latin1', flag: 'r' })),
+      await settle(f.readFile(at('empty'), 'utf8')),
+      await settle(f.readFile(at('missing'))),
+      await settle(f.readFile(at('d'))),
+      await settle(f.readFile(at('a.txt'), { flag: 'a+' })),
+      await settle(f.readFile(at('a.txt'), 'bogus' as BufferEncoding)),
+      await settle(f.readFile(at('a.txt'), 42 as never)),
+      await settle(f.readFile(new URL(`file://${at('a.txt')}`), 'utf8')),
+    ]);
+  });
+
+  test('readFile of a large file (several reads) and of /proc (no size)', async ({ engine, dir }) => {
+    const big = pattern(3 * 1024 * 1024 + 123, 7);
+    const got = await fsOn(engine).readFile(path.join(dir, 'big'), undefined).catch(e => e);
+    assert.equal(got.code, 'ENOENT');
+    fs.writeFileSync(path.join(dir, 'big'), big);
+    assertBytes(await fsOn(engine).readFile(path.join(dir, 'big')) as Buffer, big, 'readFile of 3 MiB');
+    assert.equal(await fsOn(engine).readFile(path.join(dir, 'big'), 'hex'), big.toString('hex'));
+    const proc = await fsOn(engine).readFile('/proc/self/status', 'utf8') as string;
+    assert.match(proc, /^Name:/);
+  });
+
+  test('writeFile and appendFile: strings, encodings, views, iterables, flags a, wx, r+, mode', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'exists': 'old contents' }, async (f, at) => [
+      await settle(f.writeFile(at('s'), 'héllo')),
+      await settle(f.writeFile(at('hex'), '68656c6c6f', 'hex')),
+      await settle(f.writeFile(at('u16'), new Uint16Array([0x4142, 0x4344]))),
+      await settle(f.writeFile(at('dv'), new DataView(new Uint8Array([1, 2, 3]).buffer))),
+      await settle(f.writeFile(at('iter'), ['a', 'b', Buffer.from('c')])),
+      await settle(f.writeFile(at('async'), (async function* () { yield 'x'; yield Buffer.from('y'); })())),
+      await settle(f.writeFile(at('stream'), Readable.from(['s1', 's2']))),
+      await settle(f.writeFile(at('exists'), 'new', { flag: 'wx' })),
+      await settle(f.writeFile(at('exists'), 'NEW', { flag: 'r+' })),
+      await settle(f.writeFile(at('created'), 'x', { flag: 'r+' })),
+      await settle(f.writeFile(at('mode'), 'm', { mode: 0o600 })),
+      await settle(f.appendFile(at('s'), ' again')),
+      await settle(f.appendFile(at('fresh'), 'first')),
+      await settle(f.writeFile(at('s'), ' appended', { flag: 'a' })),
+      await settle(f.writeFile(at('bad'), 42 as never)),
+      await settle(f.writeFile(at('bad'), { toString: () => 'x' } as never)),
+      await settle(f.writeFile(at('missing/dir/x'), 'x')),
+      await settle(f.readFile(at('s'), 'utf8')),
+    ]);
+  });
+
+  test('an aborted signal: readFile and writeFile reject with AbortError and write nothing', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'a': 'data' }, async (f, at) => {
+      const aborted = AbortSignal.abort();
+      return [
+        await settle(f.readFile(at('a'), { signal: aborted })),
+        await settle(f.writeFile(at('b'), 'x', { signal: aborted })),
+        await settle(f.readFile(at('a'), { signal: 'no' as never })),
+      ];
+    });
+  });
+
+  test('stat and lstat: the fields node gives, symlinks, errors', async ({ engine, dir }) => {
+    fs.writeFileSync(path.join(dir, 'file'), 'twelve bytes');
+    fs.symlinkSync(path.join(dir, 'file'), path.join(dir, 'link'));
+    const f = fsOn(engine);
+    for (const [fn, name] of [['stat', 'file'], ['stat', 'link'], ['lstat', 'link'], ['lstat', 'file']] as const) {
+      const ours = await f[fn](path.join(dir, name)) as fs.Stats, node = await fsp[fn](path.join(dir, name));
+      assert.ok(ours instanceof fs.Stats, `${fn}(${name}) is an fs.Stats`);
+      for (const key of ['dev', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'blksize', 'ino', 'size', 'blocks', 'atimeMs', 'mtimeMs', 'ctimeMs'] as const)
+        assert.equal(ours[key], node[key], `${fn}(${name}).${key}`);
+      assert.equal(ours.isSymbolicLink(), node.isSymbolicLink());
+      assert.equal(ours.mtime.getTime(), node.mtime.getTime());
+    }
+    const big = await f.stat(path.join(dir, 'file'), { bigint: true }) as fs.BigIntStats;
+    assert.equal(big.size, 12n);
+    await sameAsNodeFs(engine, dir, {}, async (g, at) => [
+      await settle(g.stat(at('missing'))),
+      await settle(g.lstat(at('missing/x'))),
+      await settle(g.stat(42 as never)),
+      await settle(g.stat('a\u0000b')),
+    ]);
+  });
+
+  test('mkdir, rename, unlink, rmdir: results and errors as node', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'f': 'x', 'full/': '', 'full/inside': 'y' }, async (f, at) => [
+      await settle(f.mkdir(at('d'))),
+      await settle(f.mkdir(at('d'))),
+      await settle(f.mkdir(at('m'), 0o700)),
+      await settle(f.mkdir(at('o'), { mode: '755' })),
+      await settle(f.mkdir(at('p/q/r'), { recursive: true })),
+      await settle(f.mkdir(at('missing/x'))),
+      await settle(f.rename(at('f'), at('d/g'))),
+      await settle(f.rename(at('nope'), at('x'))),
+      await settle(f.rename(at('d'), at('f/x'))),
+      await settle(f.unlink(at('d/g'))),
+      await settle(f.unlink(at('d'))),
+      await settle(f.unlink(at('nope'))),
+      await settle(f.rmdir(at('d'))),
+      await settle(f.rmdir(at('full'))),
+      await settle(f.rmdir(at('nope'))),
+    ]);
+  });
+
+  test('the functions an engine does not run are node\'s own: readdir, access, copyFile, rm, truncate, utimes, chmod', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'a': 'abc', 'd/': '', 'd/x': '1', 'd/y': '2' }, async (f, at) => [
+      await settle(f.readdir(at('d'))),
+      (await f.readdir(at('d'), { withFileTypes: true })).map(e => [e.name, e.isFile()]),
+      await settle(f.access(at('a'))),
+      await settle(f.access(at('nope'))),
+      await settle(f.copyFile(at('a'), at('b'))),
+      await settle(f.truncate(at('b'), 1)),
+      await settle(f.chmod(at('b'), 0o640)),
+      await settle(f.rm(at('d'), { recursive: true })),
+      await settle(f.utimes(at('a'), 1000, 2000)),
+      (await f.stat(at('a')) as fs.Stats).mtimeMs,
+    ]);
+  });
+
+  test('FileHandle: readFile and writeFile from the current position, appendFile, chmod, stat({ bigint })', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'a': '0123456789' }, async (f, at) => {
+      const h = await f.open(at('a'), 'r+');
+      const first = await h.read(Buffer.alloc(3), 0, 3, null);
+      const rest = await h.readFile('utf8');
+      const again = await h.readFile('utf8'); // at the end now: nothing
+      await h.writeFile('XY');
+      await h.appendFile(Buffer.from('Z'));
+      await h.chmod(0o600);
+      const big = await h.stat({ bigint: true });
+      const text = await h.write('write', 0, 16 as never); // a number where the encoding goes: utf8
+      const odd = await settle(h.write('abc', 0, 'hex'));
+      await h.close();
+      return [first.bytesRead, rest, again, typeof big.size, big.size.toString(), text.bytesWritten, odd, await f.readFile(at('a'), 'latin1')];
+    });
+  });
+
+  test('FileHandle is an EventEmitter that says close, and closes with await using', async ({ engine, file }) => {
+    const p = file('a', 'x');
+    const h = await fsOn(engine).open(p);
+    let closed = 0;
+    h.on('close', () => closed++);
+    await h.close();
+    assert.equal(closed, 1);
+    const h2 = await fsOn(engine).open(p);
+    await h2[Symbol.asyncDispose]();
+    assert.equal(h2.fd, -1);
+    const stat = await outcome(h2.stat());
+    assert.ok('error' in stat && stat.error.code === 'EBADF', JSON.stringify(stat));
+    const read = await outcome(h2.readFile());
+    assert.ok('error' in read && read.error.code === 'EBADF', JSON.stringify(read));
+  });
+
+  test('read streams: start/end, highWaterMark, encoding, the same bytes as node, early destroy', async ({ engine, file }) => {
+    const data = pattern(1_000_003, 3);
+    const p = file('data', data);
+    const f = fsOn(engine);
+    const collect = async (s: AsyncIterable<Buffer | string>) => { const parts: Buffer[] = []; for await (const c of s) parts.push(Buffer.from(c as Buffer)); return Buffer.concat(parts); };
+    for (const options of [{}, { start: 10 }, { start: 5, end: 5 }, { start: 100, end: 70_000, highWaterMark: 1000 }, { end: 0 }, { start: 2_000_000 }]) {
+      const h = await f.open(p), nh = await fsp.open(p);
+      const ours = await collect(h.createReadStream(options)), node = await collect(nh.createReadStream(options));
+      assertBytes(ours, node, `createReadStream(${JSON.stringify(options)})`);
+      assert.equal(h.fd, -1, 'autoClose closed the handle');
+    }
+    const h = await f.open(p);
+    const chunks: number[] = [];
+    await new Promise((resolve, reject) => h.createReadStream({ highWaterMark: 4096 }).on('data', c => chunks.push(c.length)).on('end', resolve).on('error', reject));
+    assert.ok(chunks.slice(0, -1).every(n => n === 4096), 'every chunk but the last is highWaterMark bytes');
+    const text = await f.open(p);
+    const s = text.createReadStream({ encoding: 'hex', end: 99 });
+    let hex = '';
+    for await (const c of s) hex += c;
+    assert.equal(hex, data.subarray(0, 100).toString('hex'));
+    // destroyed with reads in flight: closes the file once they are done, emits close, no error
+    const early = await f.open(p);
+    const stream = early.createReadStream({ highWaterMark: 1024 });
+    stream.once('data', () => stream.destroy());
+    await new Promise<void>((resolve, reject) => { stream.on('close', resolve); stream.on('error', reject); });
+    assert.equal(early.fd, -1);
+    const kept = await f.open(p);
+    const noClose = kept.createReadStream({ autoClose: false, end: 9 });
+    for await (const _ of noClose) { /* drain */ }
+    assert.notEqual(kept.fd, -1, 'autoClose: false leaves the handle open');
+    await kept.close();
+  });
+
+  test('write streams: start, writev of many small writes, backpressure, the same file as node', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'a': 'abcdefghij' }, async (f, at) => {
+      const h = await f.open(at('a'), 'r+');
+      const s = h.createWriteStream({ start: 3 });
+      for (let i = 0; i < 100; i++) s.write(`${i},`);
+      await new Promise<void>((resolve, reject) => s.end('end', () => resolve()).on('error', reject));
+      await new Promise(resolve => s.once('close', resolve));
+      const h2 = await f.open(at('b'), 'w');
+      const big = pattern(300_000, 9);
+      await pipeline(Readable.from([big.subarray(0, 100_000), big.subarray(100_000)]), h2.createWriteStream());
+      return [s.bytesWritten, h.fd, await f.readFile(at('a'), 'latin1'), (await f.stat(at('b')) as fs.Stats).size];
+    });
+  });
+
+  test('readLines and readableWebStream', async ({ engine, file }) => {
+    const p = file('lines', 'one\r\ntwo\nthree');
+    const lines: string[] = [];
+    for await (const line of (await fsOn(engine).open(p)).readLines()) lines.push(line);
+    assert.deepEqual(lines, ['one', 'two', 'three']);
+    const h = await fsOn(engine).open(p);
+    const parts: Uint8Array[] = [];
+    await h.readableWebStream().pipeTo(new WritableStream({ write: c => void parts.push(c) }));
+    assert.equal(Buffer.concat(parts).toString(), 'one\r\ntwo\nthree');
+    await h.close();
+    void Writable;
+  });
+});
