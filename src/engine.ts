@@ -2,7 +2,7 @@
 // close() stops new work, cancels what it can, waits for the rest (every operation is counted
 // in its handle's InFlight, or the engine's own), closes the files still open, and only then
 // releases the backend.
-import { captureTrace, engineClosed, invalidArgValue, noBufferFree } from './errors.js';
+import { engineClosed, invalidArgValue, noBufferFree, stackFromHere } from './errors.js';
 import type { Backend, EngineOptions } from './engines/backend.js';
 import { createBackend, engineOptionNames } from './engines/registry.js';
 import { FileHandle } from './file-handle.js';
@@ -54,11 +54,12 @@ export class Engine {
   }
 
   /** Open a file, with flags and mode as node:fs/promises open() takes them. */
-  open(path: string | Buffer | URL, flags: string | number = 'r', mode: string | number = 0o666): Promise<FileHandle> {
+  async open(path: string | Buffer | URL, flags: string | number = 'r', mode: string | number = 0o666): Promise<FileHandle> {
+    // async: bad arguments reject, never throw, as node:fs/promises
     try {
-      return FileHandle.open(this, this.#inflight, validatePath(path), parseFlags(flags), parseMode(mode, 0o666), captureTrace(this.open));
+      return await FileHandle.open(this, this.#inflight, validatePath(path), parseFlags(flags), parseMode(mode, 0o666));
     } catch (err) {
-      return Promise.reject(err); // as node:fs/promises: bad arguments reject, never throw
+      throw stackFromHere(err);
     }
   }
 

@@ -11,20 +11,21 @@ export interface SystemError extends Error {
   dest?: string;
 }
 
-/** A call-site stack, captured before going native (costly: used for ops other than read/write). */
-export type Trace = { stack?: string };
-
-export function captureTrace(fn: Function): Trace {
-  const trace: Trace = {};
-  Error.captureStackTrace(trace, fn);
-  return trace;
+/**
+ * A system error made where no stack was taken (the engines' completions): give it the stack of
+ * here, which, just after an await, holds the caller's async frames, as node's own promise errors
+ * do. Taking a stack before each call would cost more than a cached read; this costs only on failure.
+ */
+export function stackFromHere<E>(err: E): E {
+  if (err instanceof Error && 'errno' in err) Error.captureStackTrace(err, stackFromHere);
+  return err;
 }
 
 /**
  * errno (negative, as the engines return it) -> `ENOENT: no such file or directory, open '/x'`
  * (with a dest: `rename '/a' -> '/b'`).
  */
-export function systemError(errno: number, syscall: string, path?: string, trace?: Trace, dest?: string): SystemError {
+export function systemError(errno: number, syscall: string, path?: string, dest?: string): SystemError {
   // An errno libuv has no name for: node:fs/promises (libuv's uv_err_name and uv_strerror) says
   // `Unknown system error -N` for both.
   const unknown = `Unknown system error ${errno}`;
@@ -38,7 +39,6 @@ export function systemError(errno: number, syscall: string, path?: string, trace
   err.syscall = syscall;
   if (path !== undefined) err.path = path;
   if (dest !== undefined) err.dest = dest;
-  if (trace?.stack) err.stack = `Error: ${message}${trace.stack.slice(trace.stack.indexOf('\n'))}`;
   return err;
 }
 

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import fs, { type BigIntStats, type Stats } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import type { Backend, Done } from './engines/backend.js';
-import { abortError, captureTrace, errnoOf, invalidArgType, invalidArgValue, systemError, type Trace } from './errors.js';
+import { abortError, errnoOf, invalidArgType, invalidArgValue, stackFromHere, systemError } from './errors.js';
 import { InFlight, perform, transfer, type Context, type Transferred } from './operation.js';
 import { directAlignment, misaligned, type DirectAlignment } from './direct.js';
 import { S, STAT_FIELDS, toStats } from './stats.js';
@@ -75,7 +75,7 @@ export class FileHandle extends EventEmitter {
   }
 
   /** @internal Use engine.open(); the open is counted in the engine's `inflight`. */
-  static open(engine: HandleOwner, inflight: InFlight, path: string, flags: number, mode: number, trace: Trace): Promise<FileHandle> {
+  static open(engine: HandleOwner, inflight: InFlight, path: string, flags: number, mode: number): Promise<FileHandle> {
     let backend: Backend;
     try {
       backend = engine.backend();
@@ -83,7 +83,7 @@ export class FileHandle extends EventEmitter {
       return Promise.reject(err);
     }
     // The handle is made in the completion itself: an engine closing meanwhile finds it tracked.
-    const opened = perform(backend, inflight, (b, done) => b.open(path, flags, mode, done), fd => new FileHandle(engine, fd), { syscall: 'open', path, trace });
+    const opened = perform(backend, inflight, (b, done) => b.open(path, flags, mode, done), fd => new FileHandle(engine, fd), { syscall: 'open', path });
     return flags & constants.O_DIRECT ? opened.then(h => h.#learnAlignment()) : opened;
   }
 
@@ -99,7 +99,7 @@ export class FileHandle extends EventEmitter {
 
   /** One operation of this handle, through the core: admitted here (EBADF once closed), then run. */
   #run<T>(start: Start, ok: (result: number) => T, c: Context): Promise<T> {
-    if (this.#refuses()) return Promise.reject(systemError(EBADF, c.syscall, undefined, c.trace));
+    if (this.#refuses()) return Promise.reject(systemError(EBADF, c.syscall));
     if (c.signal?.aborted) return Promise.reject(abortError(c.signal.reason));
     let backend: Backend;
     try {
@@ -260,43 +260,46 @@ export class FileHandle extends EventEmitter {
 
   stat(options: { bigint: true } & AbortOptions): Promise<BigIntStats>;
   stat(options?: { bigint?: false } & AbortOptions): Promise<Stats>;
-  stat(options?: { bigint?: boolean } & AbortOptions): Promise<Stats | BigIntStats> {
+  // The methods below are async, so that bad arguments reject (never throw) and a failure's stack,
+  // taken where it arrives, holds the caller's async frames (stackFromHere).
+  async stat(options?: { bigint?: boolean } & AbortOptions): Promise<Stats | BigIntStats> {
+    const o = validateObject(options, 'options');
+    const signal = validateSignal(o.signal);
     try {
-      const o = validateObject(options, 'options');
       // BigInt fields do not fit the engines' doubles: node's own fstat answers, on this fd.
-      if (o.bigint) return this.#onFd('fstat', (fd, cb) => fs.fstat(fd, { bigint: true }, cb));
+      if (o.bigint) return await this.#onFd('fstat', (fd, cb) => fs.fstat(fd, { bigint: true }, cb));
       const out = new Float64Array(STAT_FIELDS);
-      return this.#run((b, fd, done) => b.fstat(fd, out, done), () => toStats(out), { syscall: 'fstat', trace: captureTrace(this.stat), signal: validateSignal(o.signal) });
+      return await this.#run((b, fd, done) => b.fstat(fd, out, done), () => toStats(out), { syscall: 'fstat', signal });
     } catch (err) {
-      return Promise.reject(err);
+      throw stackFromHere(err);
     }
   }
 
-  sync(options?: AbortOptions): Promise<void> {
-    return this.#flushToDisk(false, options, captureTrace(this.sync));
+  async sync(options?: AbortOptions): Promise<void> {
+    return await this.#flushToDisk(false, options);
   }
 
-  datasync(options?: AbortOptions): Promise<void> {
-    return this.#flushToDisk(true, options, captureTrace(this.datasync));
+  async datasync(options?: AbortOptions): Promise<void> {
+    return await this.#flushToDisk(true, options);
   }
 
-  #flushToDisk(dataOnly: boolean, options: AbortOptions | undefined, trace: Trace): Promise<void> {
+  async #flushToDisk(dataOnly: boolean, options: AbortOptions | undefined): Promise<void> {
+    const signal = validateSignal(validateObject(options, 'options').signal);
     try {
-      const signal = validateSignal(validateObject(options, 'options').signal);
-      return this.#run((b, fd, done) => (dataOnly ? b.fdatasync(fd, done) : b.fsync(fd, done)), () => undefined,
-        { syscall: dataOnly ? 'fdatasync' : 'fsync', trace, signal });
+      return await this.#run((b, fd, done) => (dataOnly ? b.fdatasync(fd, done) : b.fsync(fd, done)), () => undefined,
+        { syscall: dataOnly ? 'fdatasync' : 'fsync', signal });
     } catch (err) {
-      return Promise.reject(err);
+      throw stackFromHere(err);
     }
   }
 
-  truncate(len: number = 0, options?: AbortOptions): Promise<void> {
+  async truncate(len: number = 0, options?: AbortOptions): Promise<void> {
+    const length = Math.max(0, validateInteger(len, 'len'));
+    const signal = validateSignal(validateObject(options, 'options').signal);
     try {
-      const length = Math.max(0, validateInteger(len, 'len'));
-      const signal = validateSignal(validateObject(options, 'options').signal);
-      return this.#run((b, fd, done) => b.ftruncate(fd, length, done), () => undefined, { syscall: 'ftruncate', trace: captureTrace(this.truncate), signal });
+      return await this.#run((b, fd, done) => b.ftruncate(fd, length, done), () => undefined, { syscall: 'ftruncate', signal });
     } catch (err) {
-      return Promise.reject(err);
+      throw stackFromHere(err);
     }
   }
 
@@ -394,18 +397,16 @@ export class FileHandle extends EventEmitter {
   }
 
   /** Waits for this handle's operations in flight, then closes the descriptor. Idempotent. */
-  close(): Promise<void> {
-    if (this.#closing) return this.#closing;
-    if (this.#fd < 0) return Promise.resolve();
-    const trace = captureTrace(this.close);
-    let backend: Backend;
-    try {
-      backend = this.#engine.backend();
-    } catch (err) {
-      return Promise.reject(err);
+  async close(): Promise<void> {
+    if (!this.#closing) {
+      if (this.#fd < 0) return;
+      this.#closing = this.#closeWith(this.#engine.backend());
     }
-    this.#closing = this.#closeWith(backend, trace);
-    return this.#closing;
+    try {
+      await this.#closing;
+    } catch (err) {
+      throw stackFromHere(err);
+    }
   }
 
   /** @internal The engine is closing: close this file through it even though it refuses new work. */
@@ -414,14 +415,14 @@ export class FileHandle extends EventEmitter {
     return this.#closing.catch(() => {});
   }
 
-  async #closeWith(backend: Backend, trace?: Trace): Promise<void> {
+  async #closeWith(backend: Backend): Promise<void> {
     await this.#sequence;
     await this.#inflight.drained();
     const fd = this.#fd;
     this.#fd = -1;
     try {
       // Counted in this handle until done: the engine's close() waits for it too.
-      await perform(backend, this.#inflight, (b, done) => b.close(fd, done), () => undefined, { syscall: 'close', trace });
+      await perform(backend, this.#inflight, (b, done) => b.close(fd, done), () => undefined, { syscall: 'close' });
     } finally {
       this.#engine.track(this, false);
     }

@@ -4,7 +4,7 @@
 // that a handle's close() and the engine's close() wait for exactly what is theirs. An aborted
 // operation rejects only once the engine has let go of its buffers; errors are node:fs's.
 import type { Backend, Done } from './engines/backend.js';
-import { abortError, errnoOf, systemError, type Trace } from './errors.js';
+import { abortError, errnoOf, systemError } from './errors.js';
 
 const ECANCELED = errnoOf('ECANCELED');
 
@@ -40,8 +40,6 @@ export interface Context {
   path?: string;
   /** rename's new path, named in its error as node:fs does */
   dest?: string;
-  /** The call site's stack, for the error (captured before going native). */
-  trace?: Trace;
   signal?: AbortSignal;
 }
 
@@ -60,7 +58,7 @@ export function perform<T>(backend: Backend, inflight: InFlight, start: Start, o
       inflight.end();
       if (result >= 0) resolve(ok(result));
       else if (result === ECANCELED && signal?.aborted) reject(abortError(signal.reason));
-      else reject(systemError(result, c.syscall, c.path, c.trace, c.dest));
+      else reject(systemError(result, c.syscall, c.path, c.dest));
     };
     const onAbort = () => backend.abort?.(done);
     if (signal) signal.addEventListener('abort', onAbort, { once: true });
@@ -78,8 +76,7 @@ export function perform<T>(backend: Backend, inflight: InFlight, start: Start, o
 export interface Transferred { bytesRead?: number; bytesWritten?: number; buffer: unknown }
 
 /**
- * perform() for the hot path, read and write without a signal: one closure per call, no trace
- * (capturing the caller's stack costs more than a cached read). Resolves as node's read and
+ * perform() for the hot path, read and write without a signal: one closure per call. Resolves as node's read and
  * write do: { bytesRead, buffer } or { bytesWritten, buffer: data } (what the caller gave).
  */
 export function transfer(backend: Backend, inflight: InFlight, write: boolean, fd: number, buffer: NodeJS.ArrayBufferView,

@@ -8,10 +8,11 @@ import type { BigIntStats, Stats } from 'node:fs';
 import type { Engine } from '../engine.js';
 import { createEngine } from '../index.js';
 import { FileHandle } from '../file-handle.js';
-import { captureTrace } from '../errors.js';
+import { stackFromHere } from '../errors.js';
 import { STAT_FIELDS, toStats } from '../stats.js';
 import { validateObject, validatePath } from '../validate.js';
 import { parseMode } from '../flags.js';
+import type { Start } from '../operation.js';
 import { fileOptions } from './options.js';
 import { checkAborted, readWhole, validateWriteData, writeWhole, type WriteData } from './whole-file.js';
 
@@ -25,9 +26,18 @@ export function fsOn(engine: Engine | string = 'auto') {
     return made;
   };
 
-  /** A path operation on the engine, with node's error (path, syscall, the caller's stack). */
-  const byPath = <T>(fn: Function, syscall: string, path: string, start: Parameters<Engine['perform']>[0], ok: (r: number) => T, dest?: string) =>
-    on().perform(start, ok, { syscall, path, dest, trace: captureTrace(fn) });
+  /**
+   * A path operation on the engine, with node's error (path, syscall). Its stack is taken only
+   * when it fails, here, after the await: V8 then adds the caller's async frames, as node's
+   * own promise errors have them; taking it up front costs more than a cached stat.
+   */
+  const byPath = async <T>(syscall: string, path: string, start: Start, ok: (r: number) => T, dest?: string): Promise<T> => {
+    try {
+      return await on().perform(start, ok, { syscall, path, dest });
+    } catch (err) {
+      throw stackFromHere(err);
+    }
+  };
 
   async function open(path: PathLike, flags?: string | number, mode?: string | number): Promise<FileHandle> {
     return on().open(path, flags, mode);
@@ -37,8 +47,12 @@ export function fsOn(engine: Engine | string = 'auto') {
     const { encoding, signal, flag } = fileOptions(options, { flag: 'r' });
     if (path instanceof FileHandle) return readWhole(path, encoding, signal);
     checkAborted(signal);
-    const handle = await on().open(path, flag, 0o666);
-    return closing(handle, readWhole(handle, encoding, signal));
+    try {
+      const handle = await on().open(path, flag, 0o666);
+      return await closing(handle, readWhole(handle, encoding, signal));
+    } catch (err) {
+      throw stackFromHere(err);
+    }
   }
 
   async function writeFile(path: PathLike | FileHandle, data: WriteData, options?: unknown, dflt = 'w'): Promise<void> {
@@ -46,45 +60,49 @@ export function fsOn(engine: Engine | string = 'auto') {
     validateWriteData(data);
     if (path instanceof FileHandle) return writeWhole(path, data, encoding ?? 'utf8', signal);
     checkAborted(signal);
-    const handle = await on().open(path, flag, mode);
-    const written = writeWhole(handle, data, encoding ?? 'utf8', signal);
-    return closing(handle, flush ? written.then(() => handle.sync()) : written);
+    try {
+      const handle = await on().open(path, flag, mode);
+      const written = writeWhole(handle, data, encoding ?? 'utf8', signal);
+      return await closing(handle, flush ? written.then(() => handle.sync()) : written);
+    } catch (err) {
+      throw stackFromHere(err);
+    }
   }
 
   async function appendFile(path: PathLike | FileHandle, data: WriteData, options?: unknown): Promise<void> {
-    return writeFile(path, data, options, 'a');
+    return await writeFile(path, data, options, 'a');
   }
 
   async function stat(path: PathLike, options?: { bigint?: boolean }): Promise<Stats | BigIntStats> {
-    return statOf(stat, 'stat', false, path, options);
+    return await statOf('stat', false, path, options);
   }
 
   async function lstat(path: PathLike, options?: { bigint?: boolean }): Promise<Stats | BigIntStats> {
-    return statOf(lstat, 'lstat', true, path, options);
+    return await statOf('lstat', true, path, options);
   }
 
-  async function statOf(fn: Function, syscall: string, noFollow: boolean, path: PathLike, options?: { bigint?: boolean }) {
+  async function statOf(syscall: string, noFollow: boolean, path: PathLike, options?: { bigint?: boolean }) {
     const p = validatePath(path);
     // BigInt fields do not fit the engines' doubles: node answers those.
     if (validateObject(options, 'options').bigint) return noFollow ? nodeFsp.lstat(path, { bigint: true }) : nodeFsp.stat(path, { bigint: true });
     const out = new Float64Array(STAT_FIELDS);
-    return byPath(fn, syscall, p, (b, done) => b.stat(p, noFollow, out, done), () => toStats(out));
+    return await byPath(syscall, p, (b, done) => b.stat(p, noFollow, out, done), () => toStats(out));
   }
 
   async function unlink(path: PathLike): Promise<void> {
     const p = validatePath(path);
-    return byPath(unlink, 'unlink', p, (b, done) => b.unlink(p, false, done), () => undefined);
+    return await byPath('unlink', p, (b, done) => b.unlink(p, false, done), () => undefined);
   }
 
   async function rmdir(path: PathLike, options?: { recursive?: boolean; maxRetries?: number; retryDelay?: number }): Promise<void> {
     if (options !== undefined) return nodeFsp.rmdir(path, options); // its deprecated recursive form
     const p = validatePath(path);
-    return byPath(rmdir, 'rmdir', p, (b, done) => b.unlink(p, true, done), () => undefined);
+    return await byPath('rmdir', p, (b, done) => b.unlink(p, true, done), () => undefined);
   }
 
   async function rename(oldPath: PathLike, newPath: PathLike): Promise<void> {
     const from = validatePath(oldPath, 'oldPath'), to = validatePath(newPath, 'newPath');
-    return byPath(rename, 'rename', from, (b, done) => b.rename(from, to, done), () => undefined, to);
+    return await byPath('rename', from, (b, done) => b.rename(from, to, done), () => undefined, to);
   }
 
   async function mkdir(path: PathLike, options?: { recursive?: boolean; mode?: string | number } | string | number): Promise<string | undefined> {
@@ -92,12 +110,12 @@ export function fsOn(engine: Engine | string = 'auto') {
     if (o.recursive) return nodeFsp.mkdir(path, o); // which directories it made is node's answer
     const p = validatePath(path);
     const mode = parseMode(o.mode, 0o777);
-    return byPath(mkdir, 'mkdir', p, (b, done) => b.mkdir(p, mode, done), () => undefined);
+    return await byPath('mkdir', p, (b, done) => b.mkdir(p, mode, done), () => undefined);
   }
 
   return {
     ...nodeFsp,
-    open, readFile, writeFile: (path: PathLike | FileHandle, data: WriteData, options?: unknown) => writeFile(path, data, options),
+    open, readFile, writeFile: async (path: PathLike | FileHandle, data: WriteData, options?: unknown) => await writeFile(path, data, options),
     appendFile, stat, lstat, unlink, rmdir, rename, mkdir,
   };
 }
@@ -114,3 +132,4 @@ async function closing<T>(handle: FileHandle, op: Promise<T>): Promise<T> {
   await handle.close();
   return result;
 }
+
