@@ -1,0 +1,59 @@
+// The module as programs load it: `ioengine/fs` from ESM and from CommonJS (require of ESM, which
+// Node 20.19+ allows), and `node --import ioengine/register`, which makes an unchanged program's
+// node:fs/promises ioengine's. Each in a fresh process, by the package's own name.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+let dir: string;
+// Inside the package, so that `ioengine/fs` resolves to it by its own name (package self-reference).
+before(() => (dir = fs.mkdtempSync(path.join(root, '.fs-module-test-'))));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function node(file: string, source: string, args: string[] = []) {
+  const script = path.join(dir, file);
+  fs.writeFileSync(script, source);
+  const r = spawnSync(process.execPath, [...args, script], { encoding: 'utf8', timeout: 30_000, cwd: dir });
+  return { ...r, describe: `status ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}` };
+}
+
+describe('ioengine/fs as programs load it', () => {
+  it('import from ESM: every function of node:fs/promises, and they work', () => {
+    const r = node('esm.mjs', `
+      import * as ours from 'ioengine/fs';
+      import * as theirs from 'node:fs/promises';
+      const missing = Object.keys(theirs).filter(k => k !== 'default' && !(k in ours));
+      await ours.writeFile(new URL('./esm.txt', import.meta.url), 'esm');
+      console.log(JSON.stringify({ missing, text: await ours.readFile(new URL('./esm.txt', import.meta.url), 'utf8') }));
+    `);
+    assert.equal(r.status, 0, r.describe);
+    assert.deepEqual(JSON.parse(r.stdout), { missing: [], text: 'esm' });
+  });
+
+  it('require from CommonJS', () => {
+    const r = node('cjs.cjs', `
+      const fsp = require('ioengine/fs');
+      fsp.writeFile(__dirname + '/cjs.txt', 'cjs').then(() => fsp.readFile(__dirname + '/cjs.txt', 'utf8')).then(t => console.log(t, typeof fsp.fsOn));
+    `);
+    assert.equal(r.status, 0, r.describe);
+    assert.equal(r.stdout.trim(), 'cjs function');
+  });
+
+  it('node --import ioengine/register: node:fs/promises and fs.promises answer with ioengine', () => {
+    const r = node('registered.mjs', `
+      import fsp, { open, readFile } from 'node:fs/promises';
+      import fs from 'node:fs';
+      import { FileHandle } from 'ioengine/fs';
+      const file = new URL('./registered.mjs', import.meta.url);
+      const handles = [await open(file), await fsp.open(file), await fs.promises.open(file)];
+      console.log(handles.map(h => h instanceof FileHandle).join(' '), (await readFile(file, 'utf8')).includes('registered'));
+      for (const h of handles) await h.close();
+    `, ['--import', 'ioengine/register']);
+    assert.equal(r.status, 0, r.describe);
+    assert.equal(r.stdout.trim(), 'true true true true');
+  });
+});
