@@ -336,7 +336,7 @@ export class FileHandle extends EventEmitter {
     try {
       validateWriteData(data);
       const { encoding, signal } = fileOptions(options, { encoding: 'utf8' });
-      return writeWhole(this, data, encoding ?? 'utf8', signal);
+      return writeWhole(this, data, encoding ?? 'utf8', signal).then(() => undefined);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -11,7 +11,8 @@ import { FileHandle } from '../file-handle.js';
 import { stackFromHere } from '../errors.js';
 import { STAT_FIELDS, toStats } from '../stats.js';
 import { validateObject, validatePath } from '../validate.js';
-import { parseMode } from '../flags.js';
+import { constants } from 'node:fs';
+import { parseFlags, parseMode } from '../flags.js';
 import type { Start } from '../operation.js';
 import { fileOptions } from './options.js';
 import { checkAborted, readWhole, validateWriteData, writeWhole, type WriteData } from './whole-file.js';
@@ -58,12 +59,21 @@ export function fsOn(engine: Engine | string = 'auto') {
   async function writeFile(path: PathLike | FileHandle, data: WriteData, options?: unknown, dflt = 'w'): Promise<void> {
     const { encoding, signal, flag, mode, flush } = fileOptions(options, { encoding: 'utf8', flag: dflt, mode: 0o666 });
     validateWriteData(data);
-    if (path instanceof FileHandle) return writeWhole(path, data, encoding ?? 'utf8', signal);
+    if (path instanceof FileHandle) return void (await writeWhole(path, data, encoding ?? 'utf8', signal));
     checkAborted(signal);
+    // Not O_TRUNC: write, then cut the file to what was written. ext4 (auto_da_alloc) writes a
+    // file back at close() when it was truncated to zero and written again: 8 to 9x slower for
+    // small files here. A file that is no regular file (EINVAL) has nothing to cut, as O_TRUNC
+    // ignores it.
+    const flags = parseFlags(flag);
+    const cut = (flags & constants.O_TRUNC) !== 0 && (flags & constants.O_APPEND) === 0;
     try {
-      const handle = await on().open(path, flag, mode);
-      const written = writeWhole(handle, data, encoding ?? 'utf8', signal);
-      return await closing(handle, flush ? written.then(() => handle.sync()) : written);
+      const handle = await on().open(path, cut ? flags & ~constants.O_TRUNC : flags, mode);
+      const written = writeWhole(handle, data, encoding ?? 'utf8', signal, cut ? 0 : null).then(async total => {
+        if (cut) await handle.truncate(total).catch(err => { if (err.code !== 'EINVAL') throw err; });
+        if (flush) await handle.sync();
+      });
+      return await closing(handle, written);
     } catch (err) {
       throw stackFromHere(err);
     }

@@ -91,29 +91,33 @@ export function validateWriteData(data: unknown): asserts data is WriteData {
   throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, DataView, Iterable, AsyncIterable, or Stream', data);
 }
 
-/** Writes all of data from the handle's current position, as node's writeFile. */
-export async function writeWhole(h: WholeFileHandle, data: WriteData, encoding: BufferEncoding, signal: AbortSignal | undefined): Promise<void> {
+/**
+ * Writes all of data, as node's writeFile: from the handle's current position (`at` null), or
+ * from byte `at` of a file just opened. Returns the bytes written.
+ */
+export async function writeWhole(h: WholeFileHandle, data: WriteData, encoding: BufferEncoding, signal: AbortSignal | undefined, at: number | null = null): Promise<number> {
   if (typeof data === 'string' || ArrayBuffer.isView(data)) {
     const bytes = typeof data === 'string' ? Buffer.from(data, encoding) : data;
     checkAborted(signal);
-    return writeAll(h, bytes, signal);
+    return writeAll(h, bytes, signal, at);
   }
+  let total = 0;
   for await (const chunk of data as AsyncIterable<string | Bytes>) {
     checkAborted(signal);
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
     validateBuffer(bytes, 'data');
-    await writeAll(h, bytes, signal);
+    total += await writeAll(h, bytes, signal, at === null ? null : at + total);
   }
+  return total;
 }
 
-async function writeAll(h: WholeFileHandle, bytes: Bytes, signal: AbortSignal | undefined): Promise<void> {
+async function writeAll(h: WholeFileHandle, bytes: Bytes, signal: AbortSignal | undefined, at: number | null): Promise<number> {
   let done = 0;
   const length = bytes.byteLength;
-  if (length === 0) return;
-  for (;;) {
-    const { bytesWritten } = await h.write(bytes, done, Math.min(WRITE_CHUNK, length - done), null);
+  while (done < length) {
+    if (done > 0) checkAborted(signal);
+    const { bytesWritten } = await h.write(bytes, done, Math.min(WRITE_CHUNK, length - done), at === null ? null : at + done);
     done += bytesWritten;
-    if (done >= length) return;
-    checkAborted(signal);
   }
+  return length;
 }

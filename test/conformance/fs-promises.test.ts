@@ -73,8 +73,11 @@ conformance('fs/promises', test => {
   });
 
   test('writeFile and appendFile: strings, encodings, views, iterables, flags a, wx, r+, mode', async ({ engine, dir }) => {
-    await sameAsNodeFs(engine, dir, { 'exists': 'old contents' }, async (f, at) => [
+    await sameAsNodeFs(engine, dir, { 'exists': 'old contents', 'long': 'a longer file than what replaces it' }, async (f, at) => [
       await settle(f.writeFile(at('s'), 'héllo')),
+      await settle(f.writeFile(at('long'), 'short')), // cut to what was written
+      await settle(f.writeFile(at('long'), '', { flag: 'w+' })),
+      await settle(f.writeFile('/dev/null', 'into nothing')), // no regular file: nothing to cut
       await settle(f.writeFile(at('hex'), '68656c6c6f', 'hex')),
       await settle(f.writeFile(at('u16'), new Uint16Array([0x4142, 0x4344]))),
       await settle(f.writeFile(at('dv'), new DataView(new Uint8Array([1, 2, 3]).buffer))),
