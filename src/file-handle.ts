@@ -8,7 +8,7 @@ import type { Backend, Done } from './engines/backend.js';
 import { abortError, errnoOf, invalidArgType, invalidArgValue, stackFromHere, systemError } from './errors.js';
 import { InFlight, perform, transfer, type Context, type Transferred } from './operation.js';
 import { directAlignment, misaligned, type DirectAlignment } from './direct.js';
-import { S, STAT_FIELDS, toStats } from './stats.js';
+import { S, STAT_FIELDS, statFields, toStatsAndFree } from './stats.js';
 import { constants } from 'node:fs';
 import { parseMode } from './flags.js';
 import { FileReadStream, FileWriteStream, readableWebStream, type ReadStreamOptions, type WriteStreamOptions } from './fs/streams.js';
@@ -268,8 +268,8 @@ export class FileHandle extends EventEmitter {
     try {
       // BigInt fields do not fit the engines' doubles: node's own fstat answers, on this fd.
       if (o.bigint) return await this.#onFd('fstat', (fd, cb) => fs.fstat(fd, { bigint: true }, cb));
-      const out = new Float64Array(STAT_FIELDS);
-      return await this.#run((b, fd, done) => b.fstat(fd, out, done), () => toStats(out), { syscall: 'fstat', signal });
+      const out = statFields();
+      return await this.#run((b, fd, done) => b.fstat(fd, out, done), () => toStatsAndFree(out), { syscall: 'fstat', signal });
     } catch (err) {
       throw stackFromHere(err);
     }

@@ -9,7 +9,7 @@ import type { Engine } from '../engine.js';
 import { createEngine } from '../index.js';
 import { FileHandle } from '../file-handle.js';
 import { stackFromHere } from '../errors.js';
-import { STAT_FIELDS, toStats } from '../stats.js';
+import { statFields, toStatsAndFree } from '../stats.js';
 import { validateObject, validatePath } from '../validate.js';
 import { constants } from 'node:fs';
 import { parseFlags, parseMode } from '../flags.js';
@@ -95,8 +95,8 @@ export function fsOn(engine: Engine | string = 'auto') {
     const p = validatePath(path);
     // BigInt fields do not fit the engines' doubles: node answers those.
     if (validateObject(options, 'options').bigint) return noFollow ? nodeFsp.lstat(path, { bigint: true }) : nodeFsp.stat(path, { bigint: true });
-    const out = new Float64Array(STAT_FIELDS);
-    return await byPath(syscall, p, (b, done) => b.stat(p, noFollow, out, done), () => toStats(out));
+    const out = statFields();
+    return await byPath(syscall, p, (b, done) => b.stat(p, noFollow, out, done), () => toStatsAndFree(out));
   }
 
   async function unlink(path: PathLike): Promise<void> {
