@@ -14,7 +14,8 @@ export interface StreamHandle {
   close(): Promise<void>;
 }
 
-const READ_AHEAD = 4; // reads in flight at most
+const READ_AHEAD = 2;          // reads in flight at most
+const READ_UNIT = 256 * 1024;  // bytes a read asks for at least: its buffer is cut into highWaterMark chunks
 
 export interface ReadStreamOptions {
   encoding?: BufferEncoding | null;
@@ -61,6 +62,7 @@ interface Ahead {
 export class FileReadStream extends Readable {
   readonly #handle: StreamHandle;
   readonly #chunk: number;
+  readonly #unit: number;
   readonly #autoClose: boolean;
   /** Where the next read starts; undefined: at the handle's current position. */
   #position: number | undefined;
@@ -81,6 +83,9 @@ export class FileReadStream extends Readable {
     const { start, end } = range(o);
     this.#handle = handle;
     this.#chunk = highWaterMark;
+    // Reads of several chunks at once: a buffer of its own costs ~2 µs, and a stream must hand
+    // on fresh memory (its reader may keep every chunk).
+    this.#unit = highWaterMark * Math.max(1, Math.floor(READ_UNIT / highWaterMark));
     this.#autoClose = o.autoClose !== false;
     this.start = start;
     this.end = end;
@@ -96,7 +101,7 @@ export class FileReadStream extends Readable {
   /** Starts reads until READ_AHEAD are in flight or the range is all asked for. */
   #fill(): void {
     while (this.#ahead.length < READ_AHEAD && this.#left > 0 && !this.#ended && !this.destroyed) {
-      const length = Math.min(this.#chunk, this.#left);
+      const length = Math.min(this.#unit, this.#left);
       const position = this.#position ?? null;
       if (this.#position !== undefined) this.#position += length;
       this.#left -= length;
@@ -124,7 +129,11 @@ export class FileReadStream extends Readable {
         continue;
       }
       this.bytesRead += bytesRead;
-      if (!this.push(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead))) return; // _read() asks again
+      // highWaterMark bytes a chunk, as node's streams hand them on; the stream may hold more
+      // than highWaterMark for a moment: push() says when it is full, and the next read waits.
+      let full = false;
+      for (let at = 0; at < bytesRead; at += this.#chunk) full = !this.push(buffer.subarray(at, Math.min(at + this.#chunk, bytesRead))) || full;
+      if (full) return; // _read() asks again
     }
     if (!this.destroyed && !this.#ended) this.#fill();
   }
