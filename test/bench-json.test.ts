@@ -206,3 +206,20 @@ test('a long run: bandwidth and IOPS figures from more samples than a call can t
   assert.deepEqual([j.read.bw_min, j.read.bw_max, j.read.bw_samples], [1, 1000, 200_000]);
   assert.deepEqual([j.read.iops_min, j.read.iops_max, j.read.iops_samples], [1, 1000, 200_000]);
 });
+
+test('whole-file workloads: readfile, writefile and stat of nrfiles files, each once, on every engine asked', async () => {
+  const files = `${dir}/whole`;
+  const r = await bench([`--directory=${files}`, '--nrfiles=20', '--filesize=3000', '--iodepth=4', '--output-format=json', '--ioengine=sync,pool,io_uring,libuv',
+    '--name=rf', '--rw=readfile', '--name=wf', '--stonewall', '--rw=writefile', '--name=st', '--stonewall', '--rw=stat']);
+  assert.equal(r.code, 0, r.stderr);
+  const jobs = parse(r).jobs as { jobname: string; read: { io_bytes: number; total_ios: number }; write: { io_bytes: number; total_ios: number }; 'job options': Record<string, string> }[];
+  const engines = (name: string) => jobs.filter(j => j.jobname === name);
+  for (const j of engines('rf')) assert.deepEqual([j.read.total_ios, j.read.io_bytes, j.write.total_ios], [20, 60000, 0], `readfile on ${j['job options'].ioengine}`);
+  for (const j of engines('wf')) assert.deepEqual([j.write.total_ios, j.write.io_bytes, j.read.total_ios], [20, 60000, 0], `writefile on ${j['job options'].ioengine}`);
+  for (const j of engines('st')) assert.deepEqual([j.read.total_ios, j.read.io_bytes], [20, 0], `stat on ${j['job options'].ioengine}`);
+  assert.ok(engines('rf').length >= 2, 'a row per engine');
+  // writefile replaced each file whole: its length, and the bench's bytes
+  const written = fs.readdirSync(files).filter(f => f.startsWith('wf.'));
+  assert.equal(written.length, 20);
+  for (const f of written) assert.deepEqual(fs.readFileSync(path.join(files, f)), Buffer.alloc(3000, 0x5a), f);
+});

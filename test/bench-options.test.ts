@@ -130,6 +130,18 @@ test('the default run: four workloads, every engine, a temporary 256 MiB file', 
   assert.equal(p.temporary.length, 1);
 });
 
+test('whole-file workloads: filesize from size and nrfiles, and what does not apply to them is refused', () => {
+  const [job] = plan(['--name=w', '--directory=/tmp', '--rw=readfile', '--nrfiles=10', '--size=40k']).jobs;
+  assert.deepEqual([job.nrfiles, job.filesize, job.size], [10, 4096, 40960]);
+  const [dflt] = plan(['--name=w', '--directory=/tmp', '--rw=stat', '--nrfiles=3']).jobs;
+  assert.deepEqual([dflt.filesize, dflt.size], [4096, 12288]);
+  refuses(['--name=w', '--rw=read', '--nrfiles=2'], /nrfiles=2: a rw=read job works on one file/);
+  refuses(['--name=w', '--rw=readfile', '--direct=1'], /direct=1 does not apply/);
+  refuses(['--name=w', '--rw=writefile', '--fsync=1'], /has no fsync/);
+  refuses(['--name=w', '--rw=stat', '--filename=/tmp/x'], /makes its own files/);
+  refuses(['--name=w', '--rw=readfiles'], /readfile/);
+});
+
 test('the default run takes run-wide options from the command line, and refuses per-workload ones', () => {
   const p = plan(['--runtime=3', '--ioengine=sync,io_uring', '--size=64m']);
   assert.equal(p.defaultRun, true);

@@ -103,7 +103,7 @@ test('clones stopped before go measure nothing: the runner says the job did not 
   const job = planBench(['--name=early', `--directory=${dir}`, '--size=64k', '--numjobs=2', '--ioengine=null'], { engines: engines(), alignedBuffers: false }).jobs[0];
   const files = [0, 1].map(c => cloneFile(job, c));
   for (const f of files) layOut(f, 64 << 10);
-  const input: RunnerInput = { job, engine: 'null', size: 64 << 10, firstClone: 0, files };
+  const input: RunnerInput = { job, engine: 'null', size: 64 << 10, firstClone: 0, files: files.map(f => [f]) };
   const runner = fork(new URL('../src/bench/runner.js', import.meta.url), [JSON.stringify(input)], { execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   const messages: RunnerMessage[] = [];
   runner.on('message', (m: RunnerMessage) => {

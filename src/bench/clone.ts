@@ -16,6 +16,8 @@ import {
   type CloneInput, type CloneMessage, type CloneResult, type DirectionResult, type SyncResult,
 } from './protocol.js';
 import { DEFAULT_SEED, workload } from './workload.js';
+import { isFileWorkload, type FileWorkload } from './options.js';
+import { fsOn } from '../fs/promises.js';
 
 const SAMPLE_MS = 500; // fio's bwavgtime and iopsavgtime
 const PROGRESS_MS = 200;
@@ -106,6 +108,24 @@ function buffers(count: number, bs: number, direct: boolean, fill: boolean): Buf
   return out;
 }
 
+/**
+ * One I/O of a whole-file workload, through ioengine/fs on the clone's engine: the next file
+ * (the clone's files in turn) read, written or stat'ed whole; resolves with the bytes moved.
+ */
+function wholeFileIo(rw: FileWorkload, fs: ReturnType<typeof fsOn>, files: string[], size: number) {
+  let next = 0;
+  const data = Buffer.alloc(size, 0x5a);
+  const file = () => files[next++ % files.length];
+  return {
+    writes: rw === 'writefile',
+    /** bytes a complete I/O moves (a stat: none) */
+    wanted: rw === 'stat' ? 0 : size,
+    next: rw === 'readfile' ? async () => (await fs.readFile(file())).length
+      : rw === 'writefile' ? async () => { await fs.writeFile(file(), data); return size; }
+        : async () => { await fs.stat(file()); return 0; },
+  };
+}
+
 async function main(input: CloneInput): Promise<void> {
   const port = parentPort!;
   const post = (m: CloneMessage) => port.postMessage(m);
@@ -117,12 +137,14 @@ async function main(input: CloneInput): Promise<void> {
   await hdr.initWebAssembly();
   const writes = job.rw !== 'read' && job.rw !== 'randread';
   const seed = (job.randseed ?? (job.randrepeat ? DEFAULT_SEED : (Math.random() * 2 ** 32) >>> 0)) + input.clone;
-  const wl = workload({ rw: job.rw, rwmixread: job.rwmixread, bs: job.bs, offset: job.offset, size: input.size, norandommap: job.norandommap, seed });
   const engine = ioengine.createEngine(input.engine);
   let flags = writes ? constants.O_RDWR : constants.O_RDONLY;
   if (job.direct) flags |= constants.O_DIRECT;
-  const fh: FileHandle = await engine.open(input.files[input.clone - input.firstClone], flags);
-  const bufs = buffers(job.iodepth, job.bs, job.direct, writes);
+  const files = input.files[input.clone - input.firstClone];
+  const whole = isFileWorkload(job.rw) ? wholeFileIo(job.rw, fsOn(engine), files, job.filesize!) : undefined;
+  const fh: FileHandle | undefined = whole ? undefined : await engine.open(files[0], flags);
+  const bufs = buffers(job.iodepth, whole ? 0 : job.bs, job.direct, writes);
+  const wl = whole ? undefined : workload({ rw: job.rw, rwmixread: job.rwmixread, bs: job.bs, offset: job.offset, size: input.size, norandommap: job.norandommap, seed });
   const read = new Direction();
   const write = new Direction();
   const sync = new Latencies();
@@ -133,7 +155,7 @@ async function main(input: CloneInput): Promise<void> {
   Atomics.wait(ctl, CTL_GO, 0);
   if (shared[F64_EPOCH] === 0) {
     // Woken by stop, not go: there is no start to measure from.
-    await fh.close();
+    await fh?.close();
     await engine.close();
     post({ type: 'not started' });
     return;
@@ -142,7 +164,8 @@ async function main(input: CloneInput): Promise<void> {
   let startMs = goMs + job.ramp_time;
   let ramping = job.ramp_time > 0;
   const endMs = job.runtime > 0 ? startMs + job.runtime : Infinity;
-  const totalIos = job.time_based ? Infinity : Math.floor((job.io_size ?? input.size) / job.bs);
+  // A whole-file job not time_based reads (writes, stats) each of its files once, or io_size's worth.
+  const totalIos = job.time_based ? Infinity : whole ? Math.floor((job.io_size ?? job.size!) / job.filesize!) : Math.floor((job.io_size ?? input.size) / job.bs);
   let remaining = totalIos;
   let stopped = Atomics.load(ctl, CTL_STOP) !== 0;
   let nextSample = startMs + SAMPLE_MS;
@@ -194,8 +217,8 @@ async function main(input: CloneInput): Promise<void> {
   let syncDue = false;
   const syncFile = async () => {
     const t0 = performance.now();
-    if (job.fdatasync) await fh.datasync();
-    else await fh.sync();
+    if (job.fdatasync) await fh!.datasync();
+    else await fh!.sync();
     sync.record(Math.round((performance.now() - t0) * 1e6));
   };
 
@@ -211,13 +234,13 @@ async function main(input: CloneInput): Promise<void> {
           break;
         }
       }
-      const isWrite = wl.nextIsWrite();
-      const pos = wl.nextOffset(isWrite);
+      const isWrite = whole ? whole.writes : wl!.nextIsWrite();
+      const pos = whole ? 0 : wl!.nextOffset(isWrite);
       depth[depthOf[++inflight]]++;
       let n: number;
       const t0 = performance.now();
       try {
-        n = isWrite ? (await fh.write(buf, 0, bs, pos)).bytesWritten : (await fh.read(buf, 0, bs, pos)).bytesRead;
+        n = whole ? await whole.next() : isWrite ? (await fh!.write(buf, 0, bs, pos)).bytesWritten : (await fh!.read(buf, 0, bs, pos)).bytesRead;
       } catch (err) {
         inflight--;
         fail(err);
@@ -227,7 +250,7 @@ async function main(input: CloneInput): Promise<void> {
       inflight--;
       ios++;
       if (t1 >= nextEvent) event(t1);
-      (isWrite ? write : read).done(Math.round((t1 - t0) * 1e6), n, bs, t1);
+      (isWrite ? write : read).done(Math.round((t1 - t0) * 1e6), n, whole ? whole.wanted : bs, t1);
       if (isWrite && syncEvery > 0 && ++writesSinceSync >= syncEvery) {
         writesSinceSync = 0;
         syncDue = true;
@@ -244,7 +267,7 @@ async function main(input: CloneInput): Promise<void> {
     clone: input.clone, engine: engine.name, read: read.result(startMs), write: write.result(startMs),
     sync: sync.summary(), depth, elapsedMs: endedMs - goMs, error, errorMessage,
   };
-  await fh.close().catch(fail);
+  await fh?.close().catch(fail);
   await engine.close();
   post({ type: 'result', result });
 }

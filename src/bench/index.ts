@@ -8,7 +8,7 @@ import * as ioengine from '../index.js';
 import { unavailable } from './engines.js';
 import { fioEnginesFor, fioInstalled, runFio, type FioRun } from './fio-ref.js';
 import { fioJson } from './fio-json.js';
-import { BenchUsageError, CLI_OPTIONS, JOB_OPTIONS } from './options.js';
+import { BenchUsageError, CLI_OPTIONS, isFileWorkload, JOB_OPTIONS } from './options.js';
 import { engineOfPass, planBench, type Job, type Plan } from './plan.js';
 import { Progress } from './progress.js';
 import { entriesOf, type Entry, type Measured } from './results.js';
@@ -110,6 +110,10 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
       progress: ios => progress?.update(ios),
       groupDone: async (jobs, sizes) => {
         if (!withFio) return;
+        if (jobs.some(j => isFileWorkload(j.rw))) {
+          err(`note: fio has no whole-file workloads (rw=readfile, writefile, stat): no fio rows for ${jobs.map(j => j.name).join(', ')}`);
+          return;
+        }
         const engines = [...new Set(jobs.flatMap(j => Array.from({ length: passesOf(jobs) }, (_, p) => engineOfPass(j, p))))];
         for (const fioEngine of fioEnginesFor(engines)) {
           progress?.passStart(`fio ${fioEngine}: ${jobs.map(j => j.name).join(', ')}`, 0, 1);

@@ -9,7 +9,15 @@ export class BenchUsageError extends Error {
   override name = 'BenchUsageError';
 }
 
-export type Rw = 'read' | 'write' | 'randread' | 'randwrite' | 'rw' | 'randrw';
+export type Rw = 'read' | 'write' | 'randread' | 'randwrite' | 'rw' | 'randrw' | FileWorkload;
+
+/**
+ * Whole-file workloads, ioengine's own (fio has no such rw): each I/O is one readFile, writeFile
+ * or stat of one of the job's nrfiles files of filesize bytes, through ioengine/fs on the engine.
+ */
+export type FileWorkload = 'readfile' | 'writefile' | 'stat';
+const FILE_WORKLOADS: readonly string[] = ['readfile', 'writefile', 'stat'];
+export const isFileWorkload = (rw: Rw): rw is FileWorkload => FILE_WORKLOADS.includes(rw);
 
 /** One job as the runner needs it, every value resolved (sizes in bytes, times in ms). */
 export interface JobOptions {
@@ -25,6 +33,10 @@ export interface JobOptions {
   rw: Rw;
   rwmixread: number;
   bs: number;
+  /** files of a whole-file workload (rw readfile, writefile, stat); 1 for the others */
+  nrfiles: number;
+  /** bytes of each file of a whole-file workload (default: size / nrfiles, else 4 KiB) */
+  filesize?: number;
   iodepth: number;
   /** ioengine's engine names, or ['all'] (resolved to the available ones before running) */
   ioengine: string[];
@@ -56,7 +68,7 @@ export interface Sweep {
 }
 
 export const DEFAULTS: Omit<JobOptions, 'name'> = {
-  offset: 0, rw: 'read', rwmixread: 50, bs: 4096, iodepth: 1, ioengine: ['all'], direct: false, numjobs: 1,
+  offset: 0, rw: 'read', rwmixread: 50, bs: 4096, nrfiles: 1, iodepth: 1, ioengine: ['all'], direct: false, numjobs: 1,
   runtime: 0, time_based: false, ramp_time: 0, fsync: 0, fdatasync: 0, invalidate: true, randrepeat: true,
   norandommap: false, group_reporting: false, stonewall: false, unlink: false,
 };
@@ -110,7 +122,7 @@ function oneOf<T extends string>(values: readonly T[]) {
   };
 }
 
-const RW_VALUES = ['read', 'write', 'randread', 'randwrite', 'rw', 'readwrite', 'randrw'] as const;
+const RW_VALUES = ['read', 'write', 'randread', 'randwrite', 'rw', 'readwrite', 'randrw', 'readfile', 'writefile', 'stat'] as const;
 const RW_REFUSED: Record<string, string> = {
   trim: 'trim is not supported (no trim operation in ioengine\'s engines)',
   randtrim: 'trim is not supported (no trim operation in ioengine\'s engines)',
@@ -205,7 +217,9 @@ export const JOB_OPTIONS: OptionDef[] = [
   { name: 'size', help: 'bytes of file the job uses (4k, 256m, 2g)', apply: (j, v) => { j.size = parseSize(need('size', v)); if (j.size === 0) throw new Error('must be more than 0'); } },
   { name: 'offset', help: 'start of the region the job uses', apply: (j, v) => { j.offset = parseSize(need('offset', v)); } },
   { name: 'io_size', aliases: ['io_limit'], help: 'bytes of I/O before the job ends (default: size)', apply: (j, v) => { j.io_size = parseSize(need('io_size', v)); } },
-  { name: 'rw', aliases: ['readwrite'], help: 'read, write, randread, randwrite, rw (readwrite), randrw', apply: (j, v) => { j.rw = parseRw(need('rw', v)); } },
+  { name: 'rw', aliases: ['readwrite'], help: 'read, write, randread, randwrite, rw (readwrite), randrw; whole files (ioengine\'s own): readfile, writefile, stat', apply: (j, v) => { j.rw = parseRw(need('rw', v)); } },
+  { name: 'nrfiles', help: 'files of a readfile/writefile/stat job (default 1)', apply: (j, v) => { j.nrfiles = parseInteger(need('nrfiles', v), 1); } },
+  { name: 'filesize', help: 'bytes of each file of a readfile/writefile/stat job (default size/nrfiles, else 4k)', apply: (j, v) => { j.filesize = parseSize(need('filesize', v)); } },
   {
     name: 'rwmixread', help: 'percent of reads in rw/randrw (default 50)',
     apply: (j, v) => { j.rwmixread = parseInteger(need('rwmixread', v), 0, 100); },
@@ -290,7 +304,6 @@ const KNOWN_UNSUPPORTED: Record<string, string> = {
   sqthread_poll: 'SQPOLL is not exposed by the bench',
   hipri: 'polled I/O is not exposed by the bench',
   loops: 'loops is not supported: use time_based with runtime',
-  nrfiles: 'one file per job: several files are not supported',
   verify: 'verify is not supported',
 };
 

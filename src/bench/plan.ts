@@ -12,7 +12,7 @@ import { parseArgs } from './args.js';
 import { DEFAULT_RUN_FILE, DEFAULT_RUN_FIXED, DEFAULT_RUN_JOBS } from './default-run.js';
 import { resolveEngines, type EngineList } from './engines.js';
 import { parseJobFile, type RawOption, type RawSection } from './job-file.js';
-import { applyOption, BenchUsageError, type CliOptions, DEFAULTS, findOption, type JobOptions } from './options.js';
+import { applyOption, BenchUsageError, type CliOptions, DEFAULTS, findOption, isFileWorkload, type JobOptions } from './options.js';
 import { sizeText } from '../fio/units.js';
 
 export interface Job extends JobOptions {
@@ -156,8 +156,19 @@ function check(job: JobOptions, where: string, ctx: PlanContext): void {
   const refuse = (msg: string) => { throw new BenchUsageError(`${where}: job '${job.name}': ${msg}`); };
   if (job.name === '') refuse('a job needs a name (--name=NAME)');
   if (job.time_based && job.runtime === 0) refuse('time_based needs a runtime (--runtime=2s)');
-  if (job.size !== undefined && job.size < job.bs) refuse(`size (${job.size}) is smaller than bs (${job.bs})`);
+  if (job.size !== undefined && job.size < job.bs && !isFileWorkload(job.rw)) refuse(`size (${job.size}) is smaller than bs (${job.bs})`);
   if (job.io_size !== undefined && job.io_size < job.bs) refuse(`io_size (${job.io_size}) is smaller than bs (${job.bs})`);
+  if (isFileWorkload(job.rw)) {
+    if (job.direct) refuse(`rw=${job.rw} works on whole files through the page cache: direct=1 does not apply`);
+    if (job.filename) refuse(`rw=${job.rw} makes its own files (NAME.CLONE.N in --directory): give --directory, not --filename`);
+    if (job.fsync || job.fdatasync) refuse(`rw=${job.rw} has no fsync or fdatasync`);
+    if (job.nrfiles > 1_000_000) refuse(`nrfiles (${job.nrfiles}) is more than 1000000`);
+    // fio's meaning: size is all of the job's files, filesize each one
+    job.filesize ??= job.size !== undefined ? Math.max(1, Math.floor(job.size / job.nrfiles)) : 4096;
+    job.size = job.filesize * job.nrfiles;
+  } else if (job.nrfiles > 1) {
+    refuse(`nrfiles=${job.nrfiles}: a rw=${job.rw} job works on one file (several files are for readfile, writefile, stat)`);
+  }
   if (job.direct) {
     if (!ctx.alignedBuffers) refuse('direct=1 needs buffers aligned for O_DIRECT, and this version of ioengine has no allocAligned() yet; run with direct=0');
     if (job.bs % 512 !== 0) refuse(`direct=1 needs bs to be a multiple of 512 (got ${job.bs})`);
@@ -246,8 +257,13 @@ export function engineOfPass(job: Job, pass: number): string {
 }
 
 /** The file each clone of a job works on, as fio names it (a sweep's combinations share the job's). */
-export function cloneFile(job: JobOptions & { sweepPoint?: SweepPoint }, clone: number): string {
+export function cloneFile(job: JobOptions & { sweepPoint?: SweepPoint }, clone: number, file = 0): string {
   const dir = job.directory ?? '.';
-  if (job.filename) return path.isAbsolute(job.filename) ? job.filename : path.join(dir, job.filename);
-  return path.join(dir, `${job.sweepPoint?.of ?? job.name}.${clone}.0`);
+  if (job.filename && !isFileWorkload(job.rw)) return path.isAbsolute(job.filename) ? job.filename : path.join(dir, job.filename);
+  return path.join(dir, `${job.sweepPoint?.of ?? job.name}.${clone}.${file}`);
+}
+
+/** Every file of a clone: nrfiles of them for a whole-file workload, else its one file. */
+export function cloneFiles(job: JobOptions & { sweepPoint?: SweepPoint }, clone: number): string[] {
+  return Array.from({ length: isFileWorkload(job.rw) ? job.nrfiles : 1 }, (_, n) => cloneFile(job, clone, n));
 }

@@ -7,8 +7,11 @@ import path from 'node:path';
 
 const CHUNK = 1 << 20;
 
-/** Makes `file` at least `bytes` long, writing random data from its current end. true: it wrote. */
-export function layOut(file: string, bytes: number): boolean {
+/**
+ * Makes `file` at least `bytes` long, writing random data from its current end, then syncs it
+ * (unless `sync` is false). true: it wrote.
+ */
+export function layOut(file: string, bytes: number, sync = true): boolean {
   let have = 0;
   try {
     have = fs.statSync(file).size;
@@ -19,13 +22,13 @@ export function layOut(file: string, bytes: number): boolean {
   if (have >= bytes) return false;
   const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o644);
   try {
-    const chunk = Buffer.allocUnsafeSlow(CHUNK);
+    const chunk = Buffer.allocUnsafeSlow(Math.min(CHUNK, bytes - have));
     for (let at = have; at < bytes;) {
       const n = Math.min(CHUNK, bytes - at);
       randomFillSync(chunk, 0, n);
       at += fs.writeSync(fd, chunk, 0, n, at);
     }
-    fs.fsyncSync(fd);
+    if (sync) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }

@@ -8,7 +8,8 @@ export interface RunnerInput {
   /** the engine this process runs the job on (ioengine's name, or 'auto') */
   engine: string;
   /** one file per clone */
-  files: string[];
+  /** each clone's files (several for a whole-file workload) */
+  files: string[][];
   /** bytes of the region each clone works on (size, or what the existing file holds) */
   size: number;
   /** the clone number of this job's first clone (fio numbers clones 0..numjobs-1) */

@@ -1,5 +1,6 @@
 // The normal output: for one engine, fio's per-job report (shortened); for a comparison, one table
 // per job ranking the engines, with the null engine as the baseline and fio's rows as reference.
+import { isFileWorkload } from './options.js';
 import type { Job } from './plan.js';
 import type { Entry } from './results.js';
 import { bytes as formatBytes, duration as formatDuration } from '../fio/units.js';
@@ -19,7 +20,8 @@ function ms(n: number): string {
 export function describe(job: Job): string {
   const parts = [`rw=${job.rw}`];
   if (job.rw === 'rw' || job.rw === 'randrw') parts.push(`rwmixread=${job.rwmixread}`);
-  parts.push(`bs=${bytes(job.bs)}`, `iodepth=${job.iodepth}`);
+  if (isFileWorkload(job.rw)) parts.push(`nrfiles=${job.nrfiles}`, `filesize=${bytes(job.filesize!)}`, `iodepth=${job.iodepth}`);
+  else parts.push(`bs=${bytes(job.bs)}`, `iodepth=${job.iodepth}`);
   if (job.numjobs > 1) parts.push(`numjobs=${job.numjobs}`);
   if (job.size !== undefined) parts.push(`size=${bytes(job.size)}`);
   if (job.direct) parts.push('direct=1');
