@@ -145,17 +145,8 @@ export class FileReadStream extends Readable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // The reads in flight finish first: the kernel lets go of their buffers, then the file goes.
-    void Promise.all(this.#ahead.map(a => a.settled)).then(async () => {
-      this.#ahead.length = 0;
-      if (this.#autoClose) {
-        try {
-          await this.#handle.close();
-        } catch (err) {
-          return callback(error ?? (err as Error));
-        }
-      }
-      callback(error);
-    });
+    const reads = Promise.all(this.#ahead.map(a => a.settled)).then(() => void (this.#ahead.length = 0));
+    closeAfter(reads, this.#autoClose ? this.#handle : undefined, error, callback);
   }
 }
 
@@ -204,17 +195,20 @@ export class FileWriteStream extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    void this.#writing.then(() => {}, () => {}).then(async () => {
-      if (this.#autoClose) {
-        try {
-          await this.#handle.close();
-        } catch (err) {
-          return callback(error ?? (err as Error));
-        }
-      }
-      callback(error);
-    });
+    closeAfter(this.#writing, this.#autoClose ? this.#handle : undefined, error, callback);
   }
+}
+
+/** A stream's end: once `inflight` has settled, closes `handle` (autoClose), then calls back with the first error. */
+function closeAfter(inflight: Promise<unknown>, handle: StreamHandle | undefined, error: Error | null, callback: (error?: Error | null) => void): void {
+  void inflight.then(() => {}, () => {}).then(async () => {
+    try {
+      await handle?.close();
+    } catch (err) {
+      return callback(error ?? (err as Error));
+    }
+    callback(error);
+  });
 }
 
 /** views without their first n bytes. */
