@@ -43,9 +43,9 @@ function keyPaths(value: unknown, at = ''): Set<string> {
   return out;
 }
 
-/** What differs on purpose (fio-json.ts): our version key instead of fio's, the machine, no disk statistics. */
+/** What differs on purpose (fio-json.ts): our version key instead of fio's, the machine, the event loop's delay, no disk statistics. */
 const ONLY_FIO = /^\/(fio version|disk_util)/;
-const ONLY_OURS = /^\/(ioengine version|ioengine host(\/.*)?)$/;
+const ONLY_OURS = /^\/(ioengine version|ioengine host(\/.*)?|jobs\[\]\/ioengine loop delay_ns(\/.*)?)$/;
 
 /** Our key paths and fio's, less the differences on purpose; "job options" always name the engine. */
 function comparable(fio: unknown, ours: unknown): [string[], string[]] {
@@ -200,7 +200,7 @@ test('a long run: bandwidth and IOPS figures from more samples than a call can t
   const read = { ...none, ios: 1, bytes: 4096, min: 10, max: 10, mean: 10, runtimeMs: 1, bwSamples: samples, iopsSamples: samples };
   const job = planBench(['--name=long', '--filename=/tmp/long.dat', '--size=1m', '--ioengine=null'], { engines: [{ name: 'null', available: true }], alignedBuffers: false }).jobs[0];
   const cpu = { userMs: 0, systemMs: 0, voluntary: 0, involuntary: 0, majorFaults: 0, minorFaults: 0, windowMs: 1 };
-  const clone = { clone: 0, engine: 'null', read, write: none, sync: none, depth: [1, 0, 0, 0, 0, 0, 0], elapsedMs: 1, error: 0 };
+  const clone = { clone: 0, engine: 'null', read, write: none, sync: none, loop: none, depth: [1, 0, 0, 0, 0, 0, 0], elapsedMs: 1, error: 0 };
   const entries = entriesOf([{ job, engine: 'null', pass: 0, clones: [clone], cpu }]);
   const j = fioJson({ globalOptions: {}, entries, startedAt: new Date() }).jobs[0];
   assert.deepEqual([j.read.bw_min, j.read.bw_max, j.read.bw_samples], [1, 1000, 200_000]);

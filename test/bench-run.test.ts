@@ -195,3 +195,17 @@ test('workloads: sequential cursors per direction, offsets inside the region, th
   const reads = workload({ rw: 'randread', rwmixread: 0, bs: 4096, offset: 0, size: 1 << 20, norandommap: false, seed: 5 });
   assert.equal(reads.nextIsWrite(), false, 'rwmixread only matters for rw and randrw');
 });
+
+test('the event loop\'s delay is measured for every engine: the sync engine stands it still for the whole run, a pool does not', async () => {
+  const r = await bench(['--name=loop', `--filename=${dir}/loop.dat`, '--size=4m', '--invalidate=0', '--rw=randread', '--bs=4k', '--iodepth=8',
+    '--runtime=400ms', '--time_based', '--ioengine=sync,pool', '--output-format=json']);
+  assert.equal(r.code, 0, r.stderr);
+  const jobs = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs as { 'job options': { ioengine: string }; 'ioengine loop delay_ns': { max: number; N: number; percentile?: Record<string, number> } }[];
+  const loop = (engine: string) => jobs.find(j => j['job options'].ioengine === engine)!['ioengine loop delay_ns'];
+  // sync never lets the loop run while it works: one tick after the work, late by about the runtime
+  assert.ok(loop('sync').max >= 300e6, `sync: the loop's longest wait ${loop('sync').max} ns, expected the whole run`);
+  // a pool's completions come back through the loop: it ticks all along
+  assert.ok(loop('pool').N > 50, `pool: ${loop('pool').N} ticks in 400 ms`);
+  assert.ok(loop('pool').max < loop('sync').max / 4, `pool's longest wait ${loop('pool').max} ns`);
+  assert.ok(loop('pool').percentile?.['99.000000'] !== undefined);
+});

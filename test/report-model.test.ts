@@ -6,8 +6,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildModel, checkBenchJson, chartSpecs, PERCENTILES, readBenchFile, renderReport, ReportInputError, type BenchJson, type Source } from '../src/report/index.js';
+import { buildModel, checkBenchJson, chartSpecs, PERCENTILES, readBenchFile, renderReport, ReportInputError, type BenchJson, type ReportModel, type Source } from '../src/report/index.js';
 import { runCli } from './run-cli.js';
+
+/** The charts a model draws: three per workload, a fourth where the event loop's delay was measured, one per sweep. */
+const chartsOf = (m: ReportModel) => m.workloads.length * 3 + m.workloads.filter(w => w.results.some(r => r.loopDelay && r.kind !== 'reference' && !r.error)).length + m.sweeps.length;
 
 let dir: string;
 let json: BenchJson;
@@ -194,7 +197,8 @@ test('the page: self-contained, every chart with its canvas, names escaped', () 
   const specs = JSON.parse(/<script type="application\/json" id="chart-specs">(.*?)<\/script>/s.exec(html)![1]);
   const model = buildModel([source(j)]);
   assert.deepEqual(specs, JSON.parse(JSON.stringify(chartSpecs(model))));
-  assert.equal(specs.length, model.workloads.length * 3 + model.sweeps.length);
+  assert.equal(specs.length, chartsOf(model));
+  assert.ok(specs.some((s: { kind: string }) => s.kind === 'loop'), 'the event loop delay chart of a bench run');
   for (const s of specs) assert.ok(html.includes(`<canvas id="${s.id}"`), `a canvas for ${s.id}`);
   for (const text of [os.release(), process.version, '<th scope="col" class="wide">p99.99</th>', 'CPU/op user', 'IOPS against iodepth']) assert.ok(html.includes(text), text);
 });

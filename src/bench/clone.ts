@@ -21,6 +21,7 @@ import { fsOn } from '../fs/promises.js';
 
 const SAMPLE_MS = 500; // fio's bwavgtime and iopsavgtime
 const PROGRESS_MS = 200;
+const LOOP_TICK_MS = 1;
 
 /** Latencies of one kind of operation, in ns: exact min/max/mean/M2 (Welford) and a histogram. */
 class Latencies {
@@ -148,6 +149,7 @@ async function main(input: CloneInput): Promise<void> {
   const read = new Direction();
   const write = new Direction();
   const sync = new Latencies();
+  const loop = new Latencies();
   const depth = [0, 0, 0, 0, 0, 0, 0];
   const depthOf = Array.from({ length: job.iodepth + 1 }, (_, d) => depthBucket(d));
 
@@ -178,11 +180,20 @@ async function main(input: CloneInput): Promise<void> {
   const schedule = () => { nextEvent = Math.min(ramping ? startMs : nextSample, nextProgress, endMs); };
   schedule();
 
+  // How long the loop stands still: a timer of our own (perf_hooks' monitorEventLoopDelay
+  // records nothing while the loop never runs, the worst case).
+  let lastTick = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    loop.record(Math.max(0, Math.round((now - lastTick - LOOP_TICK_MS) * 1e6)));
+    lastTick = now;
+  }, LOOP_TICK_MS);
+
   // Everything that is due by time, out of the per-I/O path.
   const event = (now: number) => {
     if (ramping && now >= startMs) {
       ramping = false;
-      read.reset(); write.reset(); sync.reset();
+      read.reset(); write.reset(); sync.reset(); loop.reset();
       depth.fill(0);
       remaining = totalIos;
       nextSample = startMs + SAMPLE_MS;
@@ -259,13 +270,16 @@ async function main(input: CloneInput): Promise<void> {
   };
   await Promise.all(bufs.map(lane));
   const endedMs = performance.now();
+  // The first tick after the work: it records how long the loop waited for it.
+  await new Promise(resolve => setTimeout(resolve, LOOP_TICK_MS));
+  clearInterval(ticker);
   post({ type: 'finished' });
   shared[slot] = ios;
 
   if (ramping) startMs = goMs; // stopped during the ramp: report the ramp's I/O, all there is
   const result: CloneResult = {
     clone: input.clone, engine: engine.name, read: read.result(startMs), write: write.result(startMs),
-    sync: sync.summary(), depth, elapsedMs: endedMs - goMs, error, errorMessage,
+    sync: sync.summary(), loop: loop.summary(), depth, elapsedMs: endedMs - goMs, error, errorMessage,
   };
   await fh?.close().catch(fail);
   await engine.close();

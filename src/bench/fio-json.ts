@@ -142,6 +142,8 @@ function fioJob(e: Entry, totals: GroupTotals) {
     write: direction(e.write, totals.write),
     trim: direction(noIo(), 0), // no engine trims
     sync: { total_ios: e.sync.n, lat_ns: latency(e.sync, true) },
+    // ioengine's own (fio's tools pass over keys they do not know): how late the event loop ran
+    'ioengine loop delay_ns': latency(e.loop, true),
     job_runtime: e.jobRuntimeMs,
     usr_cpu: (e.userMs * 100) / cpuBase,
     sys_cpu: (e.systemMs * 100) / cpuBase,

@@ -69,6 +69,12 @@ export interface CloneResult {
   read: DirectionResult;
   write: DirectionResult;
   sync: SyncResult;
+  /**
+   * How late the clone's event loop ran while it worked: each tick of a 1 ms timer, its delay
+   * past due (ns), the wait up to the first tick after the work included (an engine that never
+   * lets the loop run shows the whole run as one delay)
+   */
+  loop: SyncResult;
   /** submissions by how many I/Os were in flight: 1, 2, 4, 8, 16, 32, >=64 (fio's iodepth_level) */
   depth: number[];
   /** ms from go to the end of the clone's I/O, ramp included */

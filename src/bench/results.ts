@@ -50,6 +50,8 @@ export interface Entry {
   read: DirectionStats;
   write: DirectionStats;
   sync: Latency;
+  /** how late the event loop ran, tick by tick (protocol.ts CloneResult.loop) */
+  loop: Latency;
   /** fio's job_runtime: ms of measured time, added over the clones */
   jobRuntimeMs: number;
   elapsedMs: number;
@@ -122,6 +124,7 @@ function entry(parts: Part[], pass: number, engineAsked: string): Entry {
     read: mergeDirection(parts.map(p => p.clone.read)),
     write: mergeDirection(parts.map(p => p.clone.write)),
     sync: mergeLatency(parts.map(p => p.clone.sync)),
+    loop: mergeLatency(parts.map(p => p.clone.loop)),
     jobRuntimeMs: parts.reduce((s, p) => s + measuredMs(p.clone), 0),
     elapsedMs: Math.max(...parts.map(p => p.clone.elapsedMs)),
     userMs: sum('userMs'),

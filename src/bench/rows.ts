@@ -1,6 +1,6 @@
 // One line of the comparison table: a job on one engine (or fio's reference run of it), reduced
 // to the figures that rank engines: IOPS, bandwidth, latency percentiles, CPU and context
-// switches per operation.
+// switches per operation, and how late the event loop ran meanwhile.
 import { descriptor } from '../engines/registry.js';
 import { latencyHistogram } from './histogram.js';
 import type { Job } from './plan.js';
@@ -19,6 +19,9 @@ export interface Row {
   p999: number;
   cpuPerOpUs: number;
   ctxPerOp: number;
+  /** ns the event loop ran late: p99 and the longest (undefined for fio, which has no loop) */
+  loopP99?: number;
+  loopMax?: number;
   usrPercent: number;
   sysPercent: number;
   failed?: string;
@@ -48,6 +51,8 @@ function rowOfEntry(job: Job, e: Entry): Row {
     p999: ios ? hist.getValueAtPercentile(99.9) : 0,
     cpuPerOpUs: ios ? (cpuMs * 1000) / ios : 0,
     ctxPerOp: ios ? e.ctx / ios : 0,
+    loopP99: e.loop.n ? e.loop.hist.getValueAtPercentile(99) : 0,
+    loopMax: e.loop.max,
     usrPercent: e.jobRuntimeMs ? (e.userMs * 100 * e.clones) / e.jobRuntimeMs : 0,
     sysPercent: e.jobRuntimeMs ? (e.systemMs * 100 * e.clones) / e.jobRuntimeMs : 0,
     failed: e.error ? `error ${e.error}: ${e.errorMessage ?? ''}` : undefined,

@@ -51,18 +51,20 @@ export function comparisonText(rows: Row[]): string {
     ];
     const best = ranked[0]?.iops ?? 0;
     const cells = (r: Row, rank: string): string[] => r.failed && r.iops === 0
-      ? [rank, r.label, '-', '-', '-', '-', '-', '-', '-', '-', '-', `failed: ${r.failed}`]
+      ? [rank, r.label, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `failed: ${r.failed}`]
       : [rank, r.label, SI(r.iops), `${bytes(r.bwBytes)}/s`, best ? `${((100 * r.iops) / best).toFixed(0)}%` : '-',
         duration(r.p50), duration(r.p99), duration(r.p999), `${r.cpuPerOpUs.toFixed(2)}us`, `${(r.usrPercent + r.sysPercent).toFixed(0)}%`, r.ctxPerOp.toFixed(2),
+        r.loopP99 === undefined ? '-' : duration(r.loopP99), r.loopMax === undefined ? '-' : duration(r.loopMax),
         r.kind === 'baseline' ? '(no I/O: the bench\'s own cost)' : r.kind === 'reference' ? '(fio, native reference)' : r.failed ? r.failed : ''];
     const body = [...ranked.map((r, i) => cells(r, String(i + 1))), ...other.map(r => cells(r, ''))];
     out.push(`${job.name}: ${job.description ? `${job.description}; ` : ''}${describe(job)}`);
-    out.push(table(['#', 'engine', 'IOPS', 'BW', 'vs 1st', 'p50', 'p99', 'p99.9', 'CPU/op', 'CPU', 'ctx/op', ''], body,
-      [true, false, true, true, true, true, true, true, true, true, true, false]).replace(/^/gm, '  '));
+    out.push(table(['#', 'engine', 'IOPS', 'BW', 'vs 1st', 'p50', 'p99', 'p99.9', 'CPU/op', 'CPU', 'ctx/op', 'loop p99', 'loop max', ''], body,
+      [true, false, true, true, true, true, true, true, true, true, true, true, true, false]).replace(/^/gm, '  '));
     out.push('');
   }
   out.push('IOPS and BW over the measured time; p50/p99/p99.9: latency of one operation, call to settled promise;');
-  out.push('CPU/op: user+system CPU of the job\'s process per operation; CPU: of one core; ctx/op: context switches per operation.');
+  out.push('CPU/op: user+system CPU of the job\'s process per operation; CPU: of one core; ctx/op: context switches per operation;');
+  out.push('loop p99/max: how late the event loop ran while the job worked (a 1 ms timer\'s delay; the wait for its first tick after the work included).');
   return out.join('\n');
 }
 

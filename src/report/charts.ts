@@ -22,7 +22,7 @@ export interface Dataset {
 export interface ChartSpec {
   /** the canvas's id */
   id: string;
-  kind: 'throughput' | 'latency' | 'cpu' | 'sweep';
+  kind: 'throughput' | 'latency' | 'cpu' | 'loop' | 'sweep';
   title: string;
   labels: string[];
   datasets: Dataset[];
@@ -89,6 +89,27 @@ function cpu(w: Workload): ChartSpec {
   };
 }
 
+/** How late the event loop ran while each engine worked: what the throughput cost everything else. */
+function loop(w: Workload): ChartSpec | undefined {
+  const rows = drawn(w).filter(r => r.loopDelay && r.kind !== 'reference');
+  if (rows.length === 0) return undefined;
+  const colors = rows.map(r => engineColor(r.engine));
+  return {
+    id: `${w.id}-loop`,
+    kind: 'loop',
+    title: 'Event loop delay (p50, p99, longest)',
+    labels: rows.map(r => r.label),
+    datasets: [
+      { label: 'p50', data: rows.map(r => r.loopDelay!.p50 || null), color: colors.map(c => withAlpha(c, 0.3)) },
+      { label: 'p99', data: rows.map(r => r.loopDelay!.p99 || null), color: colors.map(c => withAlpha(c, 0.6)) },
+      { label: 'longest', data: rows.map(r => r.loopDelay!.max || null), color: colors },
+    ],
+    unit: 'ns',
+    log: true,
+    colors,
+  };
+}
+
 function sweep(s: Sweep): ChartSpec {
   const values = s.lines.flatMap(l => l.iops).filter((v): v is number => v !== null && v > 0);
   return {
@@ -106,7 +127,9 @@ function sweep(s: Sweep): ChartSpec {
 }
 
 function workloadCharts(w: Workload): ChartSpec[] {
-  return drawn(w).length ? [throughput(w), latency(w), cpu(w)] : [];
+  if (!drawn(w).length) return [];
+  const delay = loop(w);
+  return delay ? [throughput(w), latency(w), cpu(w), delay] : [throughput(w), latency(w), cpu(w)];
 }
 
 export function chartSpecs(model: ReportModel): ChartSpec[] {

@@ -84,12 +84,13 @@ function figure(spec: ChartSpec, caption: string, heightPx: number): string {
 const barHeight = (spec: ChartSpec) => Math.max(280, 70 + 34 * spec.labels.length);
 
 function workloadSection(w: Workload, charts: Map<string, ChartSpec>): string {
-  const [tp, lat, cpu] = ['throughput', 'latency', 'cpu'].map(k => charts.get(`${w.id}-${k}`));
+  const [tp, lat, cpu, loop] = ['throughput', 'latency', 'cpu', 'loop'].map(k => charts.get(`${w.id}-${k}`));
   const height = Math.max(...[tp, cpu].map(c => (c ? barHeight(c) : 0)));
   const figures = [
     tp && figure(tp, w.metric === 'bw' ? 'Bandwidth per engine' : 'IOPS per engine', height),
     lat && figure(lat, 'Latency percentiles (log scale)', height),
     cpu && figure(cpu, 'CPU time per operation: user + system', height),
+    loop && figure(loop, 'Event loop delay meanwhile (log scale)', height),
   ].filter(Boolean);
   return `<section class="workload" id="${w.id}"><h2>${esc(w.jobname)}</h2>`
     + (w.description ? `<p class="desc">${esc(w.description)}</p>` : '')
@@ -187,6 +188,7 @@ ${body}
 <dt>latency</dt><dd>of one operation, from the call to the settled promise (fio's lat), at fio's percentiles p1 to p99.99, on a log scale; fio's reference rows show fio's own lat.</dd>
 <dt>CPU/op</dt><dd>user and system CPU time of the job's process (all its threads) per operation; CPU: the same as a percentage of one core.</dd>
 <dt>ctx/op</dt><dd>context switches per operation.</dd>
+<dt>event loop delay</dt><dd>how late a 1 ms timer on the job's event loop ran while the engine worked (p50, p99, the longest; the wait for its first tick after the work included): the time timers, sockets and everything else on that loop stood still. An engine that completes work inline (sync, cached reads on io_uring and linux-aio) buys its speed with this.</dd>
 <dt>sync</dt><dd>blocks on every call: the bench runs it at iodepth 1 whatever the workload asks, as fio does for psync.</dd>
 <dt>null</dt><dd>an engine that completes every operation without I/O: the bench's own cost, shown as the baseline and left out of the throughput charts.</dd>
 </dl>

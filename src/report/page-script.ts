@@ -40,10 +40,11 @@ export function drawCharts(specs) {
       },
       grid: { color: c => (c.tick && c.tick.label === '' ? '#f3f3f3' : '#e0e0e0') },
     };
-    const tooltip = { callbacks: { label: c => (c.dataset.label ? c.dataset.label + ': ' : '') + format(spec.unit, c.parsed[spec.kind === 'throughput' || spec.kind === 'cpu' ? 'x' : 'y']) } };
+    const tooltip = { callbacks: { label: c => (c.dataset.label ? c.dataset.label + ': ' : '') + format(spec.unit, c.parsed[spec.kind === 'throughput' || spec.kind === 'cpu' || spec.kind === 'loop' ? 'x' : 'y']) } };
     let config;
-    if (spec.kind === 'throughput' || spec.kind === 'cpu') {
+    if (spec.kind === 'throughput' || spec.kind === 'cpu' || spec.kind === 'loop') {
       const stacked = spec.kind === 'cpu';
+      const shade = (text, alpha, i) => ({ text, fillStyle: 'rgba(85, 85, 85, ' + alpha + ')', strokeStyle: 'rgba(85, 85, 85, ' + alpha + ')', lineWidth: 0, datasetIndex: i });
       config = {
         type: 'bar',
         data: {
@@ -56,11 +57,10 @@ export function drawCharts(specs) {
           plugins: {
             tooltip,
             legend: stacked
-              ? { position: 'bottom', labels: { boxWidth: 14, generateLabels: () => [
-                { text: 'user', fillStyle: '#555', strokeStyle: '#555', lineWidth: 0, datasetIndex: 0 },
-                { text: 'system (lighter)', fillStyle: 'rgba(85, 85, 85, 0.4)', strokeStyle: 'rgba(85, 85, 85, 0.4)', lineWidth: 0, datasetIndex: 1 },
-              ] } }
-              : { display: false },
+              ? { position: 'bottom', labels: { boxWidth: 14, generateLabels: () => [shade('user', 1, 0), shade('system (lighter)', 0.4, 1)] } }
+              : spec.kind === 'loop'
+                ? { position: 'bottom', labels: { boxWidth: 14, generateLabels: () => [shade('p50 (lightest)', 0.3, 0), shade('p99', 0.6, 1), shade('longest', 1, 2)] } }
+                : { display: false },
           },
         },
       };

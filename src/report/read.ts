@@ -34,6 +34,8 @@ export interface FioJob {
   ctx?: number;
   /** ms of measured time */
   job_runtime?: number;
+  /** ioengine's own: how late the event loop ran (ns) while the job worked */
+  'ioengine loop delay_ns'?: { max?: number; N?: number; percentile?: Percentiles };
 }
 
 export interface BenchJson {

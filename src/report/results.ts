@@ -29,6 +29,8 @@ export interface Result {
   /** user + system CPU, percent of one core (clones added up) */
   cpuPercent: number;
   ctxPerOp: number;
+  /** ns the event loop ran late while the job worked: p50, p99, the longest (undefined: not measured, as for fio) */
+  loopDelay?: { p50: number; p99: number; max: number };
   error?: string;
 }
 
@@ -38,6 +40,14 @@ const key = (p: number) => p.toFixed(6);
 function percentilesOf(d: FioDirection): Percentiles {
   const lat = d.lat_ns?.percentile;
   return lat && Object.keys(lat).length ? lat : d.clat_ns?.percentile ?? {};
+}
+
+/** The loop's delay across clones: the worst clone's figures (the loop of each clone is its own thread's). */
+function loopDelayOf(parts: FioJob[]): Result['loopDelay'] {
+  const measured = parts.map(p => p['ioengine loop delay_ns']).filter(l => l && typeof l.max === 'number' && l.N);
+  if (measured.length === 0) return undefined;
+  const at = (p: number) => Math.max(...measured.map(l => Number(l!.percentile?.[key(p)] ?? 0)));
+  return { p50: at(50), p99: at(99), max: Math.max(...measured.map(l => l!.max!)) };
 }
 
 export function resultOf(parts: FioJob[], label: string, engine: string, kind: Kind, file: string): Result {
@@ -65,6 +75,7 @@ export function resultOf(parts: FioJob[], label: string, engine: string, kind: K
     sysUsPerOp: ios ? (cpuMs('sys_cpu') * 1000) / ios : 0,
     cpuPercent: parts.reduce((s, p) => s + (p.usr_cpu ?? 0) + (p.sys_cpu ?? 0), 0),
     ctxPerOp: ios ? parts.reduce((s, p) => s + (p.ctx ?? 0), 0) / ios : 0,
+    loopDelay: loopDelayOf(parts),
     error: failed ? `error ${failed.error}${failed['error message'] ? `: ${failed['error message']}` : ''}` : undefined,
   };
 }
