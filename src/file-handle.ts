@@ -48,6 +48,9 @@ type Start = (backend: Backend, fd: number, done: Done) => void;
 
 let handles = 0;
 
+/** chmod() has no default mode: node refuses none at all. */
+const invalidMode = (mode: unknown): never => { throw invalidArgType('mode', 'of type number', mode); };
+
 export class FileHandle extends EventEmitter {
   readonly #engine: HandleOwner;
   #fd: number;
@@ -336,7 +339,7 @@ export class FileHandle extends EventEmitter {
     try {
       validateWriteData(data);
       const { encoding, signal } = fileOptions(options, { encoding: 'utf8' });
-      return writeWhole(this, data, encoding ?? 'utf8', signal).then(() => undefined);
+      return writeWhole(this, data, encoding ?? 'utf8', signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -349,7 +352,7 @@ export class FileHandle extends EventEmitter {
 
   chmod(mode: string | number): Promise<void> {
     try {
-      const m = parseMode(mode, 0);
+      const m = parseMode(mode ?? invalidMode(mode), 0);
       return this.#onFd('fchmod', (fd, cb) => fs.fchmod(fd, m, cb));
     } catch (err) {
       return Promise.reject(err);
@@ -401,6 +404,7 @@ export class FileHandle extends EventEmitter {
     if (!this.#closing) {
       if (this.#fd < 0) return;
       this.#closing = this.#closeWith(this.#engine.backend());
+      this.emit('close'); // when the close begins, as node's FileHandle
     }
     try {
       await this.#closing;
@@ -411,7 +415,10 @@ export class FileHandle extends EventEmitter {
 
   /** @internal The engine is closing: close this file through it even though it refuses new work. */
   closeForEngine(): Promise<void> {
-    this.#closing ??= this.#closeWith(this.#engine.backendForClose());
+    if (!this.#closing) {
+      this.#closing = this.#closeWith(this.#engine.backendForClose());
+      this.emit('close');
+    }
     return this.#closing.catch(() => {});
   }
 
@@ -426,6 +433,5 @@ export class FileHandle extends EventEmitter {
     } finally {
       this.#engine.track(this, false);
     }
-    this.emit('close');
   }
 }

@@ -8,7 +8,8 @@ export interface FileOptions {
   signal: AbortSignal | undefined;
   flag: string | number | undefined;
   mode: string | number | undefined;
-  flush: boolean;
+  /** writeFile's: checked there */
+  flush: unknown;
 }
 
 export function fileOptions(options: unknown, defaults: { encoding?: BufferEncoding; flag?: string; mode?: number }): FileOptions {
@@ -16,16 +17,16 @@ export function fileOptions(options: unknown, defaults: { encoding?: BufferEncod
   if (options === null || options === undefined || typeof options === 'function') o = {};
   else if (typeof options === 'string') o = { encoding: options };
   else if (typeof options === 'object') o = options as Record<string, unknown>;
-  else throw invalidArgType('options', 'one of type string or an instance of Object', options);
-  const encoding = o.encoding === undefined ? defaults.encoding : o.encoding === null || o.encoding === 'buffer' ? undefined : o.encoding;
-  if (encoding !== undefined && (typeof encoding !== 'string' || !Buffer.isEncoding(encoding)))
-    throw invalidArgValue('encoding', encoding, 'is invalid encoding');
-  if (o.flush !== undefined && typeof o.flush !== 'boolean') throw invalidArgType('options.flush', 'of type boolean', o.flush);
+  else throw invalidArgType('options', 'of type string or an instance of Object', options);
+  // As node's assertEncoding: a falsy encoding (null, '') means bytes; 'buffer' too.
+  const raw = o.encoding === undefined ? defaults.encoding : o.encoding;
+  if (raw && raw !== 'buffer' && (typeof raw !== 'string' || !Buffer.isEncoding(raw))) throw invalidArgValue('encoding', raw, 'is invalid encoding');
+  const encoding = raw && raw !== 'buffer' ? raw : undefined;
   return {
     encoding: encoding as BufferEncoding | undefined,
     signal: validateSignal(o.signal),
     flag: (o.flag as string | number | undefined) || defaults.flag,
     mode: (o.mode as string | number | undefined) ?? defaults.mode,
-    flush: o.flush === true,
+    flush: o.flush as boolean | undefined ?? false,
   };
 }

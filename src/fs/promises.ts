@@ -3,21 +3,28 @@
 // lstat, unlink, rmdir, rename, mkdir) runs on it; the rest is node's own, passed through. The
 // functions exported by name use one shared `auto` engine, made on first use (it keeps nothing
 // alive while idle); fsOn(engine) gives the same functions on an engine of your choosing.
-import nodeFsp from 'node:fs/promises';
+import nodeFspLive from 'node:fs/promises';
 import type { BigIntStats, Stats } from 'node:fs';
 import type { Engine } from '../engine.js';
 import { createEngine } from '../index.js';
 import { FileHandle } from '../file-handle.js';
-import { stackFromHere } from '../errors.js';
+import { invalidArgType, stackFromHere } from '../errors.js';
 import { statFields, toStatsAndFree } from '../stats.js';
 import { validateObject, validatePath } from '../validate.js';
 import { constants } from 'node:fs';
 import { parseFlags, parseMode } from '../flags.js';
 import type { Start } from '../operation.js';
 import { fileOptions } from './options.js';
-import { checkAborted, readWhole, validateWriteData, writeWhole, type WriteData } from './whole-file.js';
+import { checkAborted, readWhole, validateWriteData, writeWhole, type WriteData, type WriteProgress } from './whole-file.js';
 
 type PathLike = string | Buffer | URL;
+
+/**
+ * node's own functions, taken when this module loads: ioengine/register later puts ours in
+ * node:fs/promises' object, and ours call node's for what they pass through (they would call
+ * themselves).
+ */
+const nodeFsp = { ...nodeFspLive };
 
 /** node:fs/promises' functions, on one engine. */
 export function fsOn(engine: Engine | string = 'auto') {
@@ -59,20 +66,31 @@ export function fsOn(engine: Engine | string = 'auto') {
   async function writeFile(path: PathLike | FileHandle, data: WriteData, options?: unknown, dflt = 'w'): Promise<void> {
     const { encoding, signal, flag, mode, flush } = fileOptions(options, { encoding: 'utf8', flag: dflt, mode: 0o666 });
     validateWriteData(data);
-    if (path instanceof FileHandle) return void (await writeWhole(path, data, encoding ?? 'utf8', signal));
+    if (typeof flush !== 'boolean') throw invalidArgType('options.flush', 'of type boolean', flush);
+    if (path instanceof FileHandle) return await writeWhole(path, data, encoding ?? 'utf8', signal);
     checkAborted(signal);
-    // Not O_TRUNC: write, then cut the file to what was written. ext4 (auto_da_alloc) writes a
-    // file back at close() when it was truncated to zero and written again: 8 to 9x slower for
-    // small files here. A file that is no regular file (EINVAL) has nothing to cut, as O_TRUNC
-    // ignores it.
+    // Not O_TRUNC: write, then cut the file to what was written (also when the write fails
+    // midway, as O_TRUNC would have left it). ext4 (auto_da_alloc) writes a file back at close()
+    // when it was truncated to zero and written again: 8 to 9x slower for small files here.
+    // A file that is no regular file (EINVAL) has nothing to cut, as O_TRUNC ignores it.
     const flags = parseFlags(flag);
-    const cut = (flags & constants.O_TRUNC) !== 0 && (flags & constants.O_APPEND) === 0;
+    const cut = (flags & constants.O_TRUNC) !== 0 && (flags & (constants.O_APPEND | constants.O_EXCL)) === 0 && (flags & 3) !== constants.O_RDONLY;
     try {
       const handle = await on().open(path, cut ? flags & ~constants.O_TRUNC : flags, mode);
-      const written = writeWhole(handle, data, encoding ?? 'utf8', signal, cut ? 0 : null).then(async total => {
-        if (cut) await handle.truncate(total).catch(err => { if (err.code !== 'EINVAL') throw err; });
+      const progress: WriteProgress = { at: cut ? 0 : null, written: 0 };
+      const written = (async () => {
+        let failed = false;
+        try {
+          await writeWhole(handle, data, encoding ?? 'utf8', signal, progress);
+        } catch (err) {
+          failed = true;
+          throw err;
+        } finally {
+          // the write's own error, if any, is the one to tell
+          if (cut) await handle.truncate(progress.written).catch(err => { if (!failed && err.code !== 'EINVAL') throw err; });
+        }
         if (flush) await handle.sync();
-      });
+      })();
       return await closing(handle, written);
     } catch (err) {
       throw stackFromHere(err);

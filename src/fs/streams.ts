@@ -2,7 +2,9 @@
 // these are ioengine's, built on the engine, with fs.ReadStream's and fs.WriteStream's options.
 // The read stream keeps several reads in flight (read-ahead) and hands each buffer on only once
 // its read has completed; destroy() waits for the reads in flight before it closes the file.
+import type { EventEmitter } from 'node:events';
 import { Readable, Writable } from 'node:stream';
+import { markAsUntransferable } from 'node:worker_threads';
 import { invalidArgValue, outOfRange } from '../errors.js';
 import { validateInteger, validateObject, validateSignal, type Bytes } from '../validate.js';
 
@@ -14,7 +16,7 @@ export interface StreamHandle {
   close(): Promise<void>;
 }
 
-const READ_AHEAD = 2;          // reads in flight at most
+const READ_AHEAD = 2;          // reads in flight at most, at positions
 const READ_UNIT = 256 * 1024;  // bytes a read asks for at least: its buffer is cut into highWaterMark chunks
 
 export interface ReadStreamOptions {
@@ -53,6 +55,8 @@ function range(o: Record<string, unknown>): { start: number | undefined; end: nu
 /** One read of the read-ahead: filled in when it completes. */
 interface Ahead {
   buffer: Buffer;
+  /** where it reads (null: the handle's current position) */
+  position: number | null;
   done: boolean;
   bytesRead: number;
   error?: Error;
@@ -64,18 +68,18 @@ export class FileReadStream extends Readable {
   readonly #chunk: number;
   readonly #unit: number;
   readonly #autoClose: boolean;
-  /** Where the next read starts; undefined: at the handle's current position. */
+  /** Where the next read starts; undefined: at the handle's current position (one read at a time). */
   #position: number | undefined;
-  /** Bytes still to ask for (end is inclusive, as in node). */
-  #left: number;
   readonly #ahead: Ahead[] = [];
+  /** Reads made void by a short read before them: destroy() still waits for them. */
+  readonly #void: Promise<void>[] = [];
   #ended = false;
   bytesRead = 0;
   readonly start: number | undefined;
   readonly end: number;
   readonly pending = false;
 
-  constructor(handle: StreamHandle, options?: ReadStreamOptions | BufferEncoding) {
+  constructor(handle: StreamHandle & EventEmitter, options?: ReadStreamOptions | BufferEncoding) {
     const o = typeof options === 'string' ? { encoding: options } : validateObject(options, 'options');
     const encoding = validateEncoding(o.encoding);
     const highWaterMark = o.highWaterMark === undefined ? 64 * 1024 : validateInteger(o.highWaterMark, 'options.highWaterMark', 1);
@@ -84,13 +88,13 @@ export class FileReadStream extends Readable {
     this.#handle = handle;
     this.#chunk = highWaterMark;
     // Reads of several chunks at once: a buffer of its own costs ~2 µs, and a stream must hand
-    // on fresh memory (its reader may keep every chunk).
-    this.#unit = highWaterMark * Math.max(1, Math.floor(READ_UNIT / highWaterMark));
+    // on fresh memory (its reader may keep every chunk). At most 16 chunks a read.
+    this.#unit = highWaterMark * Math.min(16, Math.max(1, Math.floor(READ_UNIT / highWaterMark)));
     this.#autoClose = o.autoClose !== false;
     this.start = start;
     this.end = end;
     this.#position = start;
-    this.#left = end === Infinity ? Infinity : end - (start ?? 0) + 1;
+    endWithHandle(this, handle);
   }
 
   // Reads that completed while the stream was full are handed on first, then more are asked for.
@@ -98,14 +102,22 @@ export class FileReadStream extends Readable {
     this.#drain();
   }
 
-  /** Starts reads until READ_AHEAD are in flight or the range is all asked for. */
+  /** Bytes the next read asks for: a chunk first (a small file costs one), then whole units, up to end. */
+  #nextLength(): number {
+    const size = this.bytesRead === 0 && this.#ahead.length === 0 ? this.#chunk : this.#unit;
+    const left = this.#position !== undefined ? this.end - this.#position + 1 : this.end - this.bytesRead + 1;
+    return Math.min(size, left);
+  }
+
+  /** Starts reads: READ_AHEAD at positions, one at a time at the current position. */
   #fill(): void {
-    while (this.#ahead.length < READ_AHEAD && this.#left > 0 && !this.#ended && !this.destroyed) {
-      const length = Math.min(this.#unit, this.#left);
+    const depth = this.#position === undefined ? 1 : READ_AHEAD;
+    while (this.#ahead.length < depth && !this.#ended && !this.destroyed) {
+      const length = this.#nextLength();
+      if (length <= 0) break;
       const position = this.#position ?? null;
       if (this.#position !== undefined) this.#position += length;
-      this.#left -= length;
-      const a = { buffer: Buffer.allocUnsafeSlow(length), done: false, bytesRead: 0 } as Ahead;
+      const a = { buffer: Buffer.allocUnsafeSlow(length), position, done: false, bytesRead: 0 } as Ahead;
       a.settled = this.#handle.read(a.buffer, 0, length, position).then(
         r => { a.bytesRead = r.bytesRead; },
         (err: Error) => { a.error = err; },
@@ -115,27 +127,41 @@ export class FileReadStream extends Readable {
       });
       this.#ahead.push(a);
     }
-    if (this.#left <= 0 && this.#ahead.length === 0 && !this.#ended) this.#finish();
+    if (this.#ahead.length === 0 && !this.#ended && !this.destroyed && this.#nextLength() <= 0) this.#finish();
   }
 
   /** Hands on the reads that have completed, in order; then asks for more while there is room. */
   #drain(): void {
     while (this.#ahead.length > 0 && this.#ahead[0].done && !this.destroyed) {
-      const { buffer, bytesRead, error } = this.#ahead.shift()!;
-      if (error) return void this.destroy(error);
+      const a = this.#ahead.shift()!;
       if (this.#ended) continue;
-      if (bytesRead === 0) {
-        this.#finish(); // the end of the file (a short read before it said so already)
+      if (a.error) return void this.destroy(a.error);
+      if (a.bytesRead === 0) {
+        this.#finish(); // the end of the file
         continue;
       }
-      this.bytesRead += bytesRead;
-      // highWaterMark bytes a chunk, as node's streams hand them on; the stream may hold more
-      // than highWaterMark for a moment: push() says when it is full, and the next read waits.
-      let full = false;
-      for (let at = 0; at < bytesRead; at += this.#chunk) full = !this.push(buffer.subarray(at, Math.min(at + this.#chunk, bytesRead))) || full;
-      if (full) return; // _read() asks again
+      this.bytesRead += a.bytesRead;
+      if (a.bytesRead < a.buffer.length && a.position !== null) {
+        // A short read: the file ended there, or grew meanwhile. The reads after it are void;
+        // the next one starts right after these bytes.
+        for (const later of this.#ahead.splice(0)) this.#void.push(later.settled);
+        this.#position = a.position + a.bytesRead;
+      }
+      if (!this.#handOn(a)) return; // full: _read() asks again
     }
     if (!this.destroyed && !this.#ended) this.#fill();
+  }
+
+  /** push()es a read's bytes, highWaterMark at a time; false once the stream is full. */
+  #handOn(a: Ahead): boolean {
+    const n = a.bytesRead;
+    // A few bytes of a large buffer are copied, not sliced: the rest need not stay alive.
+    const bytes = n * 4 < a.buffer.length ? Buffer.from(a.buffer.subarray(0, n)) : a.buffer;
+    // Chunks that share a buffer cannot be transferred one by one: moving one would empty the others.
+    if (n > this.#chunk && bytes === a.buffer) markAsUntransferable(bytes.buffer);
+    let room = true;
+    for (let at = 0; at < n; at += this.#chunk) room = this.push(bytes.subarray(at, Math.min(at + this.#chunk, n))) && room;
+    return room;
   }
 
   #finish(): void {
@@ -145,7 +171,7 @@ export class FileReadStream extends Readable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // The reads in flight finish first: the kernel lets go of their buffers, then the file goes.
-    const reads = Promise.all(this.#ahead.map(a => a.settled)).then(() => void (this.#ahead.length = 0));
+    const reads = Promise.all([...this.#ahead.map(a => a.settled), ...this.#void]).then(() => void (this.#ahead.length = 0));
     closeAfter(reads, this.#autoClose ? this.#handle : undefined, error, callback);
   }
 }
@@ -159,7 +185,7 @@ export class FileWriteStream extends Writable {
   readonly start: number | undefined;
   readonly pending = false;
 
-  constructor(handle: StreamHandle, options?: WriteStreamOptions | BufferEncoding) {
+  constructor(handle: StreamHandle & EventEmitter, options?: WriteStreamOptions | BufferEncoding) {
     const o = typeof options === 'string' ? { encoding: options } : validateObject(options, 'options');
     const encoding = validateEncoding(o.encoding) ?? 'utf8';
     const highWaterMark = o.highWaterMark === undefined ? 16 * 1024 : validateInteger(o.highWaterMark, 'options.highWaterMark', 1);
@@ -168,6 +194,7 @@ export class FileWriteStream extends Writable {
     this.#autoClose = o.autoClose !== false;
     this.start = o.start === undefined ? undefined : validateInteger(o.start, 'start', 0);
     this.#position = this.start;
+    endWithHandle(this, handle);
   }
 
   /** Writes all of buffers (a short write goes on from where it stopped). */
@@ -199,6 +226,13 @@ export class FileWriteStream extends Writable {
   }
 }
 
+/** The file closed under a stream ends it, quietly, as node's streams do. */
+function endWithHandle(stream: Readable | Writable, handle: EventEmitter): void {
+  const end = () => stream.destroy();
+  handle.once('close', end);
+  stream.once('close', () => handle.off('close', end));
+}
+
 /** A stream's end: once `inflight` has settled, closes `handle` (autoClose), then calls back with the first error. */
 function closeAfter(inflight: Promise<unknown>, handle: StreamHandle | undefined, error: Error | null, callback: (error?: Error | null) => void): void {
   void inflight.then(() => {}, () => {}).then(async () => {
@@ -226,6 +260,6 @@ function skip(views: Bytes[], n: number): Bytes[] {
 }
 
 /** A handle's contents as a web ReadableStream of bytes (node's filehandle.readableWebStream()). */
-export function readableWebStream(handle: StreamHandle): ReadableStream<Uint8Array> {
+export function readableWebStream(handle: StreamHandle & EventEmitter): ReadableStream<Uint8Array> {
   return Readable.toWeb(new FileReadStream(handle, { autoClose: false })) as ReadableStream<Uint8Array>;
 }

@@ -6,7 +6,7 @@ import { constants } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { abortError, fileTooLarge, invalidArgType } from '../errors.js';
 import { freeStatFields, S, statFields } from '../stats.js';
-import { validateBuffer, type Bytes } from '../validate.js';
+import type { Bytes } from '../validate.js';
 
 /** What readFile and writeFile need of a handle (src/file-handle.ts). */
 export interface WholeFileHandle {
@@ -20,22 +20,6 @@ const IO_MAX = 2 ** 31 - 1;              // node's kIoMaxLength
 const UNKNOWN_SIZE_CHUNK = 64 * 1024;    // node's kReadFileUnknownBufferLength
 const READ_CHUNK = 512 * 1024;           // node's kReadFileBufferLength, for encoded reads
 const WRITE_CHUNK = 512 * 1024;          // node's kWriteFileMaxChunkSize
-
-// Small results are slices of a shared slab, as Buffer.allocUnsafe's pool does (its limit is
-// under 4 KiB): a Buffer of its own costs about 2 µs here, more than reading a cached 4 KiB file.
-const SLAB = 64 * 1024, SMALL = 4096;
-let slab: ArrayBuffer | undefined, slabUsed = SLAB;
-
-function resultBuffer(size: number): Buffer {
-  if (size > SMALL) return Buffer.allocUnsafeSlow(size);
-  if (slabUsed + size > SLAB) {
-    slab = new ArrayBuffer(SLAB);
-    slabUsed = 0;
-  }
-  const b = Buffer.from(slab!, slabUsed, size);
-  slabUsed += (size + 7) & ~7; // 8-aligned, as node's pool
-  return b;
-}
 
 export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError(signal.reason);
@@ -56,7 +40,7 @@ export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | u
   if (size > IO_MAX) throw fileTooLarge(size);
   if (size === 0) return readUnknown(h, encoding, signal);
   if (!encoding) {
-    const buffer = resultBuffer(size);
+    const buffer = Buffer.allocUnsafeSlow(size); // its own memory, as node's: transferable, .buffer of its size
     let total = 0;
     for (;;) {
       const { bytesRead } = await h.read(buffer, total, size - total, null);
@@ -105,36 +89,51 @@ function isIterable(data: unknown): data is Iterable<unknown> | AsyncIterable<un
 /** writeFile's data argument checked as node does, before the file is opened. */
 export function validateWriteData(data: unknown): asserts data is WriteData {
   if (typeof data === 'string' || ArrayBuffer.isView(data) || isIterable(data)) return;
-  throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, DataView, Iterable, AsyncIterable, or Stream', data);
+  throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
+}
+
+/** Where writeWhole writes and how far it got: the bytes written, even when it fails midway. */
+export interface WriteProgress {
+  /** the next byte's position, for a file just opened (null: the handle's current position) */
+  at: number | null;
+  written: number;
 }
 
 /**
- * Writes all of data, as node's writeFile: from the handle's current position (`at` null), or
- * from byte `at` of a file just opened. Returns the bytes written.
+ * Writes all of data, as node's writeFile (its abort points included): at the handle's current
+ * position, or from `progress.at` of a file just opened. A file that has no positions (a pipe,
+ * a terminal: ESPIPE) is written at its current position instead.
  */
-export async function writeWhole(h: WholeFileHandle, data: WriteData, encoding: BufferEncoding, signal: AbortSignal | undefined, at: number | null = null): Promise<number> {
+export async function writeWhole(h: WholeFileHandle, data: WriteData, encoding: BufferEncoding, signal: AbortSignal | undefined,
+  progress: WriteProgress = { at: null, written: 0 }): Promise<void> {
+  checkAborted(signal);
   if (typeof data === 'string' || ArrayBuffer.isView(data)) {
     const bytes = typeof data === 'string' ? Buffer.from(data, encoding) : data;
-    checkAborted(signal);
-    return writeAll(h, bytes, signal, at);
+    return writeAll(h, bytes, signal, progress, true);
   }
-  let total = 0;
   for await (const chunk of data as AsyncIterable<string | Bytes>) {
     checkAborted(signal);
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
-    validateBuffer(bytes, 'data');
-    total += await writeAll(h, bytes, signal, at === null ? null : at + total);
+    const bytes = ArrayBuffer.isView(chunk) ? chunk : Buffer.from(chunk as string, encoding);
+    await writeAll(h, bytes, signal, progress, false);
+    checkAborted(signal);
   }
-  return total;
 }
 
-async function writeAll(h: WholeFileHandle, bytes: Bytes, signal: AbortSignal | undefined, at: number | null): Promise<number> {
-  let done = 0;
+async function writeAll(h: WholeFileHandle, bytes: Bytes, signal: AbortSignal | undefined, progress: WriteProgress, abortBetween: boolean): Promise<void> {
   const length = bytes.byteLength;
-  while (done < length) {
-    if (done > 0) checkAborted(signal);
-    const { bytesWritten } = await h.write(bytes, done, Math.min(WRITE_CHUNK, length - done), at === null ? null : at + done);
+  for (let done = 0; done < length;) {
+    if (abortBetween) checkAborted(signal);
+    const n = Math.min(WRITE_CHUNK, length - done);
+    let bytesWritten: number;
+    try {
+      ({ bytesWritten } = await h.write(bytes, done, n, progress.at));
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ESPIPE' || progress.at === null) throw err;
+      progress.at = null; // no positions here: go on where the file is
+      continue;
+    }
     done += bytesWritten;
+    progress.written += bytesWritten;
+    if (progress.at !== null) progress.at += bytesWritten;
   }
-  return length;
 }
