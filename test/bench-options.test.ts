@@ -194,6 +194,7 @@ test('refusals: values the bench cannot use, each naming the option', () => {
     [['--iodepth=0'], [/'--iodepth'/]],
     [['--iodepth=many'], [/'--iodepth'/]],
     [['--numjobs=0'], [/'--numjobs'/]],
+    [['--numjobs=1000'], [/'--numjobs'/, /64/]],
     [['--rwmixread=101'], [/'--rwmixread'/]],
     [['--rwmixwrite=-5'], [/'--rwmixwrite'/]],
     [['--runtime=soon'], [/'--runtime'/]],

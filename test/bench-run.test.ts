@@ -209,3 +209,38 @@ test('the event loop\'s delay is measured for every engine: the sync engine stan
   assert.ok(loop('pool').max < loop('sync').max / 4, `pool's longest wait ${loop('pool').max} ns`);
   assert.ok(loop('pool').percentile?.['99.000000'] !== undefined);
 });
+
+test('SIGTERM and SIGHUP mid-run: the bench stops and leaves no temporary file behind', async () => {
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    const tmp = fs.mkdtempSync(path.join(dir, 'tmp-'));
+    // the default run lays out its file in the temp folder
+    const child = spawn(process.execPath, [CLI, 'bench', '--ioengine=null', '--runtime=30', '--eta=always'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+    let stderr = '';
+    const code = await new Promise<number | null>(resolve => {
+      child.stderr.on('data', d => {
+        stderr += d;
+        if (/[1-9]\d*k? IOPS/.test(stderr) && !child.killed) child.kill(signal);
+      });
+      child.on('exit', (c, s) => resolve(c ?? (s ? -1 : null)));
+    });
+    assert.equal(code, 128 + os.constants.signals[signal], stderr);
+    assert.deepEqual(fs.readdirSync(tmp).filter(f => f.startsWith('ioengine-bench-')), [], `${signal} left the bench's file`);
+  }
+});
+
+test('an --output that fails when written (/dev/full) keeps the results on stdout', async t => {
+  if (!fs.existsSync('/dev/full')) return t.skip('no /dev/full here');
+  const r = await bench(['--name=full', `--filename=${dir}/full.dat`, '--size=64k', '--ioengine=null', '--output-format=json', '--output=/dev/full']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--output=\/dev\/full: ENOSPC.*the results follow on stdout/);
+  assert.equal(JSON.parse(r.stdout).jobs[0].jobname, 'full');
+});
+
+test('what a job file holds is never sent to the terminal raw: escape sequences are shown as \\xNN', async () => {
+  const job = path.join(dir, 'evil.fio');
+  fs.writeFileSync(job, `[evil\x1b]2;pwned\x07]\nfilename=${dir}/evil.dat\nsize=64k\nioengine=null\nrw=sideways\x1b[31m\n`);
+  const r = await bench([job]);
+  assert.equal(r.code, 1);
+  assert.doesNotMatch(r.stderr + r.stdout, /\x1b|\x07/, 'a control character reached the terminal');
+  assert.match(r.stderr, /\\x1b/);
+});

@@ -2,6 +2,8 @@
 // report or a comparison, in fio's JSON on request, and the HTML report with --report. Returns the
 // exit status.
 import fs from 'node:fs';
+import os from 'node:os';
+import { printable } from '../fio/printable.js';
 import path from 'node:path';
 import { constants } from 'node:fs';
 import * as ioengine from '../index.js';
@@ -51,7 +53,7 @@ export function benchHelp(): string {
 }
 
 export async function bench(argv: readonly string[], io: BenchIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const err = (s: string) => io.stderr.write(`${s}\n`);
+  const err = (s: string) => io.stderr.write(`${printable(s)}\n`);
   let plan: Plan;
   const known = ioengine.engines();
   try {
@@ -99,6 +101,21 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
     }
   };
   process.on('SIGINT', onSigint);
+  // Asked to end (SIGTERM, SIGHUP: a closed terminal): no results to wait for, nothing left behind.
+  const onTerminate = (signal: NodeJS.Signals) => {
+    progress?.clear();
+    err(`ioengine bench: ${signal}: stopping, and removing its temporary files`);
+    for (const c of control.children) c.kill('SIGKILL');
+    cleanup(plan);
+    process.exit(128 + (os.constants.signals[signal] ?? 0));
+  };
+  process.on('SIGTERM', onTerminate);
+  process.on('SIGHUP', onTerminate);
+  const stopListening = () => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onTerminate);
+    process.off('SIGHUP', onTerminate);
+  };
 
   const startedAt = new Date();
   const references: Array<{ jobs: Job[]; run: FioRun }> = [];
@@ -124,7 +141,7 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
   } catch (e) {
     progress?.clear();
     cleanup(plan);
-    process.off('SIGINT', onSigint);
+    stopListening();
     if (e instanceof BenchUsageError) {
       err(`ioengine bench: ${e.message}`);
       return 1;
@@ -133,14 +150,25 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
   }
   progress?.clear();
   cleanup(plan);
-  process.off('SIGINT', onSigint);
+  stopListening();
 
   const entries = byPass(outcome.measured).flatMap(entriesOf);
   const json: Record<string, unknown> = fioJson({ globalOptions: plan.globalOptions, entries, startedAt });
   if (references.length) json['fio reference'] = references.map(r => ({ ioengine: r.run.fioEngine, error: r.run.error, jobs: r.run.jobs ?? [] }));
-  const text = plan.cli.outputFormat === 'json' ? `${JSON.stringify(json, null, 2)}\n` : normalText(plan, outcome.measured, entries, references);
-  if (plan.cli.output) fs.writeFileSync(plan.cli.output, text);
-  else io.stdout.write(text);
+  const text = plan.cli.outputFormat === 'json' ? `${JSON.stringify(json, null, 2)}\n` : printable(normalText(plan, outcome.measured, entries, references));
+  let outputFailed = false;
+  if (plan.cli.output) {
+    try {
+      fs.writeFileSync(plan.cli.output, text);
+    } catch (e) {
+      // Checked before the run, and failing now (a full disk, /dev/full): the results are not lost.
+      err(`ioengine bench: --output=${plan.cli.output}: ${(e as Error).message}; the results follow on stdout`);
+      io.stdout.write(text);
+      outputFailed = true;
+    }
+  } else {
+    io.stdout.write(text);
+  }
 
   let reportFailed = false;
   if (plan.cli.report) {
@@ -157,7 +185,7 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
 
   for (const f of outcome.failures) err(`ioengine bench: failed: ${f}`);
   if (outcome.interrupted) return 130;
-  return reportFailed || outcome.failures.length || entries.some(e => e.error) || references.some(r => r.run.error) ? 1 : 0;
+  return outputFailed || reportFailed || outcome.failures.length || entries.some(e => e.error) || references.some(r => r.run.error) ? 1 : 0;
 }
 
 /** Measured runs, split where the group or pass changes (runPlan reports them in that order). */

@@ -242,7 +242,8 @@ export const JOB_OPTIONS: OptionDef[] = [
   },
   { name: 'direct', help: '1: O_DIRECT (bypass the page cache)', flag: true, apply: (j, v) => { j.direct = parseBool(v); } },
   { name: 'buffered', help: '0: O_DIRECT (the opposite of direct)', flag: true, apply: (j, v) => { j.direct = !parseBool(v); } },
-  { name: 'numjobs', help: 'clones of the job, each in its own worker_thread with its own engine', apply: (j, v) => { j.numjobs = parseInteger(need('numjobs', v), 1, 1024); } },
+  // Each clone is a worker_thread with an engine of its own, some 10 MB or more: 1000 of them once grew past 10 GB.
+  { name: 'numjobs', help: 'clones of the job, each in its own worker_thread with its own engine (at most 64)', apply: (j, v) => { j.numjobs = parseInteger(need('numjobs', v), 1, 64); } },
   { name: 'runtime', aliases: ['timeout'], help: 'stop after this time (2, 2s, 500ms, 1m)', apply: (j, v) => { j.runtime = parseTime(need('runtime', v)); } },
   { name: 'time_based', help: 'run for the whole runtime, going over the file again', flag: true, apply: (j, v) => { j.time_based = parseBool(v); } },
   { name: 'ramp_time', help: 'run this long before measuring', apply: (j, v) => { j.ramp_time = parseTime(need('ramp_time', v)); } },

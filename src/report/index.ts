@@ -1,5 +1,6 @@
 // `ioengine report results.json [more.json …] -o report.html`, and what `bench --report` calls:
 // bench results in, one self-contained HTML page out.
+import { printable } from '../fio/printable.js';
 import fs from 'node:fs';
 import { chartSpecs } from './charts.js';
 import { pageHtml } from './html.js';
@@ -40,7 +41,7 @@ export function report(files: readonly string[], output: string, io: ReportIo = 
     writeReport(files.map(readBenchFile), output);
   } catch (err) {
     if (!(err instanceof ReportInputError)) throw err;
-    io.stderr.write(`ioengine report: ${err.message}\n`);
+    io.stderr.write(`ioengine report: ${printable(err.message)}\n`);
     return 1;
   }
   io.stdout.write(`report: ${output}\n`);
