@@ -269,3 +269,26 @@ test('a failed engine is listed with its error, not ranked', () => {
   assert.deepEqual(cmp.results.map(r => [r.label, r.rank, r.error]), [['sync', 1, undefined], ['libuv', undefined, 'error 5: EIO: i/o error'], ['null', undefined, undefined]]);
   assert.ok(renderReport([source(j)]).includes('failed: error 5: EIO: i/o error'));
 });
+
+test('fields of the wrong type are refused with the field named, never a stack', () => {
+  const cases: [string[], unknown, RegExp][] = [
+    [['ioengine version'], {}, /"ioengine version" should be a string/],
+    [['ioengine host', 'kernel'], 42, /"ioengine host"\."kernel" should be a string/],
+    [['ioengine host', 'memory'], 'x', /"memory" should be a number/],
+    [['jobs', '0', 'usr_cpu'], 'x', /jobs\[0\]\."usr_cpu" should be a number/],
+    [['jobs', '0', 'job options', 'ioengine'], 42, /"job options" should be an object of strings/],
+    [['jobs', '0', 'read', 'clat_ns', 'percentile', '50.000000'], 'x', /percentile" should be an object of numbers/],
+    [['jobs', '0', 'ioengine loop delay_ns', 'max'], [], /"max" should be a number/],
+  ];
+  for (const [at, value, message] of cases) {
+    const j = copy() as unknown as Record<string, any>;
+    let o = j;
+    for (const k of at.slice(0, -1)) o = o[k] ??= {};
+    o[at.at(-1)!] = value;
+    assert.throws(() => renderReport([{ file: 'f.json', json: checkBenchJson(j, 'f.json') }]), (err: Error) => {
+      assert.ok(err instanceof ReportInputError, `${at.join('.')}: ${err.stack}`);
+      assert.match(err.message, message);
+      return true;
+    });
+  }
+});
