@@ -132,6 +132,7 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
       completion_push(e, r);
       continue;
     }
+    if (r->op == OP_CLOSE) engine_file_closing(e, r->fd);
     e->kind->start(e, r);
   }
   if (e->kind->flush) e->kind->flush(e);

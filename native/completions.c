@@ -68,7 +68,10 @@ room_t completion_make_room(engine_t *e, int deliver) {
 
 void completion_record(engine_t *e, req_t *r) {
   // An open that completes while shutting down: nobody will get the fd, so do not leak it.
-  if (e->draining && r->op == OP_OPEN && r->result >= 0) close((int)r->result);
+  if (r->op == OP_OPEN && r->result >= 0) {
+    if (e->draining) close((int)r->result);
+    else engine_file_opened(e, (int)r->result);
+  }
   completion_note(e, r);
   e->inflight--;
   if (r->id < e->by_id_cap && e->by_id[r->id] == r) e->by_id[r->id] = NULL;

@@ -140,6 +140,11 @@ struct engine {
   req_t *free_reqs;                 // main thread only
   req_t **by_id;                    // requests in flight, by JS id (for cancelling one)
   size_t by_id_cap;
+
+  // Files this engine opened and JS has not closed (loop thread only): closed by the environment's
+  // cleanup, as node closes its own FileHandles, when a worker ends with files open.
+  int *open_fds;
+  size_t n_open_fds, cap_open_fds;
 };
 
 // completions.c
@@ -188,8 +193,12 @@ static inline unsigned ramp_budget(unsigned submitted) {
   return submitted * RAMP_GROWTH > RAMP_FIRST ? submitted * RAMP_GROWTH : RAMP_FIRST;
 }
 
-// addon.c: cancel, wait for everything in flight, release; from_js: also drop the JS references.
+// lifecycle.c: cancel, wait for everything in flight, release; from_js: also drop the JS
+// references (else, the environment is going: also close the files still open).
 void engine_shutdown(engine_t *e, int from_js);
+// lifecycle.c: a file the engine opened, and one JS is closing (the open files of engine_shutdown).
+void engine_file_opened(engine_t *e, int fd);
+void engine_file_closing(engine_t *e, int fd);
 
 // addon.c: a whole-number option of a JS options object, or dflt.
 uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t dflt);

@@ -3,6 +3,7 @@
 // from JS (destroy) or from the environment's async cleanup hook, so a process exiting or a
 // worker_thread terminated with operations in flight waits for them first.
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "addon.h"
 
@@ -10,6 +11,25 @@ engine_t *engine_unbox(napi_env env, napi_value v) {
   handle_box_t *box;
   if (napi_get_value_external(env, v, (void **)&box) != napi_ok || !box) return NULL;
   return box->engine;
+}
+
+void engine_file_opened(engine_t *e, int fd) {
+  if (e->n_open_fds == e->cap_open_fds) {
+    size_t cap = e->cap_open_fds ? 2 * e->cap_open_fds : 16;
+    int *grown = realloc(e->open_fds, cap * sizeof *grown);
+    if (!grown) return;  // this one is not closed for JS at the end; nothing else is lost
+    e->open_fds = grown;
+    e->cap_open_fds = cap;
+  }
+  e->open_fds[e->n_open_fds++] = fd;
+}
+
+void engine_file_closing(engine_t *e, int fd) {
+  for (size_t i = 0; i < e->n_open_fds; i++) {
+    if (e->open_fds[i] != fd) continue;
+    e->open_fds[i] = e->open_fds[--e->n_open_fds];
+    return;
+  }
 }
 
 static void free_engine(engine_t *e) {
@@ -20,6 +40,7 @@ static void free_engine(engine_t *e) {
   }
   pthread_mutex_destroy(&e->done_lock);
   free(e->by_id);
+  free(e->open_fds);
   napi_async_cleanup_hook_handle hook = e->cleanup;
   free(e);
   napi_remove_async_cleanup_hook(hook);
@@ -39,6 +60,9 @@ void engine_shutdown(engine_t *e, int from_js) {
   e->kind->stop(e);
   e->stopping = 1;
   completion_drain_pushed(e, 0);
+  // The environment is going with files still open (a worker terminated): nobody will close them.
+  if (!from_js) for (size_t i = 0; i < e->n_open_fds; i++) close(e->open_fds[i]);
+  e->n_open_fds = 0;
   if (from_js) {
     napi_delete_reference(e->env, e->on_complete);
     napi_delete_reference(e->env, e->sub_ref);

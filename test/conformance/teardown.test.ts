@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { assertBytes, assertCoded, conformance, describeChild, INDEX_URL, pattern, runNode, sentinel } from './engines.js';
+import { assertBytes, assertCoded, conformance, describeChild, INDEX_URL, openDescriptorsUnder, pattern, runNode, sentinel } from './engines.js';
 
 const BLOCK = 8192;
 
@@ -196,6 +196,29 @@ conformance('teardown', (test, kase) => {
     assert.equal(r.code, 0, describeChild(r));
     assert.equal((r.stdout.match(/^terminated \d$/gm) ?? []).length, 6, describeChild(r));
     assert.match(r.stdout, /^after 7 true$/m, describeChild(r));
+  });
+
+  test('a worker_thread terminated with files open leaves no descriptor open', { io: false, timeout: 30_000 }, async ({ t, dir }) => {
+    if (kase.name === 'sync' || kase.name === 'libuv') {
+      return t.skip(`the ${kase.name} engine opens files with node:fs, which does not close a terminated worker's descriptors either`);
+    }
+    const p = `${dir}/held`;
+    fs.writeFileSync(p, 'held open');
+    const { Worker } = await import('node:worker_threads');
+    const source = `
+      const { parentPort, workerData } = await import('node:worker_threads');
+      const { createEngine } = await import(workerData.index);
+      const engine = createEngine(workerData.engine);
+      globalThis.handles = [];
+      for (let i = 0; i < 5; i++) globalThis.handles.push(await engine.open(workerData.path, 'r'));
+      setInterval(() => {}, 1000); // alive until terminated
+      parentPort.postMessage('open');
+    `;
+    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(source)}`), { workerData: { index: INDEX_URL, engine: kase.name, path: p } });
+    await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    assert.equal(openDescriptorsUnder(dir).length, kase.io ? 5 : 0, 'the worker has its files open');
+    await worker.terminate();
+    assert.deepEqual(openDescriptorsUnder(dir), [], 'descriptors left open by the terminated worker');
   });
 
   test('process.exit() with operations in flight exits cleanly', { io: false, timeout: 30_000 }, async ({ file, dir }) => {
