@@ -86,6 +86,11 @@ export function outOfRange(name: string, range: string, value: unknown): CodedEr
   return coded(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${util.inspect(value)}`), 'ERR_OUT_OF_RANGE');
 }
 
+/** A closed FileHandle's answer, word for word node's: 'file closed', EBADF, the call's syscall, no errno. */
+export function fileClosed(syscall: string): CodedError & { syscall: string } {
+  return Object.assign(new Error('file closed'), { code: 'EBADF', syscall });
+}
+
 export function engineClosed(name: string): CodedError {
   return coded(new Error(`The ${name} engine is closed`), 'ERR_IOENGINE_CLOSED');
 }

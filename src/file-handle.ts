@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import fs, { type BigIntStats, type Stats } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import type { Backend, Done } from './engines/backend.js';
-import { abortError, errnoOf, invalidArgType, invalidArgValue, stackFromHere, systemError } from './errors.js';
+import { abortError, errnoOf, fileClosed, invalidArgType, invalidArgValue, stackFromHere, systemError } from './errors.js';
 import { InFlight, perform, transfer, type Context, type Transferred } from './operation.js';
 import { directAlignment, misaligned, type DirectAlignment } from './direct.js';
 import { S, STAT_FIELDS, statFields, toStatsAndFree } from './stats.js';
@@ -16,7 +16,6 @@ import { readWhole, validateWriteData, writeWhole, type WriteData } from './fs/w
 import { fileOptions } from './fs/options.js';
 import { byteLengthOf, validateBuffer, validateBufferArray, validateInteger, validateObject, validatePosition, validateRange, validateSignal, type Bytes } from './validate.js';
 
-const EBADF = errnoOf('EBADF');
 const EINVAL = errnoOf('EINVAL');
 
 export interface ReadResult<T extends Bytes = Buffer> { bytesRead: number; buffer: T }
@@ -102,7 +101,7 @@ export class FileHandle extends EventEmitter {
 
   /** One operation of this handle, through the core: admitted here (EBADF once closed), then run. */
   #run<T>(start: Start, ok: (result: number) => T, c: Context): Promise<T> {
-    if (this.#refuses()) return Promise.reject(systemError(EBADF, c.syscall));
+    if (this.#refuses()) return Promise.reject(fileClosed(c.syscall));
     if (c.signal?.aborted) return Promise.reject(abortError(c.signal.reason));
     let backend: Backend;
     try {
@@ -119,7 +118,7 @@ export class FileHandle extends EventEmitter {
     const syscall = write ? 'write' : 'read';
     const refused = this.#direct && misaligned(this.#direct, syscall, [buffer], offset, length, position);
     if (refused) return Promise.reject(refused);
-    if (this.#refuses()) return Promise.reject(systemError(EBADF, syscall));
+    if (this.#refuses()) return Promise.reject(fileClosed(syscall));
     let backend: Backend;
     try {
       backend = this.#engine.backend();
@@ -143,7 +142,7 @@ export class FileHandle extends EventEmitter {
    */
   #inSequence<T>(position: number, syscall: string, run: () => Promise<T>): Promise<T> {
     if (position !== -1) return run();
-    if (this.#closing || this.#fd < 0) return Promise.reject(systemError(EBADF, syscall));
+    if (this.#closing || this.#fd < 0) return Promise.reject(fileClosed(syscall));
     const result = this.#sequence.then(() => {
       this.#runningQueued = true;
       try {
@@ -244,6 +243,7 @@ export class FileHandle extends EventEmitter {
 
   #vectored<R>(write: boolean, buffers: unknown, position: unknown, options: unknown, ok: (result: number) => R): Promise<R> {
     const syscall = write ? 'write' : 'read';
+    if (this.#refuses()) return Promise.reject(fileClosed(write ? 'writev' : 'readv')); // node names the method here
     try {
       validateBufferArray(buffers);
       // The engine gets a copy of the list, taken now: emptying or refilling the caller's array
@@ -313,7 +313,7 @@ export class FileHandle extends EventEmitter {
 
   /** A call of node:fs on this handle's descriptor (what no engine does: chmod, chown, utimes, BigInt stats). */
   #onFd<T>(syscall: string, call: (fd: number, cb: (err: Error | null, value?: T) => void) => void): Promise<T> {
-    if (this.#refuses()) return Promise.reject(systemError(EBADF, syscall));
+    if (this.#refuses()) return Promise.reject(fileClosed(syscall));
     this.#inflight.begin();
     return new Promise<T>((resolve, reject) => call(this.#fd, (err, value) => {
       this.#inflight.end();
@@ -327,6 +327,7 @@ export class FileHandle extends EventEmitter {
   readFile(options: { encoding: BufferEncoding; signal?: AbortSignal } | BufferEncoding): Promise<string>;
   readFile(options?: unknown): Promise<Buffer | string> {
     try {
+      if (this.#refuses()) throw fileClosed('readFile');
       const { encoding, signal } = fileOptions(options, {});
       return readWhole(this, encoding, signal);
     } catch (err) {
@@ -337,6 +338,7 @@ export class FileHandle extends EventEmitter {
   /** Writes data from the current position, as node's filehandle.writeFile(). */
   writeFile(data: WriteData, options?: { encoding?: BufferEncoding | null; signal?: AbortSignal } | BufferEncoding | null): Promise<void> {
     try {
+      if (this.#refuses()) throw fileClosed('writeFile');
       validateWriteData(data);
       const { encoding, signal } = fileOptions(options, { encoding: 'utf8' });
       return writeWhole(this, data, encoding ?? 'utf8', signal);
@@ -370,7 +372,7 @@ export class FileHandle extends EventEmitter {
   }
 
   utimes(atime: string | number | Date, mtime: string | number | Date): Promise<void> {
-    return this.#onFd('futime', (fd, cb) => fs.futimes(fd, atime, mtime, cb));
+    return this.#onFd('futimes', (fd, cb) => fs.futimes(fd, atime, mtime, cb));
   }
 
   createReadStream(options?: ReadStreamOptions | BufferEncoding): FileReadStream {

@@ -131,6 +131,25 @@ conformance('errors', test => {
     });
   });
 
+  test('a closed handle answers as node\'s does: file closed, EBADF, the method\'s syscall, no errno', async ({ engine, dir }) => {
+    await sameAsNode(engine, dir, { f: 'data' }, async io => {
+      const h = await io.open('f', 'r+');
+      await h.close();
+      const calls: [string, () => Promise<unknown>][] = [
+        ['read', () => h.read(Buffer.alloc(4), 0, 4, 0)], ['write', () => h.write('x')], ['readv', () => h.readv([Buffer.alloc(2)])],
+        ['writev', () => h.writev([Buffer.from('x')])], ['stat', () => h.stat()], ['sync', () => h.sync()], ['datasync', () => h.datasync()],
+        ['truncate', () => h.truncate()], ['readFile', () => h.readFile()], ['writeFile', () => h.writeFile('x')], ['appendFile', () => h.appendFile('x')],
+        ['chmod', () => h.chmod(0o600)], ['utimes', () => h.utimes(1, 2)],
+      ];
+      const out: unknown[] = [];
+      for (const [name, call] of calls) {
+        const o = await outcome(call());
+        out.push([name, 'error' in o ? { ...o.error, message: ((await call().catch((e: unknown) => e)) as Error).message } : o]);
+      }
+      return out;
+    });
+  });
+
   test('a closed handle: every method rejects with EBADF, fd is -1, close() again resolves', { io: false }, async ({ engine, file }) => {
     const p = file('closed', 'abc');
     const fh = await engine.open(p, 'r+');
