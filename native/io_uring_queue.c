@@ -43,6 +43,33 @@ struct io_uring_sqe *uring_get_sqe(uring_t *u) {
   return sqe;
 }
 
+// The path operations, from the working directory (AT_FDCWD) as the blocking calls: the kernel
+// copies each path while it prepares the SQE, inside io_uring_enter.
+static void prep_by_path(struct io_uring_sqe *sqe, const req_t *r) {
+  sqe->fd = AT_FDCWD;
+  sqe->addr = (uint64_t)(uintptr_t)r->path;
+  switch (r->op) {
+    case OP_STAT:
+      sqe->opcode = IORING_OP_STATX;
+      sqe->statx_flags = (unsigned)r->flags & AT_SYMLINK_NOFOLLOW;
+      sqe->len = STAT_MASK;
+      sqe->off = (uint64_t)(uintptr_t)r->engine_data;  // the kernel writes the statx there
+      break;
+    case OP_UNLINK:
+      sqe->opcode = IORING_OP_UNLINKAT;
+      sqe->unlink_flags = (unsigned)r->flags & AT_REMOVEDIR;
+      break;
+    case OP_RENAME:
+      sqe->opcode = IORING_OP_RENAMEAT;
+      sqe->len = (unsigned)AT_FDCWD;  // the new path's directory
+      sqe->addr2 = (uint64_t)(uintptr_t)r->path2;
+      break;
+    default:  // OP_MKDIR
+      sqe->opcode = IORING_OP_MKDIRAT;
+      sqe->len = (unsigned)r->mode;
+  }
+}
+
 void uring_start(engine_t *e, req_t *r) {
   // fstat of an open file answers from its inode in memory, in well under a microsecond; the ring
   // would hand it to an io-wq thread (the kernel forces STATX async): two context switches.
@@ -90,39 +117,11 @@ void uring_start(engine_t *e, req_t *r) {
       sqe->fsync_flags = r->op == OP_FDATASYNC ? IORING_FSYNC_DATASYNC : 0;
       uring_use_fixed_file(u, sqe, r->fd);
       break;
-    case OP_FSTAT:
-      sqe->opcode = IORING_OP_STATX;
-      sqe->addr = (uint64_t)(uintptr_t)"";
-      sqe->statx_flags = AT_EMPTY_PATH;
-      sqe->len = STAT_MASK;
-      sqe->off = (uint64_t)(uintptr_t)r->engine_data;  // the kernel writes the statx there
-      break;
     case OP_STAT:
-      sqe->opcode = IORING_OP_STATX;
-      sqe->fd = AT_FDCWD;
-      sqe->addr = (uint64_t)(uintptr_t)r->path;
-      sqe->statx_flags = (unsigned)r->flags & AT_SYMLINK_NOFOLLOW;
-      sqe->len = STAT_MASK;
-      sqe->off = (uint64_t)(uintptr_t)r->engine_data;
-      break;
     case OP_UNLINK:
-      sqe->opcode = IORING_OP_UNLINKAT;
-      sqe->fd = AT_FDCWD;
-      sqe->addr = (uint64_t)(uintptr_t)r->path;
-      sqe->unlink_flags = (unsigned)r->flags & AT_REMOVEDIR;
-      break;
     case OP_RENAME:
-      sqe->opcode = IORING_OP_RENAMEAT;
-      sqe->fd = AT_FDCWD;
-      sqe->addr = (uint64_t)(uintptr_t)r->path;
-      sqe->len = (unsigned)AT_FDCWD;  // the new path's directory
-      sqe->addr2 = (uint64_t)(uintptr_t)r->path2;
-      break;
     case OP_MKDIR:
-      sqe->opcode = IORING_OP_MKDIRAT;
-      sqe->fd = AT_FDCWD;
-      sqe->addr = (uint64_t)(uintptr_t)r->path;
-      sqe->len = (unsigned)r->mode;
+      prep_by_path(sqe, r);
       break;
     case OP_FTRUNCATE:
       sqe->opcode = IORING_OP_FTRUNCATE_NUM;

@@ -22,7 +22,7 @@ unsigned uring_reap(uring_t *u, int deliver, unsigned max) {
       if (!r) continue;  // a cancel request's own completion
       r->result = cqe->res;
       if (r->op == OP_OPEN) uring_file_opened(u, (int)r->result);
-      if ((r->op == OP_FSTAT || r->op == OP_STAT) && r->result >= 0) stat_fill(r->stat, (const struct statx *)r->engine_data);
+      if (r->op == OP_STAT && r->result >= 0) stat_fill(r->stat, (const struct statx *)r->engine_data);
       // A multishot request (IORING_CQE_F_MORE) completes again: it stays until its last CQE.
       if (cqe->flags & IORING_CQE_F_MORE) completion_note(e, r);
       else completion_record(e, r);

@@ -163,10 +163,11 @@ fail:
 }
 
 // Which of the engine's operations this kernel's ring can do (the rest go to the pool engine).
+// fstat runs inline (uring_start), never on the ring: it needs only what every ring has.
 static const int OP_NEEDS[OP_COUNT] = {
     [OP_NOP] = IORING_OP_NOP,         [OP_READ] = IORING_OP_READ,     [OP_WRITE] = IORING_OP_WRITE,
     [OP_READV] = IORING_OP_READV,     [OP_WRITEV] = IORING_OP_WRITEV, [OP_FSYNC] = IORING_OP_FSYNC,
-    [OP_FDATASYNC] = IORING_OP_FSYNC, [OP_FSTAT] = IORING_OP_STATX,   [OP_FTRUNCATE] = IORING_OP_FTRUNCATE_NUM,
+    [OP_FDATASYNC] = IORING_OP_FSYNC, [OP_FSTAT] = IORING_OP_NOP,     [OP_FTRUNCATE] = IORING_OP_FTRUNCATE_NUM,
     [OP_OPEN] = IORING_OP_OPENAT,     [OP_CLOSE] = IORING_OP_CLOSE,   [OP_STAT] = IORING_OP_STATX,
     [OP_UNLINK] = IORING_OP_UNLINKAT, [OP_RENAME] = IORING_OP_RENAMEAT, [OP_MKDIR] = IORING_OP_MKDIRAT,
 };

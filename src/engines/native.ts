@@ -13,10 +13,10 @@ const COMPLETIONS = 1024; // pairs per delivery crossing
 const MAX_INLINE_ROUNDS = 256;
 
 const ECANCELED = errnoOf('ECANCELED');
+const EBADF = errnoOf('EBADF');
 
 /** A path as C takes it: UTF-8, NUL-terminated (validation refused paths with a NUL inside). */
 const cString = (path: string): Buffer => Buffer.from(`${path}\0`);
-const EBADF = errnoOf('EBADF');
 
 type Waiting = [Op, number, number, unknown, number, number, number, Done];
 

@@ -74,23 +74,13 @@ export function fsOn(engine: Engine | string = 'auto') {
     // when it was truncated to zero and written again: 8 to 9x slower for small files here.
     // A file that is no regular file (EINVAL) has nothing to cut, as O_TRUNC ignores it.
     const flags = parseFlags(flag);
-    const cut = (flags & constants.O_TRUNC) !== 0 && (flags & (constants.O_APPEND | constants.O_EXCL)) === 0 && (flags & 3) !== constants.O_RDONLY;
+    const cut = (flags & constants.O_TRUNC) !== 0 && (flags & (constants.O_APPEND | constants.O_EXCL)) === 0 && (flags & ACCESS_MODE) !== constants.O_RDONLY;
     try {
       const handle = await on().open(path, cut ? flags & ~constants.O_TRUNC : flags, mode);
       const progress: WriteProgress = { at: cut ? 0 : null, written: 0 };
-      const written = (async () => {
-        let failed = false;
-        try {
-          await writeWhole(handle, data, encoding ?? 'utf8', signal, progress);
-        } catch (err) {
-          failed = true;
-          throw err;
-        } finally {
-          // the write's own error, if any, is the one to tell
-          if (cut) await handle.truncate(progress.written).catch(err => { if (!failed && err.code !== 'EINVAL') throw err; });
-        }
-        if (flush) await handle.sync();
-      })();
+      let written = writeWhole(handle, data, encoding ?? 'utf8', signal, progress);
+      if (cut) written = cutAfter(handle, written, progress);
+      if (flush) written = written.then(() => handle.sync());
       return await closing(handle, written);
     } catch (err) {
       throw stackFromHere(err);
@@ -146,6 +136,20 @@ export function fsOn(engine: Engine | string = 'auto') {
     open, readFile, writeFile: async (path: PathLike | FileHandle, data: WriteData, options?: unknown) => await writeFile(path, data, options),
     appendFile, stat, lstat, unlink, rmdir, rename, mkdir,
   };
+}
+
+/** O_ACCMODE: the bits of open()'s flags that say read, write or both. */
+const ACCESS_MODE = 3;
+
+/** Once write is done, the file cut to the bytes written, also when it failed (its error is the one told). */
+async function cutAfter(handle: FileHandle, write: Promise<void>, progress: WriteProgress): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    await handle.truncate(progress.written).catch(() => {});
+    throw err;
+  }
+  await handle.truncate(progress.written).catch((err: { code?: string }) => { if (err.code !== 'EINVAL') throw err; });
 }
 
 /** Closes handle once op is done; op's error wins over close's, as node's handleFdClose. */
