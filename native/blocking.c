@@ -41,6 +41,66 @@ static int64_t do_statx(req_t *r, int dirfd, const char *path, int flags) {
   return 0;
 }
 
+static int64_t failed(int step) { return -(errno + step * STEP_UNIT); }
+
+// A call retried while a signal interrupts it (the caller asked for the call, not for EINTR).
+#define RETRY(call) ({ __typeof__(call) ret_; do ret_ = (call); while (ret_ < 0 && errno == EINTR); ret_; })
+
+// readFile in one request: size, open, read, close. The result is the bytes read, which are the
+// whole file; or the buffer's length + 1, nothing opened: the file does not fit the buffer, its
+// size is unknown (not a regular file, /proc), or stat failed: JS reads it its usual way, which
+// also gives node's error. The size comes before the open: a FIFO opened and closed here would
+// lose its writer.
+static int64_t read_file(req_t *r) {
+  char *buf = r->iov[0].iov_base;
+  size_t cap = r->iov[0].iov_len, got = 0;
+  struct stat st;
+  if (stat(r->path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 || (uint64_t)st.st_size >= cap) return (int64_t)cap + 1;
+  int fd = RETRY(open(r->path, r->flags | O_CLOEXEC));
+  if (fd < 0) return failed(STEP_OPEN);
+  // As node: read what the size said, stopping early at the end of the file.
+  size_t size = (size_t)st.st_size;
+  ssize_t n = 1;
+  while (got < size && (n = RETRY(read(fd, buf + got, size - got))) > 0) got += (size_t)n;
+  int64_t res = n < 0 ? failed(STEP_READ) : (int64_t)got;
+  // Linux releases the fd even when close() says EINTR. Node reports close's error only when
+  // the rest succeeded.
+  if (close(fd) < 0 && errno != EINTR && res >= 0) res = failed(STEP_CLOSE);
+  return res;
+}
+
+// writeFile in one request: open, write everything, cut the file after it (WRITEFILE_CUT: the
+// caller opens without O_TRUNC, see src/fs/promises.ts), fsync (WRITEFILE_FLUSH), close.
+// Written from offset 0 when cutting, else at the file's position; a file without positions
+// (a pipe: ESPIPE) at its position. The result is the bytes written (all of them).
+static int64_t write_file(req_t *r) {
+  const char *data = r->iov[0].iov_base;
+  size_t len = r->iov[0].iov_len, done = 0;
+  int cut = (r->pos & WRITEFILE_CUT) != 0, positioned = cut;
+  int fd = RETRY(open(r->path, r->flags | O_CLOEXEC, r->mode));
+  if (fd < 0) return failed(STEP_OPEN);
+  int64_t res = 0;
+  while (done < len) {
+    ssize_t n = positioned ? RETRY(pwrite(fd, data + done, len - done, (off_t)done))
+                           : RETRY(write(fd, data + done, len - done));
+    if (n < 0 && errno == ESPIPE && positioned) {
+      positioned = 0;
+      continue;
+    }
+    if (n < 0) {
+      res = failed(STEP_WRITE);
+      break;
+    }
+    done += (size_t)n;
+  }
+  // As O_TRUNC would have left it, also after a failed write; nothing to cut where there are no
+  // positions (EINVAL: not a regular file).
+  if (cut && RETRY(ftruncate(fd, (off_t)done)) < 0 && errno != EINVAL && res >= 0) res = failed(STEP_FTRUNCATE);
+  if ((r->pos & WRITEFILE_FLUSH) && res >= 0 && RETRY(fsync(fd)) < 0) res = failed(STEP_FSYNC);
+  if (close(fd) < 0 && errno != EINTR && res >= 0) res = failed(STEP_CLOSE);
+  return res < 0 ? res : (int64_t)done;
+}
+
 static int64_t run(req_t *r) {
   ssize_t n;
   switch (r->op) {
@@ -80,6 +140,10 @@ static int64_t run(req_t *r) {
       return NEG_ERRNO(open(r->path, r->flags | O_CLOEXEC, r->mode));
     case OP_CLOSE:
       return NEG_ERRNO(close(r->fd));
+    case OP_READFILE:
+      return read_file(r);
+    case OP_WRITEFILE:
+      return write_file(r);
     default:
       return -EINVAL;
   }

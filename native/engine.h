@@ -35,8 +35,17 @@ enum {
   OP_UNLINK = 12,  // R_A: AT_REMOVEDIR for rmdir
   OP_RENAME = 13,
   OP_MKDIR = 14,   // R_B: mode
-  OP_COUNT = 15,
+  // Whole files, path in R_BUF and the data in R_BUF + 1 (blocking.c): R_A open flags.
+  OP_READFILE = 15,
+  OP_WRITEFILE = 16,  // R_B: mode; R_POS: WRITEFILE_CUT | WRITEFILE_FLUSH
+  OP_COUNT = 17,
 };
+
+// The whole-file operations run several calls; a failure answers -(errno + step * STEP_UNIT),
+// the step being the call that failed (errno is below 4096 on Linux).
+enum { STEP_OPEN, STEP_READ, STEP_WRITE, STEP_FTRUNCATE, STEP_FSYNC, STEP_CLOSE, STEP_UNIT = 4096 };
+// writeFile: cut the file to what was written (instead of O_TRUNC up front); fsync before close.
+enum { WRITEFILE_CUT = 1, WRITEFILE_FLUSH = 2 };
 
 // Submission record layout: RECORD_SIZE doubles per operation.
 enum {

@@ -183,6 +183,7 @@ int uring_supports(engine_t *e, int op) {
     if (op != OP_READ && op != OP_READV) return 0;
   }
   if (op < 0 || op >= OP_COUNT) return 0;
+  if (op == OP_READFILE || op == OP_WRITEFILE) return 0;  // several calls, each waiting on the last: the pool's
   return u->supported[OP_NEEDS[op]];
 }
 

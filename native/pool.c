@@ -11,6 +11,9 @@ typedef struct {
   pthread_mutex_t lock;
   pthread_cond_t work;
   req_t *head, *tail;  // queued, not started
+  req_t *batch, *batch_tail;  // started in this submit(), queued at its end (loop thread only)
+  uint32_t batch_len;
+  uint32_t idle;       // threads waiting for work
   int quit;
   uint32_t nthreads;
   pthread_t *threads;
@@ -20,7 +23,11 @@ static void *pool_main(void *arg) {
   pool_engine_t *p = arg;
   pthread_mutex_lock(&p->lock);
   for (;;) {
-    while (!p->head && !p->quit) pthread_cond_wait(&p->work, &p->lock);
+    while (!p->head && !p->quit) {
+      p->idle++;
+      pthread_cond_wait(&p->work, &p->lock);
+      p->idle--;
+    }
     if (!p->head) break;  // quit, and nothing left
     req_t *r = p->head;
     p->head = r->next;
@@ -57,17 +64,35 @@ static int pool_init(engine_t *e, napi_env env, napi_value options) {
   return 0;
 }
 
+// A batch is queued under one lock, and wakes as many idle threads as it has requests (each
+// wake-up is a futex call: none for threads that are busy and will come back for more).
 static void pool_start(engine_t *e, req_t *r) {
   pool_engine_t *p = (pool_engine_t *)e;
   r->next = NULL;
+  if (p->batch_tail)
+    p->batch_tail->next = r;
+  else
+    p->batch = r;
+  p->batch_tail = r;
+  p->batch_len++;
+}
+
+static void pool_flush(engine_t *e) {
+  pool_engine_t *p = (pool_engine_t *)e;
+  if (!p->batch) return;
   pthread_mutex_lock(&p->lock);
   if (p->tail)
-    p->tail->next = r;
+    p->tail->next = p->batch;
   else
-    p->head = r;
-  p->tail = r;
-  pthread_cond_signal(&p->work);
+    p->head = p->batch;
+  p->tail = p->batch_tail;
+  if (p->batch_len >= p->idle)
+    pthread_cond_broadcast(&p->work);
+  else
+    for (uint32_t i = 0; i < p->batch_len; i++) pthread_cond_signal(&p->work);
   pthread_mutex_unlock(&p->lock);
+  p->batch = p->batch_tail = NULL;
+  p->batch_len = 0;
 }
 
 static void pool_cancel(engine_t *e) {
@@ -120,6 +145,7 @@ const engine_kind_t pool_kind = {
     .size = sizeof(pool_engine_t),
     .init = pool_init,
     .start = pool_start,
+    .flush = pool_flush,
     .cancel = pool_cancel,
     .cancel_one = pool_cancel_one,
     .stop = pool_stop,

@@ -138,6 +138,16 @@ int record_parse(napi_env env, const double *rec, napi_value bufs, req_t *r) {
       if (r->op == OP_RENAME) return path_at(env, bufs, rec[R_BUF] + 1, &r->path2);
       if (r->op == OP_STAT) return stat_out_at(env, bufs, rec[R_BUF] + 1, r);
       return 0;
+    case OP_READFILE:
+    case OP_WRITEFILE:
+      if ((err = path_at(env, bufs, rec[R_BUF], &r->path)) < 0) return err;
+      if ((err = buffer_at(env, bufs, rec[R_BUF] + 1, &data, &len)) < 0) return err;
+      r->iov[0].iov_base = data;
+      r->iov[0].iov_len = len;
+      r->iovcnt = 1;
+      r->flags = (int)rec[R_A];
+      r->mode = (int)rec[R_B];
+      return 0;
     case OP_NOP:
     case OP_FSYNC:
     case OP_FDATASYNC:

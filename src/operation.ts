@@ -41,6 +41,8 @@ export interface Context {
   /** rename's new path, named in its error as node:fs does */
   dest?: string;
   signal?: AbortSignal;
+  /** the error for a negative result, when it is not systemError(result, syscall, path, dest) */
+  failure?: (result: number) => Error;
 }
 
 /**
@@ -58,7 +60,7 @@ export function perform<T>(backend: Backend, inflight: InFlight, start: Start, o
       inflight.end();
       if (result >= 0) resolve(ok(result));
       else if (result === ECANCELED && signal?.aborted) reject(abortError(signal.reason));
-      else reject(systemError(result, c.syscall, c.path, c.dest));
+      else reject(c.failure ? c.failure(result) : systemError(result, c.syscall, c.path, c.dest));
     };
     const onAbort = () => backend.abort?.(done);
     if (signal) signal.addEventListener('abort', onAbort, { once: true });

@@ -8,7 +8,9 @@ export const Op = {
   OPEN: 9, CLOSE: 10,
   // by path: STAT (A: AT_SYMLINK_NOFOLLOW for lstat), UNLINK (A: AT_REMOVEDIR for rmdir), RENAME, MKDIR (B: mode)
   STAT: 11, UNLINK: 12, RENAME: 13, MKDIR: 14,
-  COUNT: 15,
+  // whole files, path then data (A: open flags): READFILE, WRITEFILE (B: mode, POS: WRITEFILE bits)
+  READFILE: 15, WRITEFILE: 16,
+  COUNT: 17,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -17,6 +19,15 @@ export const AT_CURRENT_POSITION = 64;
 
 /** Flags of the path operations, as <fcntl.h> has them. */
 export const AT = { SYMLINK_NOFOLLOW: 0x100, REMOVEDIR: 0x200 } as const;
+
+/**
+ * A whole-file operation runs several calls: a failure is -(errno + step * STEP_UNIT), the step
+ * naming the call that failed (its syscall in node's error).
+ */
+export const STEP = { OPEN: 0, READ: 1, WRITE: 2, FTRUNCATE: 3, FSYNC: 4, CLOSE: 5, UNIT: 4096 } as const;
+
+/** WRITEFILE's POS bits: cut the file after what was written (not O_TRUNC up front); fsync before close. */
+export const WRITEFILE = { CUT: 1, FLUSH: 2 } as const;
 
 /** The fields of a submission record (read/write: A offset in the buffer, B length; open: A flags, B mode). */
 export const R = { OP: 0, ID: 1, FD: 2, POS: 3, BUF: 4, NBUF: 5, A: 6, B: 7, SIZE: 8 } as const;
@@ -29,6 +40,8 @@ export function jsLayout(): Record<string, number> {
   for (const [name, value] of Object.entries(Op)) out[`OP_${name}`] = value;
   out.AT_CURRENT_POSITION = AT_CURRENT_POSITION;
   for (const [name, value] of Object.entries(AT)) out[`AT_${name}`] = value;
+  for (const [name, value] of Object.entries(STEP)) out[`STEP_${name}`] = value;
+  for (const [name, value] of Object.entries(WRITEFILE)) out[`WRITEFILE_${name}`] = value;
   for (const [name, value] of Object.entries(R)) out[name === 'SIZE' ? 'RECORD_SIZE' : `R_${name}`] = value;
   for (const [name, value] of Object.entries(S)) out[`ST_${snake(name)}`] = value;
   out.STAT_FIELDS = STAT_FIELDS;

@@ -24,6 +24,17 @@ export interface Backend {
   unlink(path: string, dir: boolean, done: Done): void;
   rename(from: string, to: string, done: Done): void;
   mkdir(path: string, mode: number, done: Done): void;
+  /**
+   * Optional, readFile in one operation (open with flags, size, read, close): the result is the
+   * bytes read into buffer, all of the file; or buffer's length + 1, nothing read: the file does
+   * not fit or its size is unknown. A failure is -(errno + step * STEP_UNIT) (src/ops.ts).
+   */
+  readFile?(path: string, flags: number, buffer: Bytes, done: Done): void;
+  /**
+   * Optional, writeFile in one operation (open, write all of data, WRITEFILE bits in `how`,
+   * close): the result is the bytes written; failures as readFile's.
+   */
+  writeFile?(path: string, flags: number, mode: number, how: number, data: Bytes, done: Done): void;
   /** Cancel what can be cancelled: those operations complete with -ECANCELED. */
   cancel(): void;
   /** Called once nothing is in flight: release every resource. */

@@ -210,6 +210,17 @@ export class NativeBackend implements Backend {
     this.#start(Op.MKDIR, -1, 0, cString(path), 1, 0, mode, done);
   }
 
+  readFile(path: string, flags: number, buffer: Bytes, done: Done): void {
+    const other = this.#elsewhere(Op.READFILE);
+    if (other) return other.readFile!(path, flags, buffer, done);
+    this.#start(Op.READFILE, -1, 0, [cString(path), buffer], 2, flags, 0, done);
+  }
+  writeFile(path: string, flags: number, mode: number, how: number, data: Bytes, done: Done): void {
+    const other = this.#elsewhere(Op.WRITEFILE);
+    if (other) return other.writeFile!(path, flags, mode, how, data, done);
+    this.#start(Op.WRITEFILE, -1, how, [cString(path), data], 2, flags, mode, done);
+  }
+
   abort(done: Done): void {
     const waiting = this.#waiting.findIndex(w => w[7] === done);
     if (waiting >= 0) {

@@ -1,6 +1,7 @@
 // The `sync` engine: the blocking call (pread/pwrite/...) on the calling thread, through
 // node:fs's synchronous functions. Fastest on page-cache hits; blocks everything else meanwhile.
 import fs from 'node:fs';
+import { STEP, WRITEFILE } from '../ops.js';
 import { fromStats } from '../stats.js';
 import type { Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
@@ -15,6 +16,22 @@ function run(done: Done, call: () => number | void): void {
     result = errnoFrom(err);
   }
   done(result);
+}
+
+/** A whole-file operation's calls, one after another: its result, or -(errno + step * STEP.UNIT) of the call that failed. */
+function wholeFile(body: (at: { step: number }) => number): number {
+  const at = { step: STEP.OPEN as number };
+  try {
+    return body(at);
+  } catch (err) {
+    return errnoFrom(err) - at.step * STEP.UNIT;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch { /* the error told is the one before */ }
 }
 
 export class SyncBackend implements Backend {
@@ -38,6 +55,64 @@ export class SyncBackend implements Backend {
   unlink(path: string, dir: boolean, done: Done): void { run(done, () => (dir ? fs.rmdirSync(path) : fs.unlinkSync(path))); }
   rename(from: string, to: string, done: Done): void { run(done, () => fs.renameSync(from, to)); }
   mkdir(path: string, mode: number, done: Done): void { run(done, () => void fs.mkdirSync(path, mode)); }
+  readFile(path: string, flags: number, buffer: Bytes, done: Done): void {
+    // As native/blocking.c's read_file: the size first, nothing opened unless the file fits.
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(path);
+    } catch { /* JS reads it its usual way, which gives node's error */ }
+    const fits = st !== undefined && st.isFile() && st.size > 0 && st.size < buffer.byteLength;
+    if (!fits) return done(buffer.byteLength + 1);
+    const size = st!.size;
+    done(wholeFile(at => {
+      const fd = fs.openSync(path, flags);
+      let got = 0;
+      try {
+        at.step = STEP.READ;
+        for (let n = 1; got < size && n > 0; got += n) n = fs.readSync(fd, buffer, got, size - got, null);
+      } catch (err) {
+        closeQuietly(fd);
+        throw err;
+      }
+      at.step = STEP.CLOSE;
+      fs.closeSync(fd);
+      return got;
+    }));
+  }
+  writeFile(path: string, flags: number, mode: number, how: number, data: Bytes, done: Done): void {
+    done(wholeFile(at => {
+      const fd = fs.openSync(path, flags, mode);
+      const cut = (how & WRITEFILE.CUT) !== 0;
+      let written = 0, positioned = cut;
+      try {
+        at.step = STEP.WRITE;
+        while (written < data.byteLength) {
+          try {
+            written += fs.writeSync(fd, data, written, data.byteLength - written, positioned ? written : null);
+          } catch (err) {
+            if (!positioned || (err as NodeJS.ErrnoException).code !== 'ESPIPE') throw err;
+            positioned = false; // no positions here (a pipe): go on where the file is
+          }
+        }
+      } catch (err) {
+        if (cut) try { fs.ftruncateSync(fd, written); } catch { /* the write's error is the one told */ }
+        closeQuietly(fd);
+        throw err;
+      }
+      try {
+        at.step = STEP.FTRUNCATE;
+        if (cut) try { fs.ftruncateSync(fd, written); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err; }
+        at.step = STEP.FSYNC;
+        if (how & WRITEFILE.FLUSH) fs.fsyncSync(fd);
+      } catch (err) {
+        closeQuietly(fd);
+        throw err;
+      }
+      at.step = STEP.CLOSE;
+      fs.closeSync(fd);
+      return written;
+    }));
+  }
   cancel(): void {}
   destroy(): void {}
 }

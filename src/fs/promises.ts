@@ -14,7 +14,9 @@ import { validateObject, validatePath } from '../validate.js';
 import { constants } from 'node:fs';
 import { parseFlags, parseMode } from '../flags.js';
 import type { Start } from '../operation.js';
+import { WRITEFILE } from '../ops.js';
 import { fileOptions } from './options.js';
+import { readableInOne, readInOne, writeInOne } from './one-operation.js';
 import { checkAborted, readWhole, validateWriteData, writeWhole, type WriteData, type WriteProgress } from './whole-file.js';
 
 type PathLike = string | Buffer | URL;
@@ -56,6 +58,13 @@ export function fsOn(engine: Engine | string = 'auto') {
     if (path instanceof FileHandle) return readWhole(path, encoding, signal);
     checkAborted(signal);
     try {
+      const flags = parseFlags(flag);
+      // A small file in one operation; with a signal, or flags that make opening twice differ
+      // from once, the usual way (open, fstat, read, close).
+      if (!signal && readableInOne(flags)) {
+        const small = await readInOne(on(), validatePath(path), flags);
+        if (small) return encoding ? small.toString(encoding) : small;
+      }
       const handle = await on().open(path, flag, 0o666);
       return await closing(handle, readWhole(handle, encoding, signal));
     } catch (err) {
@@ -76,7 +85,16 @@ export function fsOn(engine: Engine | string = 'auto') {
     const flags = parseFlags(flag);
     const cut = (flags & constants.O_TRUNC) !== 0 && (flags & (constants.O_APPEND | constants.O_EXCL)) === 0 && (flags & ACCESS_MODE) !== constants.O_RDONLY;
     try {
-      const handle = await on().open(path, cut ? flags & ~constants.O_TRUNC : flags, mode);
+      const openFlags = cut ? flags & ~constants.O_TRUNC : flags;
+      if (!signal && (typeof data === 'string' || ArrayBuffer.isView(data))) {
+        // Bytes or text in one operation (open, write, cut, fsync, close) where the engine can.
+        const p = validatePath(path);
+        const bytes = typeof data === 'string' ? Buffer.from(data, encoding ?? 'utf8') : data;
+        const how = (cut ? WRITEFILE.CUT : 0) | (flush ? WRITEFILE.FLUSH : 0);
+        const m = parseMode(mode, 0o666);
+        if (await writeInOne(on(), p, openFlags, m, how, bytes)) return;
+      }
+      const handle = await on().open(path, openFlags, mode);
       const progress: WriteProgress = { at: cut ? 0 : null, written: 0 };
       let written = writeWhole(handle, data, encoding ?? 'utf8', signal, progress);
       if (cut) written = cutAfter(handle, written, progress);

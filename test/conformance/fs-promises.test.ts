@@ -3,7 +3,7 @@
 // give the same results, errors and files. What the scenarios check comes from reading node's
 // test/parallel/test-fs-promises-*.js: encodings, flags, abort signals, iterables, streams.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -97,6 +97,32 @@ conformance('fs/promises', test => {
       await settle(f.writeFile(at('missing/dir/x'), 'x')),
       await settle(f.readFile(at('s'), 'utf8')),
     ]);
+  });
+
+  test('small files in one operation and their limits: 64 KiB - 1, 64 KiB, /dev/full, flush, a FIFO', async ({ engine, dir }) => {
+    const under = pattern(64 * 1024 - 1, 3), at = pattern(64 * 1024, 5);
+    await sameAsNodeFs(engine, dir, { under, at, 'd/': '' }, async (f, p) => [
+      await settle(f.readFile(p('under'))),
+      await settle(f.readFile(p('at'))),
+      await settle(f.readFile(p('under'), { flag: 'r+' })),
+      await settle(f.writeFile(p('flushed'), 'kept', { flush: true })),
+      await settle(f.writeFile(p('at'), under)), // cut to 64 KiB - 1
+      await settle(f.writeFile('/dev/full', 'no room')), // fails at write: no path in the error
+      await settle(f.writeFile(p('d'), 'a directory')),
+      await settle(f.writeFile(p('d/new'), 'x', { flag: 'wx' })),
+      await settle(f.writeFile(p('d/new'), 'x', { flag: 'wx' })),
+      await settle(f.appendFile(p('d/new'), 'y')),
+      await settle(f.readFile(p('d/new'), 'utf8')),
+    ]);
+    // A FIFO has no size: read to its end, not waited for at open by the one-operation try.
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', `printf 'through a fifo' > '${fifo}'`]);
+    try {
+      assert.equal(await fsOn(engine).readFile(fifo, 'utf8'), 'through a fifo');
+    } finally {
+      writer.kill();
+    }
   });
 
   test('an aborted signal: readFile and writeFile reject with AbortError and write nothing', async ({ engine, dir }) => {
