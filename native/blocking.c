@@ -3,6 +3,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <math.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -101,6 +105,94 @@ static int64_t write_file(req_t *r) {
   return res < 0 ? res : (int64_t)done;
 }
 
+// truncate by path as node does it: open for reading and writing, ftruncate, close (failures by step).
+static int64_t truncate_path(req_t *r) {
+  int fd = RETRY(open(r->path, O_RDWR | O_CLOEXEC));
+  if (fd < 0) return failed(STEP_OPEN);
+  int64_t res = RETRY(ftruncate(fd, r->pos)) < 0 ? failed(STEP_FTRUNCATE) : 0;
+  if (close(fd) < 0 && errno != EINTR && res >= 0) res = failed(STEP_CLOSE);
+  return res;
+}
+
+// A time in seconds as utimensat takes it, as libuv converts it for node: microseconds kept,
+// infinity for now, NaN to leave it as it is.
+static struct timespec to_timespec(double t) {
+  if (isinf(t)) return (struct timespec){.tv_nsec = UTIME_NOW};
+  if (isnan(t)) return (struct timespec){.tv_nsec = UTIME_OMIT};
+  struct timespec ts = {.tv_sec = (time_t)t};
+  ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+  ts.tv_nsec -= ts.tv_nsec % 1000;
+  if (ts.tv_nsec < 0) {
+    ts.tv_nsec += 1000000000L;
+    ts.tv_sec -= 1;
+  }
+  return ts;
+}
+
+// copyFile as node's (libuv's): the new file gets the old one's mode; the same file copied onto
+// itself is left alone; a clone first when asked (COPYFILE_FICLONE), or only a clone
+// (COPYFILE_FICLONE_FORCE); else copy_file_range, sendfile where that cannot. A failure after
+// the new file was opened removes it.
+static int64_t copy_file(req_t *r) {
+  int src = RETRY(open(r->path, O_RDONLY | O_CLOEXEC));
+  if (src < 0) return -errno;
+  int dst = -1, err = 0;
+  struct stat from, to;
+  if (fstat(src, &from) < 0) {
+    err = -errno;
+    goto out;
+  }
+  dst = RETRY(open(r->path2, O_WRONLY | O_CREAT | O_CLOEXEC | ((r->flags & COPYFILE_EXCL) ? O_EXCL : 0), from.st_mode));
+  if (dst < 0) {
+    err = -errno;
+    goto out;
+  }
+  if (!(r->flags & COPYFILE_EXCL)) {
+    if (fstat(dst, &to) < 0) {
+      err = -errno;
+      goto out;
+    }
+    if (from.st_dev == to.st_dev && from.st_ino == to.st_ino) goto out;
+    if (RETRY(ftruncate(dst, 0)) < 0) {
+      err = -errno;
+      goto out;
+    }
+  }
+  if (fchmod(dst, from.st_mode) < 0) {
+    err = -errno;
+    goto out;
+  }
+  if (r->flags & (COPYFILE_FICLONE | COPYFILE_FICLONE_FORCE)) {
+    if (ioctl(dst, FICLONE, src) == 0) goto out;
+    if (r->flags & COPYFILE_FICLONE_FORCE) {
+      err = -errno;
+      goto out;
+    }
+  }
+  off_t at = 0;
+  for (int use_sendfile = 0; at < from.st_size;) {
+    size_t left = (size_t)(from.st_size - at);
+    ssize_t n = use_sendfile ? sendfile(dst, src, &at, left) : copy_file_range(src, &at, dst, NULL, left, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && !use_sendfile && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM)) {
+      use_sendfile = 1;
+      continue;
+    }
+    if (n < 0) {
+      err = -errno;
+      goto out;
+    }
+    if (n == 0) break;  // the file became shorter
+  }
+out:
+  close(src);
+  if (dst >= 0) {
+    if (close(dst) < 0 && errno != EINTR && err == 0) err = -errno;
+    if (err < 0) unlink(r->path2);
+  }
+  return err;
+}
+
 static int64_t run(req_t *r) {
   ssize_t n;
   switch (r->op) {
@@ -140,6 +232,18 @@ static int64_t run(req_t *r) {
       return NEG_ERRNO(open(r->path, r->flags | O_CLOEXEC, r->mode));
     case OP_CLOSE:
       return NEG_ERRNO(close(r->fd));
+    case OP_ACCESS:
+      return NEG_ERRNO(access(r->path, r->flags));
+    case OP_CHMOD:
+      return NEG_ERRNO(chmod(r->path, (mode_t)r->mode));
+    case OP_UTIMES: {
+      struct timespec times[2] = {to_timespec(r->atime), to_timespec(r->mtime)};
+      return NEG_ERRNO(utimensat(AT_FDCWD, r->path, times, 0));
+    }
+    case OP_TRUNCATE:
+      return truncate_path(r);
+    case OP_COPYFILE:
+      return copy_file(r);
     case OP_READFILE:
       return read_file(r);
     case OP_WRITEFILE:

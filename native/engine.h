@@ -38,12 +38,22 @@ enum {
   // Whole files, path in R_BUF and the data in R_BUF + 1 (blocking.c): R_A open flags.
   OP_READFILE = 15,
   OP_WRITEFILE = 16,  // R_B: mode; R_POS: WRITEFILE_CUT | WRITEFILE_FLUSH
-  OP_COUNT = 17,
+  // By path, on threads only (no ring has them): R_A access's mode, chmod's mode (R_B),
+  // utimes' atime and mtime in seconds (R_A, R_B), truncate's length (R_POS, failures by step),
+  // copyFile's COPYFILE_* flags (R_A, the new path in R_BUF + 1).
+  OP_ACCESS = 17,
+  OP_CHMOD = 18,
+  OP_UTIMES = 19,
+  OP_TRUNCATE = 20,
+  OP_COPYFILE = 21,
+  OP_COUNT = 22,
 };
 
 // The whole-file operations run several calls; a failure answers -(errno + step * STEP_UNIT),
 // the step being the call that failed (errno is below 4096 on Linux).
 enum { STEP_OPEN, STEP_READ, STEP_WRITE, STEP_FTRUNCATE, STEP_FSYNC, STEP_CLOSE, STEP_UNIT = 4096 };
+// copyFile's flags, node's fs.constants.COPYFILE_*.
+enum { COPYFILE_EXCL = 1, COPYFILE_FICLONE = 2, COPYFILE_FICLONE_FORCE = 4 };
 // writeFile: cut the file to what was written (instead of O_TRUNC up front); fsync before close.
 enum { WRITEFILE_CUT = 1, WRITEFILE_FLUSH = 2 };
 
@@ -81,6 +91,7 @@ typedef struct req {
   struct iovec *iov;  // iov1 or a malloc'ed array
   int iovcnt;
   int flags, mode;
+  double atime, mtime;  // utimes, in seconds
   const char *path;   // open and the path operations: NUL-terminated path inside a JS buffer
   const char *path2;  // rename: the new path
   double *stat;       // fstat, stat: STAT_FIELDS doubles inside a JS buffer

@@ -183,7 +183,7 @@ int uring_supports(engine_t *e, int op) {
     if (op != OP_READ && op != OP_READV) return 0;
   }
   if (op < 0 || op >= OP_COUNT) return 0;
-  if (op == OP_READFILE || op == OP_WRITEFILE) return 0;  // several calls, each waiting on the last: the pool's
+  if (op >= OP_READFILE) return 0;  // several calls each, or none the ring has: the pool's
   return u->supported[OP_NEEDS[op]];
 }
 

@@ -1,6 +1,7 @@
 // The operations every engine implements, and how native engines receive them: one record of
 // R.SIZE doubles per operation. native/engine.h holds the same numbers for C; the addon reports
 // its own (layout()), and binding.ts refuses to load one whose numbers differ from these.
+import { constants } from 'node:fs';
 import { S, STAT_FIELDS } from './stats.js';
 
 export const Op = {
@@ -10,7 +11,10 @@ export const Op = {
   STAT: 11, UNLINK: 12, RENAME: 13, MKDIR: 14,
   // whole files, path then data (A: open flags): READFILE, WRITEFILE (B: mode, POS: WRITEFILE bits)
   READFILE: 15, WRITEFILE: 16,
-  COUNT: 17,
+  // by path, on threads: ACCESS (A: mode), CHMOD (B: mode), UTIMES (A, B: seconds), TRUNCATE
+  // (POS: length; failures by STEP), COPYFILE (then the new path; A: COPYFILE_* flags)
+  ACCESS: 17, CHMOD: 18, UTIMES: 19, TRUNCATE: 20, COPYFILE: 21,
+  COUNT: 22,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -42,6 +46,7 @@ export function jsLayout(): Record<string, number> {
   for (const [name, value] of Object.entries(AT)) out[`AT_${name}`] = value;
   for (const [name, value] of Object.entries(STEP)) out[`STEP_${name}`] = value;
   for (const [name, value] of Object.entries(WRITEFILE)) out[`WRITEFILE_${name}`] = value;
+  for (const name of ['COPYFILE_EXCL', 'COPYFILE_FICLONE', 'COPYFILE_FICLONE_FORCE'] as const) out[name] = constants[name];
   for (const [name, value] of Object.entries(R)) out[name === 'SIZE' ? 'RECORD_SIZE' : `R_${name}`] = value;
   for (const [name, value] of Object.entries(S)) out[`ST_${snake(name)}`] = value;
   out.STAT_FIELDS = STAT_FIELDS;

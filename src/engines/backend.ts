@@ -35,6 +35,16 @@ export interface Backend {
    * close): the result is the bytes written; failures as readFile's.
    */
   writeFile?(path: string, flags: number, mode: number, how: number, data: Bytes, done: Done): void;
+  /** Optional, by path: access(2) with mode (F_OK, R_OK, ...). */
+  access?(path: string, mode: number, done: Done): void;
+  /** Optional, by path: chmod(2). */
+  chmod?(path: string, mode: number, done: Done): void;
+  /** Optional, by path: the access and modification times, in seconds (NaN: left as they are). */
+  utimes?(path: string, atime: number, mtime: number, done: Done): void;
+  /** Optional, by path: open for reading and writing, ftruncate, close; failures as readFile's. */
+  truncate?(path: string, length: number, done: Done): void;
+  /** Optional: node's copyFile (COPYFILE_* flags). */
+  copyFile?(from: string, to: string, flags: number, done: Done): void;
   /** Cancel what can be cancelled: those operations complete with -ECANCELED. */
   cancel(): void;
   /** Called once nothing is in flight: release every resource. */

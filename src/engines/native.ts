@@ -221,6 +221,32 @@ export class NativeBackend implements Backend {
     this.#start(Op.WRITEFILE, -1, how, [cString(path), data], 2, flags, mode, done);
   }
 
+  access(path: string, mode: number, done: Done): void {
+    const other = this.#elsewhere(Op.ACCESS);
+    if (other) return other.access!(path, mode, done);
+    this.#start(Op.ACCESS, -1, 0, cString(path), 1, mode, 0, done);
+  }
+  chmod(path: string, mode: number, done: Done): void {
+    const other = this.#elsewhere(Op.CHMOD);
+    if (other) return other.chmod!(path, mode, done);
+    this.#start(Op.CHMOD, -1, 0, cString(path), 1, 0, mode, done);
+  }
+  utimes(path: string, atime: number, mtime: number, done: Done): void {
+    const other = this.#elsewhere(Op.UTIMES);
+    if (other) return other.utimes!(path, atime, mtime, done);
+    this.#start(Op.UTIMES, -1, 0, cString(path), 1, atime, mtime, done);
+  }
+  truncate(path: string, length: number, done: Done): void {
+    const other = this.#elsewhere(Op.TRUNCATE);
+    if (other) return other.truncate!(path, length, done);
+    this.#start(Op.TRUNCATE, -1, length, cString(path), 1, 0, 0, done);
+  }
+  copyFile(from: string, to: string, flags: number, done: Done): void {
+    const other = this.#elsewhere(Op.COPYFILE);
+    if (other) return other.copyFile!(from, to, flags, done);
+    this.#start(Op.COPYFILE, -1, 0, [cString(from), cString(to)], 2, flags, 0, done);
+  }
+
   abort(done: Done): void {
     const waiting = this.#waiting.findIndex(w => w[7] === done);
     if (waiting >= 0) {

@@ -113,6 +113,28 @@ export class SyncBackend implements Backend {
       return written;
     }));
   }
+  access(path: string, mode: number, done: Done): void { run(done, () => fs.accessSync(path, mode)); }
+  chmod(path: string, mode: number, done: Done): void { run(done, () => fs.chmodSync(path, mode)); }
+  utimes(path: string, atime: number, mtime: number, done: Done): void {
+    const time = (t: number) => (Number.isNaN(t) ? new Date(NaN) : t); // NaN seconds: node takes only an invalid Date
+    run(done, () => fs.utimesSync(path, time(atime), time(mtime)));
+  }
+  truncate(path: string, length: number, done: Done): void {
+    done(wholeFile(at => {
+      const fd = fs.openSync(path, 'r+');
+      try {
+        at.step = STEP.FTRUNCATE;
+        fs.ftruncateSync(fd, length);
+      } catch (err) {
+        closeQuietly(fd);
+        throw err;
+      }
+      at.step = STEP.CLOSE;
+      fs.closeSync(fd);
+      return 0;
+    }));
+  }
+  copyFile(from: string, to: string, flags: number, done: Done): void { run(done, () => fs.copyFileSync(from, to, flags)); }
   cancel(): void {}
   destroy(): void {}
 }

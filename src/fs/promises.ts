@@ -10,13 +10,16 @@ import { createEngine } from '../index.js';
 import { FileHandle } from '../file-handle.js';
 import { invalidArgType, stackFromHere } from '../errors.js';
 import { statFields, toStatsAndFree } from '../stats.js';
-import { validateObject, validatePath } from '../validate.js';
-import { constants } from 'node:fs';
+import { validateInteger, validateObject, validatePath } from '../validate.js';
+import fs, { constants } from 'node:fs';
+import { types } from 'node:util';
+import type { Done } from '../engines/backend.js';
+import { errnoFrom } from '../engines/node-fs.js';
 import { parseFlags, parseMode } from '../flags.js';
 import type { Start } from '../operation.js';
 import { WRITEFILE } from '../ops.js';
 import { fileOptions } from './options.js';
-import { readableInOne, readInOne, writeInOne } from './one-operation.js';
+import { readableInOne, readInOne, stepError, writeInOne } from './one-operation.js';
 import { checkAborted, readWhole, validateWriteData, writeWhole, type WriteData, type WriteProgress } from './whole-file.js';
 
 type PathLike = string | Buffer | URL;
@@ -149,11 +152,68 @@ export function fsOn(engine: Engine | string = 'auto') {
     return await byPath('mkdir', p, (b, done) => b.mkdir(p, mode, done), () => undefined);
   }
 
+  async function access(path: PathLike, mode?: number): Promise<void> {
+    const p = validatePath(path);
+    const m = mode == null ? constants.F_OK : validateInteger(mode, 'mode', 0, 7);
+    return await byPath('access', p, (b, done) => (b.access ? b.access(p, m, done) : viaNode(cb => fs.access(p, m, cb), done)), () => undefined);
+  }
+
+  async function chmod(path: PathLike, mode: string | number): Promise<void> {
+    const p = validatePath(path);
+    if (mode == null) throw invalidArgType('mode', 'of type number', mode);
+    const m = parseMode(mode, 0);
+    return await byPath('chmod', p, (b, done) => (b.chmod ? b.chmod(p, m, done) : viaNode(cb => fs.chmod(p, m, cb), done)), () => undefined);
+  }
+
+  async function utimes(path: PathLike, atime: TimeLike, mtime: TimeLike): Promise<void> {
+    const p = validatePath(path);
+    const a = toUnixTimestamp(atime, 'atime'), m = toUnixTimestamp(mtime, 'mtime');
+    return await byPath('utime', p, (b, done) => (b.utimes ? b.utimes(p, a, m, done) : viaNode(cb => fs.utimes(p, a, m, cb), done)), () => undefined);
+  }
+
+  async function truncate(path: PathLike, len: number = 0): Promise<void> {
+    const p = validatePath(path);
+    // As node: open for reading and writing, ftruncate, close; in one operation where the engine
+    // can. node opens the file before it checks len: for a bad len, its error in its order.
+    const length = Number.isInteger(len) ? Math.max(0, len) : -1;
+    try {
+      const inOne = length >= 0 && await on().perform((b, done) => (b.truncate ? b.truncate(p, length, done) : done(1)),
+        r => r === 0, { syscall: 'open', failure: r => stepError(r, p) });
+      if (inOne) return;
+      const handle = await on().open(path, 'r+');
+      return await closing(handle, handle.truncate(len));
+    } catch (err) {
+      throw stackFromHere(err);
+    }
+  }
+
+  async function copyFile(src: PathLike, dest: PathLike, mode?: number): Promise<void> {
+    const from = validatePath(src, 'src'), to = validatePath(dest, 'dest');
+    const flags = mode == null ? 0 : validateInteger(mode, 'mode', 0, 7);
+    return await byPath('copyfile', from, (b, done) => (b.copyFile ? b.copyFile(from, to, flags, done) : viaNode(cb => fs.copyFile(from, to, flags, cb), done)), () => undefined, to);
+  }
+
   return {
     ...nodeFsp,
+    access, chmod, utimes, truncate, copyFile,
     open, readFile, writeFile: async (path: PathLike | FileHandle, data: WriteData, options?: unknown) => await writeFile(path, data, options),
     appendFile, stat, lstat, unlink, rmdir, rename, mkdir,
   };
+}
+
+/** An operation the engine lacks, done by node:fs's callback form (libuv's threads): its errno to done. */
+function viaNode(call: (cb: (err: NodeJS.ErrnoException | null) => void) => void, done: Done): void {
+  call(err => done(err ? errnoFrom(err) : 0));
+}
+
+type TimeLike = string | number | Date;
+
+/** A time as node's utimes takes it, in seconds (node's toUnixTimestamp: a negative number is now). */
+function toUnixTimestamp(time: unknown, name: string): number {
+  if (typeof time === 'string' && !Number.isNaN(Number(time))) return Number(time); // node's +time == time
+  if (typeof time === 'number' && Number.isFinite(time)) return time < 0 ? Date.now() / 1000 : time;
+  if (types.isDate(time)) return time.getTime() / 1000;
+  throw invalidArgType(name, 'an instance of Date or Time in seconds', time);
 }
 
 /** O_ACCMODE: the bits of open()'s flags that say read, write or both. */

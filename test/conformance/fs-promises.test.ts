@@ -125,6 +125,48 @@ conformance('fs/promises', test => {
     }
   });
 
+  test('access, chmod, utimes, truncate, copyFile: results, effects and errors as node', async ({ engine, dir }) => {
+    const times = async (f: Fs, p: string) => { const st = await f.stat(p) as fs.Stats; return [st.atimeMs, st.mtimeMs]; };
+    await sameAsNodeFs(engine, dir, { f: 'twelve bytes', big: pattern(200 * 1024, 9), ro: 'r', 'd/': '' }, async (f, at) => [
+      await settle(f.access(at('f'))),
+      await settle(f.access(at('f'), fs.constants.R_OK | fs.constants.W_OK)),
+      await settle(f.access(at('missing'))),
+      await settle(f.access(at('f'), 8)),
+      await settle(f.access(at('f'), 'r' as never)),
+      await settle(f.chmod(at('ro'), 0o400)),
+      await settle(f.chmod(at('f'), '640')),
+      await settle(f.chmod(at('missing'), 0o600)),
+      await settle(f.chmod(at('f'), undefined as never)),
+      await settle(f.chmod(at('f'), 'rwx' as never)),
+      await settle(f.utimes(at('f'), 1_000_000_000.123456789, new Date(1_500_000_000_000))),
+      await times(f, at('f')),
+      await settle(f.utimes(at('f'), '1234567890', 42)),
+      await times(f, at('f')),
+      await settle(f.utimes(at('missing'), 1, 1)),
+      await settle(f.utimes(at('f'), 'soon' as never, 1)),
+      await settle(f.truncate(at('f'), 6)),
+      await settle(f.truncate(at('big'))),
+      await settle(f.truncate(at('missing'))),
+      await settle(f.truncate(at('d'), 1)),
+      await settle(f.truncate(at('f'), -5)), // as 0
+      await settle(f.truncate(at('ro'), 'x' as never)),
+      await settle(f.copyFile(at('ro'), at('copy'))),
+      await settle(f.copyFile(at('ro'), at('copy'), fs.constants.COPYFILE_EXCL)),
+      await settle(f.copyFile(at('ro'), at('clone'), fs.constants.COPYFILE_FICLONE)),
+      await settle(f.copyFile(at('copy'), at('copy'))), // itself: left alone
+      await settle(f.copyFile(at('missing'), at('x'))),
+      await settle(f.copyFile(at('ro'), at('d'))),
+      await settle(f.copyFile(at('ro'), at('x'), 8)),
+      await settle(f.copyFile(at('ro'), 42 as never)),
+    ]);
+    // copyFile of a large file: copy_file_range, and the mode comes along
+    fs.writeFileSync(path.join(dir, 'large'), pattern(5 * 1024 * 1024 + 17, 4), { mode: 0o751 });
+    fs.chmodSync(path.join(dir, 'large'), 0o751);
+    await fsOn(engine).copyFile(path.join(dir, 'large'), path.join(dir, 'large.copy'));
+    assertBytes(fs.readFileSync(path.join(dir, 'large.copy')), fs.readFileSync(path.join(dir, 'large')), 'copyFile of 5 MiB');
+    assert.equal(fs.statSync(path.join(dir, 'large.copy')).mode & 0o777, 0o751);
+  });
+
   test('an aborted signal: readFile and writeFile reject with AbortError and write nothing', async ({ engine, dir }) => {
     await sameAsNodeFs(engine, dir, { 'a': 'data' }, async (f, at) => {
       const aborted = AbortSignal.abort();
