@@ -8,6 +8,7 @@
         "native/lifecycle.c",
         "native/completions.c",
         "native/blocking.c",
+        "native/readdir.c",
         "native/thread.c",
         "native/pool.c"
       ],

@@ -244,6 +244,8 @@ static int64_t run(req_t *r) {
       return truncate_path(r);
     case OP_COPYFILE:
       return copy_file(r);
+    case OP_READDIR:
+      return read_dir(r);
     case OP_READFILE:
       return read_file(r);
     case OP_WRITEFILE:

@@ -46,7 +46,8 @@ enum {
   OP_UTIMES = 19,
   OP_TRUNCATE = 20,
   OP_COPYFILE = 21,
-  OP_COUNT = 22,
+  OP_READDIR = 22,  // the listing into R_BUF + 1 (blocking.c)
+  OP_COUNT = 23,
 };
 
 // The whole-file operations run several calls; a failure answers -(errno + step * STEP_UNIT),
@@ -227,6 +228,8 @@ uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t
 void blocking_run(req_t *r);
 // blocking.c: a thread's body (pthread_create's start routine): run the request, hand it back.
 void *blocking_thread(void *req);
+// readdir.c: a directory's entries, sorted, into the request's buffer (OP_READDIR).
+int64_t read_dir(req_t *r);
 // blocking.c: statx results as the STAT_FIELDS doubles of src/stats.ts (fstat of every engine).
 struct statx;
 void stat_fill(double *out, const struct statx *st);

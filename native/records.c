@@ -147,6 +147,7 @@ int record_parse(napi_env env, const double *rec, napi_value bufs, req_t *r) {
       return 0;
     case OP_READFILE:
     case OP_WRITEFILE:
+    case OP_READDIR:
       if ((err = path_at(env, bufs, rec[R_BUF], &r->path)) < 0) return err;
       if ((err = buffer_at(env, bufs, rec[R_BUF] + 1, &data, &len)) < 0) return err;
       r->iov[0].iov_base = data;

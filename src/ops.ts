@@ -14,7 +14,9 @@ export const Op = {
   // by path, on threads: ACCESS (A: mode), CHMOD (B: mode), UTIMES (A, B: seconds), TRUNCATE
   // (POS: length; failures by STEP), COPYFILE (then the new path; A: COPYFILE_* flags)
   ACCESS: 17, CHMOD: 18, UTIMES: 19, TRUNCATE: 20, COPYFILE: 21,
-  COUNT: 22,
+  // by path, on threads: the directory's entries into a buffer (src/fs/readdir.ts reads it)
+  READDIR: 22,
+  COUNT: 23,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 

@@ -45,6 +45,12 @@ export interface Backend {
   truncate?(path: string, length: number, done: Done): void;
   /** Optional: node's copyFile (COPYFILE_* flags). */
   copyFile?(from: string, to: string, flags: number, done: Done): void;
+  /**
+   * Optional: a directory's entries into buffer, sorted as node's (strcmp), each a type byte
+   * (fs.constants.UV_DIRENT_*), the name and a NUL. The result is the bytes the listing takes:
+   * more than buffer holds asks for a larger buffer.
+   */
+  readdir?(path: string, buffer: Bytes, done: Done): void;
   /** Cancel what can be cancelled: those operations complete with -ECANCELED. */
   cancel(): void;
   /** Called once nothing is in flight: release every resource. */

@@ -247,6 +247,12 @@ export class NativeBackend implements Backend {
     this.#start(Op.COPYFILE, -1, 0, [cString(from), cString(to)], 2, flags, 0, done);
   }
 
+  readdir(path: string, buffer: Bytes, done: Done): void {
+    const other = this.#elsewhere(Op.READDIR);
+    if (other) return other.readdir!(path, buffer, done);
+    this.#start(Op.READDIR, -1, 0, [cString(path), buffer], 2, 0, 0, done);
+  }
+
   abort(done: Done): void {
     const waiting = this.#waiting.findIndex(w => w[7] === done);
     if (waiting >= 0) {

@@ -1,6 +1,7 @@
 // The `sync` engine: the blocking call (pread/pwrite/...) on the calling thread, through
 // node:fs's synchronous functions. Fastest on page-cache hits; blocks everything else meanwhile.
 import fs from 'node:fs';
+import { packListing } from '../fs/listing.js';
 import { STEP, WRITEFILE } from '../ops.js';
 import { fromStats } from '../stats.js';
 import type { Bytes } from '../validate.js';
@@ -135,6 +136,9 @@ export class SyncBackend implements Backend {
     }));
   }
   copyFile(from: string, to: string, flags: number, done: Done): void { run(done, () => fs.copyFileSync(from, to, flags)); }
+  readdir(path: string, buffer: Bytes, done: Done): void {
+    run(done, () => packListing(fs.readdirSync(path, { encoding: 'buffer', withFileTypes: true }), buffer));
+  }
   cancel(): void {}
   destroy(): void {}
 }

@@ -18,6 +18,7 @@ import { errnoFrom } from '../engines/node-fs.js';
 import { parseFlags, parseMode } from '../flags.js';
 import type { Start } from '../operation.js';
 import { WRITEFILE } from '../ops.js';
+import { readListing } from './listing.js';
 import { fileOptions } from './options.js';
 import { readableInOne, readInOne, stepError, writeInOne } from './one-operation.js';
 import { checkAborted, readWhole, validateWriteData, writeWhole, type WriteData, type WriteProgress } from './whole-file.js';
@@ -193,9 +194,23 @@ export function fsOn(engine: Engine | string = 'auto') {
     return await byPath('copyfile', from, (b, done) => (b.copyFile ? b.copyFile(from, to, flags, done) : viaNode(cb => fs.copyFile(from, to, flags, cb), done)), () => undefined, to);
   }
 
+  async function readdir(path: PathLike, options?: unknown) {
+    const { encoding } = fileOptions(options, { encoding: 'utf8' });
+    const o = typeof options === 'object' && options !== null ? options as { withFileTypes?: boolean; recursive?: boolean } : {};
+    if (o.recursive) return nodeFsp.readdir(path, options as never); // node's walk of the tree
+    const p = validatePath(path);
+    for (let size = LISTING;;) {
+      const listing = Buffer.allocUnsafe(size);
+      const n = await byPath('scandir', p, (b, done) => (b.readdir ? b.readdir(p, listing, done) : done(Infinity)), r => r);
+      if (n === Infinity) return nodeFsp.readdir(path, options as never); // not on this engine
+      if (n <= size) return readListing(listing, n, encoding, o.withFileTypes === true, p);
+      size = n; // larger than guessed: again, with room for it
+    }
+  }
+
   return {
     ...nodeFsp,
-    access, chmod, utimes, truncate, copyFile,
+    readdir, access, chmod, utimes, truncate, copyFile,
     open, readFile, writeFile: async (path: PathLike | FileHandle, data: WriteData, options?: unknown) => await writeFile(path, data, options),
     appendFile, stat, lstat, unlink, rmdir, rename, mkdir,
   };
@@ -205,6 +220,9 @@ export function fsOn(engine: Engine | string = 'auto') {
 function viaNode(call: (cb: (err: NodeJS.ErrnoException | null) => void) => void, done: Done): void {
   call(err => done(err ? errnoFrom(err) : 0));
 }
+
+/** The listing buffer readdir starts with: about 3,000 entries of short names. */
+const LISTING = 64 * 1024;
 
 type TimeLike = string | number | Date;
 

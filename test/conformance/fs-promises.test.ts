@@ -220,19 +220,36 @@ conformance('fs/promises', test => {
     ]);
   });
 
-  test('the functions an engine does not run are node\'s own: readdir, access, copyFile, rm, truncate, utimes, chmod', async ({ engine, dir }) => {
-    await sameAsNodeFs(engine, dir, { 'a': 'abc', 'd/': '', 'd/x': '1', 'd/y': '2' }, async (f, at) => [
-      await settle(f.readdir(at('d'))),
-      (await f.readdir(at('d'), { withFileTypes: true })).map(e => [e.name, e.isFile()]),
-      await settle(f.access(at('a'))),
-      await settle(f.access(at('nope'))),
-      await settle(f.copyFile(at('a'), at('b'))),
-      await settle(f.truncate(at('b'), 1)),
-      await settle(f.chmod(at('b'), 0o640)),
-      await settle(f.rm(at('d'), { recursive: true })),
-      await settle(f.utimes(at('a'), 1000, 2000)),
-      (await f.stat(at('a')) as fs.Stats).mtimeMs,
-    ]);
+  test('readdir: sorted as node, encodings, withFileTypes, a large directory, errors; rm is node\'s', async ({ engine, dir }) => {
+    const dirents = (list: unknown[]) => (list as fs.Dirent[]).map(e =>
+      [e.name, e.isFile(), e.isDirectory(), e.isSymbolicLink(), e.isFIFO(), (e as fs.Dirent & { parentPath?: string }).parentPath]);
+    const setup: Record<string, string> = { 'b': '1', 'a': '2', 'B': '3', 'é': '4', 'z z': '5', '.hidden': '6', 'd/': '', 'd/inner': '7' };
+    await sameAsNodeFs(engine, dir, setup, async (f, at) => {
+      fs.symlinkSync(at('a'), at('link'));
+      execFileSync('mkfifo', [at('fifo')]);
+      const out = [
+        await settle(f.readdir(at(''))),
+        await settle(f.readdir(at(''), 'latin1')),
+        await settle(f.readdir(at(''), { encoding: 'buffer' })),
+        dirents(await f.readdir(at(''), { withFileTypes: true })),
+        await settle(f.readdir(at(''), { recursive: true })),
+        await settle(f.readdir(at('missing'))),
+        await settle(f.readdir(at('a'))),
+        await settle(f.readdir(at(''), 'bogus' as never)),
+        await settle(f.rm(at('d'))),
+        await settle(f.rm(at('d'), { recursive: true })),
+        await settle(f.rm(at('nope'), { force: true })),
+      ];
+      fs.unlinkSync(at('fifo'));
+      return out;
+    });
+    // More entries than the first listing buffer holds (64 KiB): asked again with room for all.
+    const big = path.join(dir, 'big');
+    fs.mkdirSync(big);
+    const names = Array.from({ length: 3000 }, (_, i) => `entry-with-a-long-name-to-fill-the-listing-${i}`);
+    for (const name of names) fs.writeFileSync(path.join(big, name), '');
+    assert.deepEqual(await fsOn(engine).readdir(big), await fsp.readdir(big));
+    assert.equal((await fsOn(engine).readdir(big)).length, 3000);
   });
 
   test('FileHandle: readFile and writeFile from the current position, appendFile, chmod, stat({ bigint })', async ({ engine, dir }) => {
