@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "addon.h"
 
@@ -200,6 +201,23 @@ static napi_value js_supports(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// adviseHugePages(view): ask for transparent huge pages under the view's untouched memory (a
+// large buffer about to be filled by a read: 512 times fewer page faults). Only whole 2 MiB
+// pages inside the view are advised; returns 0 or -errno (the advice is only advice).
+static napi_value js_advise_huge_pages(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *data;
+  size_t len;
+  int err = bytes_of(env, argv[0], &data, &len);
+  const uintptr_t huge = 2u << 20;
+  uintptr_t from = ((uintptr_t)data + huge - 1) & ~(huge - 1), to = ((uintptr_t)data + len) & ~(huge - 1);
+  if (err == 0 && to > from && madvise((void *)from, to - from, MADV_HUGEPAGE) < 0) err = -errno;
+  CHECK(napi_create_int32(env, err, &result));
+  return result;
+}
+
 // misalignment(view, offset, alignment): (address of view[offset]) % alignment.
 static napi_value js_misalignment(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -252,6 +270,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
       {"misalignment", NULL, js_misalignment, NULL, NULL, NULL, napi_default, NULL},
       {"buffers", NULL, js_buffers, NULL, NULL, NULL, napi_default, NULL},
+      {"adviseHugePages", NULL, js_advise_huge_pages, NULL, NULL, NULL, napi_default, NULL},
       {"supports", NULL, js_supports, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
       {"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},

@@ -184,6 +184,9 @@ int uring_supports(engine_t *e, int op) {
   }
   if (op < 0 || op >= OP_COUNT) return 0;
   if (op >= OP_READFILE) return 0;  // several calls each, or none the ring has: the pool's
+  // The kernel never runs a ring's statx inline: each goes to an io-wq worker, and the pool's
+  // threads do them 1.8x faster here (10,000 cached stats, 64 in flight: 339k/s against 192k).
+  if (op == OP_STAT) return 0;
   return u->supported[OP_NEEDS[op]];
 }
 

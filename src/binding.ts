@@ -11,6 +11,8 @@ export interface Binding {
   submit(handle: object, count: number, buffers: unknown[]): number;
   supports(handle: object, op: number): boolean;
   misalignment(view: NodeJS.ArrayBufferView, offset: number, alignment: number): number;
+  /** Transparent huge pages for the view's memory, before a read fills it: 0 or -errno. */
+  adviseHugePages(view: NodeJS.ArrayBufferView): number;
   cancel(handle: object, id?: number): void;
   buffers(handle: object): ArrayBuffer | undefined;
   destroy(handle: object): void;

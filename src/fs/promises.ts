@@ -70,7 +70,7 @@ export function fsOn(engine: Engine | string = 'auto') {
         if (small) return encoding ? small.toString(encoding) : small;
       }
       const handle = await on().open(path, flag, 0o666);
-      return await closing(handle, readWhole(handle, encoding, signal));
+      return await closing(handle, readWhole(handle, encoding, signal, true));
     } catch (err) {
       throw stackFromHere(err);
     }

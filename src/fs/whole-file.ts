@@ -4,6 +4,7 @@
 import { Buffer } from 'node:buffer';
 import { constants } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { binding } from '../binding.js';
 import { abortError, fileTooLarge, invalidArgType } from '../errors.js';
 import { freeStatFields, S, statFields } from '../stats.js';
 import type { Bytes } from '../validate.js';
@@ -19,6 +20,8 @@ export interface WholeFileHandle {
 const IO_MAX = 2 ** 31 - 1;              // node's kIoMaxLength
 const UNKNOWN_SIZE_CHUNK = 64 * 1024;    // node's kReadFileUnknownBufferLength
 const READ_CHUNK = 512 * 1024;           // node's kReadFileBufferLength, for encoded reads
+const HUGE_READ = 8 * 1024 * 1024;        // from here, the result's memory in 2 MiB pages
+const PART = 8 * 1024 * 1024;             // a large file just opened is read in pieces of this, at once
 const WRITE_CHUNK = 512 * 1024;          // node's kWriteFileMaxChunkSize
 
 export function checkAborted(signal: AbortSignal | undefined): void {
@@ -30,7 +33,8 @@ export function checkAborted(signal: AbortSignal | undefined): void {
  * string in `encoding`. A regular file of known size is read in one read (bytes) or in 512 KiB
  * steps (text, decoded as it comes); anything else in 64 KiB steps until the end.
  */
-export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | undefined, signal: AbortSignal | undefined): Promise<Buffer | string> {
+export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | undefined, signal: AbortSignal | undefined,
+  fromStart = false): Promise<Buffer | string> {
   checkAborted(signal);
   const st = statFields();
   await h.fstatFields(st);
@@ -41,6 +45,10 @@ export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | u
   if (size === 0) return readUnknown(h, encoding, signal);
   if (!encoding) {
     const buffer = Buffer.allocUnsafeSlow(size); // its own memory, as node's: transferable, .buffer of its size
+    // Fresh memory is faulted in page by page as the read fills it: most of a cached read's cost.
+    if (size >= HUGE_READ) binding()?.adviseHugePages(buffer);
+    // A large file just opened (position 0) in parts read at once: threads fill them side by side.
+    if (fromStart && size >= 2 * PART) return readParts(h, buffer, signal);
     let total = 0;
     for (;;) {
       const { bytesRead } = await h.read(buffer, total, size - total, null);
@@ -59,6 +67,27 @@ export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | u
     text += decoder.write(buffer.subarray(0, bytesRead));
     checkAborted(signal);
   }
+}
+
+/**
+ * buffer filled from the file's start in PART pieces, all asked for at once. A piece that comes
+ * back short (the file shrank) ends the file there, as one read's short count would.
+ */
+async function readParts(h: WholeFileHandle, buffer: Buffer, signal: AbortSignal | undefined): Promise<Buffer> {
+  const size = buffer.length, parts: Promise<number>[] = [];
+  const part = async (at: number, length: number): Promise<number> => {
+    let done = 0;
+    for (;;) {
+      const { bytesRead } = await h.read(buffer, at + done, length - done, at + done);
+      done += bytesRead;
+      if (bytesRead === 0 || done === length) return done;
+    }
+  };
+  for (let at = 0; at < size; at += PART) parts.push(part(at, Math.min(PART, size - at)));
+  const got = await Promise.all(parts);
+  checkAborted(signal);
+  const short = got.findIndex((n, i) => n < Math.min(PART, size - i * PART));
+  return short < 0 ? buffer : buffer.subarray(0, short * PART + got[short]);
 }
 
 /** A file whose size stat does not tell (a pipe, /proc): 64 KiB at a time until the end. */

@@ -62,13 +62,16 @@ conformance('fs/promises', test => {
     ]);
   });
 
-  test('readFile of a large file (several reads) and of /proc (no size)', async ({ engine, dir }) => {
+  test('readFile of large files (several reads, parts at once) and of /proc (no size)', async ({ engine, dir }) => {
     const big = pattern(3 * 1024 * 1024 + 123, 7);
     const got = await fsOn(engine).readFile(path.join(dir, 'big'), undefined).catch(e => e);
     assert.equal(got.code, 'ENOENT');
     fs.writeFileSync(path.join(dir, 'big'), big);
     assertBytes(await fsOn(engine).readFile(path.join(dir, 'big')) as Buffer, big, 'readFile of 3 MiB');
     assert.equal(await fsOn(engine).readFile(path.join(dir, 'big'), 'hex'), big.toString('hex'));
+    const huge = pattern(20 * 1024 * 1024 + 123, 11); // in 8 MiB parts read at once
+    fs.writeFileSync(path.join(dir, 'huge'), huge);
+    assertBytes(await fsOn(engine).readFile(path.join(dir, 'huge')) as Buffer, huge, 'readFile of 20 MiB');
     const proc = await fsOn(engine).readFile('/proc/self/status', 'utf8') as string;
     assert.match(proc, /^Name:/);
   });
