@@ -19,11 +19,24 @@ function run(done: Done, call: () => number | void): void {
   done(result);
 }
 
-/** A whole-file operation's calls, one after another: its result, or -(errno + step * STEP.UNIT) of the call that failed. */
-function wholeFile(body: (at: { step: number }) => number): number {
+/**
+ * Calls on the file open() gives, then its close: body's result, or -(errno + step * STEP.UNIT)
+ * of the call that failed (body's error is the one told, not close's after it).
+ */
+function onFile(open: () => number, body: (fd: number, at: { step: number }) => number): number {
   const at = { step: STEP.OPEN as number };
   try {
-    return body(at);
+    const fd = open();
+    let result: number;
+    try {
+      result = body(fd, at);
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+    at.step = STEP.CLOSE;
+    fs.closeSync(fd);
+    return result;
   } catch (err) {
     return errnoFrom(err) - at.step * STEP.UNIT;
   }
@@ -62,31 +75,21 @@ export class SyncBackend implements Backend {
     try {
       st = fs.statSync(path);
     } catch { /* JS reads it its usual way, which gives node's error */ }
-    const fits = st !== undefined && st.isFile() && st.size > 0 && st.size < buffer.byteLength;
-    if (!fits) return done(buffer.byteLength + 1);
-    const size = st!.size;
-    done(wholeFile(at => {
-      const fd = fs.openSync(path, flags);
+    if (st === undefined || !st.isFile() || st.size === 0 || st.size >= buffer.byteLength) return done(buffer.byteLength + 1);
+    const size = st.size;
+    done(onFile(() => fs.openSync(path, flags), (fd, at) => {
+      at.step = STEP.READ;
       let got = 0;
-      try {
-        at.step = STEP.READ;
-        for (let n = 1; got < size && n > 0; got += n) n = fs.readSync(fd, buffer, got, size - got, null);
-      } catch (err) {
-        closeQuietly(fd);
-        throw err;
-      }
-      at.step = STEP.CLOSE;
-      fs.closeSync(fd);
+      for (let n = 1; got < size && n > 0; got += n) n = fs.readSync(fd, buffer, got, size - got, null);
       return got;
     }));
   }
   writeFile(path: string, flags: number, mode: number, how: number, data: Bytes, done: Done): void {
-    done(wholeFile(at => {
-      const fd = fs.openSync(path, flags, mode);
+    done(onFile(() => fs.openSync(path, flags, mode), (fd, at) => {
       const cut = (how & WRITEFILE.CUT) !== 0;
       let written = 0, positioned = cut;
+      at.step = STEP.WRITE;
       try {
-        at.step = STEP.WRITE;
         while (written < data.byteLength) {
           try {
             written += fs.writeSync(fd, data, written, data.byteLength - written, positioned ? written : null);
@@ -97,20 +100,12 @@ export class SyncBackend implements Backend {
         }
       } catch (err) {
         if (cut) try { fs.ftruncateSync(fd, written); } catch { /* the write's error is the one told */ }
-        closeQuietly(fd);
         throw err;
       }
-      try {
-        at.step = STEP.FTRUNCATE;
-        if (cut) try { fs.ftruncateSync(fd, written); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err; }
-        at.step = STEP.FSYNC;
-        if (how & WRITEFILE.FLUSH) fs.fsyncSync(fd);
-      } catch (err) {
-        closeQuietly(fd);
-        throw err;
-      }
-      at.step = STEP.CLOSE;
-      fs.closeSync(fd);
+      at.step = STEP.FTRUNCATE;
+      if (cut) try { fs.ftruncateSync(fd, written); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err; }
+      at.step = STEP.FSYNC;
+      if (how & WRITEFILE.FLUSH) fs.fsyncSync(fd);
       return written;
     }));
   }
@@ -121,17 +116,9 @@ export class SyncBackend implements Backend {
     run(done, () => fs.utimesSync(path, time(atime), time(mtime)));
   }
   truncate(path: string, length: number, done: Done): void {
-    done(wholeFile(at => {
-      const fd = fs.openSync(path, 'r+');
-      try {
-        at.step = STEP.FTRUNCATE;
-        fs.ftruncateSync(fd, length);
-      } catch (err) {
-        closeQuietly(fd);
-        throw err;
-      }
-      at.step = STEP.CLOSE;
-      fs.closeSync(fd);
+    done(onFile(() => fs.openSync(path, 'r+'), (fd, at) => {
+      at.step = STEP.FTRUNCATE;
+      fs.ftruncateSync(fd, length);
       return 0;
     }));
   }
