@@ -208,8 +208,8 @@ static napi_value js_advise_huge_pages(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint8_t *data;
-  size_t len;
+  uint8_t *data = NULL;
+  size_t len = 0;
   int err = bytes_of(env, argv[0], &data, &len);
   const uintptr_t huge = 2u << 20;
   uintptr_t from = ((uintptr_t)data + huge - 1) & ~(huge - 1), to = ((uintptr_t)data + len) & ~(huge - 1);
@@ -244,7 +244,7 @@ static const named_t LAYOUT[] = {
     N(OP_FSTAT), N(OP_FTRUNCATE), N(OP_OPEN), N(OP_CLOSE), N(OP_STAT), N(OP_UNLINK), N(OP_RENAME),
     N(OP_MKDIR), N(OP_READFILE), N(OP_WRITEFILE), N(OP_ACCESS), N(OP_CHMOD), N(OP_UTIMES),
     N(OP_TRUNCATE), N(OP_COPYFILE), N(OP_READDIR), N(OP_COUNT),
-    N(STEP_OPEN), N(STEP_READ), N(STEP_WRITE), N(STEP_FTRUNCATE), N(STEP_FSYNC), N(STEP_CLOSE),
+    N(STEP_OPEN), N(STEP_READ), N(STEP_WRITE), N(STEP_FTRUNCATE), N(STEP_FSYNC), N(STEP_CLOSE), N(STEP_FSTAT),
     N(STEP_UNIT), N(WRITEFILE_CUT), N(WRITEFILE_FLUSH), N(COPYFILE_EXCL), N(COPYFILE_FICLONE), N(COPYFILE_FICLONE_FORCE), N(AT_CURRENT_POSITION), N(AT_SYMLINK_NOFOLLOW), N(AT_REMOVEDIR),
     N(R_OP), N(R_ID), N(R_FD), N(R_POS), N(R_BUF), N(R_NBUF), N(R_A), N(R_B), N(RECORD_SIZE),
     N(ST_DEV), N(ST_MODE), N(ST_NLINK), N(ST_UID), N(ST_GID), N(ST_RDEV), N(ST_BLKSIZE), N(ST_INO),

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
+#include <sys/vfs.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -50,7 +52,7 @@ static int64_t failed(int step) { return -(errno + step * STEP_UNIT); }
 // A call retried while a signal interrupts it (the caller asked for the call, not for EINTR).
 #define RETRY(call) ({ __typeof__(call) ret_; do ret_ = (call); while (ret_ < 0 && errno == EINTR); ret_; })
 
-// readFile in one request: size, open, read, close. The result is the bytes read, which are the
+// readFile in one request: size, open, size again, read, close. The result is the bytes read, which are the
 // whole file; or the buffer's length + 1, nothing opened: the file does not fit the buffer, its
 // size is unknown (not a regular file, /proc), or stat failed: JS reads it its usual way, which
 // also gives node's error. The size comes before the open: a FIFO opened and closed here would
@@ -60,13 +62,23 @@ static int64_t read_file(req_t *r) {
   size_t cap = r->iov[0].iov_len, got = 0;
   struct stat st;
   if (stat(r->path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 || (uint64_t)st.st_size >= cap) return (int64_t)cap + 1;
-  int fd = RETRY(open(r->path, r->flags | O_CLOEXEC));
+  int fd = RETRY(open(r->path, r->flags | O_CLOEXEC, 0666));
   if (fd < 0) return failed(STEP_OPEN);
-  // As node: read what the size said, stopping early at the end of the file.
-  size_t size = (size_t)st.st_size;
-  ssize_t n = 1;
-  while (got < size && (n = RETRY(read(fd, buf + got, size - got))) > 0) got += (size_t)n;
-  int64_t res = n < 0 ? failed(STEP_READ) : (int64_t)got;
+  // What was opened may not be what stat saw (a file replaced by a rename meanwhile): its own
+  // size, as node reads it. A regular file that no longer fits goes back unread (closing it loses
+  // nothing); anything else swapped in (a FIFO) is read to its end here.
+  int64_t res;
+  if (fstat(fd, &st) < 0) {
+    res = failed(STEP_FSTAT);
+  } else if (S_ISREG(st.st_mode) && (st.st_size == 0 || (uint64_t)st.st_size >= cap)) {
+    res = (int64_t)cap + 1;
+  } else {
+    // As node: read what the size said (to the end for no size), stopping early at the end.
+    size_t size = S_ISREG(st.st_mode) ? (size_t)st.st_size : cap;
+    ssize_t n = 1;
+    while (got < size && (n = RETRY(read(fd, buf + got, size - got))) > 0) got += (size_t)n;
+    res = n < 0 ? failed(STEP_READ) : got == cap ? (int64_t)cap + 1 : (int64_t)got;
+  }
   // Linux releases the fd even when close() says EINTR. Node reports close's error only when
   // the rest succeeded.
   if (close(fd) < 0 && errno != EINTR && res >= 0) res = failed(STEP_CLOSE);
@@ -129,6 +141,57 @@ static struct timespec to_timespec(double t) {
   return ts;
 }
 
+static int on_smb(int fd) {
+  struct statfs fs;
+  return fstatfs(fd, &fs) == 0 && (fs.f_type == 0xFF534D42 /* CIFS */ || fs.f_type == 0xFE534D42 /* SMB2 */ || fs.f_type == 0x517B /* SMB */);
+}
+
+// size bytes of src to dst from offset 0, as libuv's sendfile does it: copy_file_range in the
+// kernel; sendfile where that cannot (across filesystems on older kernels); read and write where
+// neither can. A copy that stops short (0 before size: the file shrank, or a filesystem such as
+// sysfs that copy_file_range cannot read) is tried once more with the next way.
+static int copy_bytes(int src, int dst, off_t size) {
+  enum { RANGE, SENDFILE, READ_WRITE } way = RANGE;
+  char *buf = NULL;
+  off_t at = 0;
+  int err = 0;
+  while (at < size) {
+    size_t left = (size_t)(size - at);
+    ssize_t n;
+    if (way == RANGE) {
+      n = copy_file_range(src, &at, dst, NULL, left, 0);
+    } else if (way == SENDFILE) {
+      n = sendfile(dst, src, &at, left);
+    } else {
+      if (!buf && !(buf = malloc(65536))) {
+        err = -ENOMEM;
+        break;
+      }
+      n = pread(src, buf, left < 65536 ? left : 65536, at);
+      for (ssize_t w = 0, done = 0; n > 0 && done < n; done += w) {
+        w = write(dst, buf + done, (size_t)(n - done));
+        if (w < 0 && errno == EINTR) w = 0;
+        else if (w < 0) n = -1;
+      }
+      if (n > 0) at += n;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && way != READ_WRITE && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP ||
+                                       errno == EPERM || errno == EIO || errno == ENOTSOCK)) {
+      way++;
+      continue;
+    }
+    if (n < 0) {
+      err = -errno;
+      break;
+    }
+    if (n == 0 && way == READ_WRITE) break;  // the file is shorter than it was
+    if (n == 0) way++;
+  }
+  free(buf);
+  return err;
+}
+
 // copyFile as node's (libuv's): the new file gets the old one's mode; the same file copied onto
 // itself is left alone; a clone first when asked (COPYFILE_FICLONE), or only a clone
 // (COPYFILE_FICLONE_FORCE); else copy_file_range, sendfile where that cannot. A failure after
@@ -153,12 +216,14 @@ static int64_t copy_file(req_t *r) {
       goto out;
     }
     if (from.st_dev == to.st_dev && from.st_ino == to.st_ino) goto out;
-    if (RETRY(ftruncate(dst, 0)) < 0) {
+    // ceph-fuse refuses to truncate a file just created read-only (EACCES): empty already.
+    if (RETRY(ftruncate(dst, 0)) < 0 && !(errno == EACCES && to.st_size == 0)) {
       err = -errno;
       goto out;
     }
   }
-  if (fchmod(dst, from.st_mode) < 0) {
+  // CIFS/SMB shares refuse every fchmod (EPERM) unless mounted with noperm: meaningless there.
+  if (fchmod(dst, from.st_mode) < 0 && !(errno == EPERM && on_smb(dst))) {
     err = -errno;
     goto out;
   }
@@ -169,21 +234,7 @@ static int64_t copy_file(req_t *r) {
       goto out;
     }
   }
-  off_t at = 0;
-  for (int use_sendfile = 0; at < from.st_size;) {
-    size_t left = (size_t)(from.st_size - at);
-    ssize_t n = use_sendfile ? sendfile(dst, src, &at, left) : copy_file_range(src, &at, dst, NULL, left, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && !use_sendfile && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM)) {
-      use_sendfile = 1;
-      continue;
-    }
-    if (n < 0) {
-      err = -errno;
-      goto out;
-    }
-    if (n == 0) break;  // the file became shorter
-  }
+  err = copy_bytes(src, dst, from.st_size);
 out:
   close(src);
   if (dst >= 0) {

@@ -52,7 +52,7 @@ enum {
 
 // The whole-file operations run several calls; a failure answers -(errno + step * STEP_UNIT),
 // the step being the call that failed (errno is below 4096 on Linux).
-enum { STEP_OPEN, STEP_READ, STEP_WRITE, STEP_FTRUNCATE, STEP_FSYNC, STEP_CLOSE, STEP_UNIT = 4096 };
+enum { STEP_OPEN, STEP_READ, STEP_WRITE, STEP_FTRUNCATE, STEP_FSYNC, STEP_CLOSE, STEP_FSTAT, STEP_UNIT = 4096 };
 // copyFile's flags, node's fs.constants.COPYFILE_*.
 enum { COPYFILE_EXCL = 1, COPYFILE_FICLONE = 2, COPYFILE_FICLONE_FORCE = 4 };
 // writeFile: cut the file to what was written (instead of O_TRUNC up front); fsync before close.

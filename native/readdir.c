@@ -79,16 +79,16 @@ static int by_name(const void *a, const void *b, void *bytes) {
   return strcmp((const char *)bytes + *(const size_t *)a + 1, (const char *)bytes + *(const size_t *)b + 1);
 }
 
-static int64_t list(int dir, listing_t *l) {
-  char buf[32768];
+static int64_t list(int dir, listing_t *l, char *buf, size_t size) {
   for (;;) {
-    long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    long n = syscall(SYS_getdents64, dir, buf, size);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return -errno;
     if (n == 0) return 0;
     for (long off = 0; off < n;) {
       struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
       off += d->d_reclen;
+      if (d->d_ino == 0) continue;  // a deleted entry, as readdir(3) skips them
       if (d->d_name[0] == '.' && (d->d_name[1] == 0 || (d->d_name[1] == '.' && d->d_name[2] == 0))) continue;
       unsigned char type = uv_type(d->d_type);
       struct stat st;
@@ -105,7 +105,11 @@ int64_t read_dir(req_t *r) {
   while (dir < 0 && errno == EINTR);
   if (dir < 0) return -errno;
   listing_t l = {0};
-  int64_t res = list(dir, &l);
+  // Off the stack: the thread engine's threads have small ones.
+  enum { DENTS = 32768 };
+  char *dents = aligned_alloc(8, DENTS);
+  int64_t res = dents ? list(dir, &l, dents, DENTS) : -ENOMEM;
+  free(dents);
   close(dir);
   if (res == 0) {
     res = (int64_t)l.len;

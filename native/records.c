@@ -138,10 +138,13 @@ int record_parse(napi_env env, const double *rec, napi_value bufs, req_t *r) {
     case OP_TRUNCATE:
     case OP_COPYFILE:
       if ((err = path_at(env, bufs, rec[R_BUF], &r->path)) < 0) return err;
+      if (r->op == OP_UTIMES) {  // seconds, beyond an int's range
+        r->atime = rec[R_A];
+        r->mtime = rec[R_B];
+        return 0;
+      }
       r->flags = (int)rec[R_A];
       r->mode = (int)rec[R_B];
-      r->atime = rec[R_A];
-      r->mtime = rec[R_B];
       if (r->op == OP_RENAME || r->op == OP_COPYFILE) return path_at(env, bufs, rec[R_BUF] + 1, &r->path2);
       if (r->op == OP_STAT) return stat_out_at(env, bufs, rec[R_BUF] + 1, r);
       return 0;

@@ -30,7 +30,7 @@ export const AT = { SYMLINK_NOFOLLOW: 0x100, REMOVEDIR: 0x200 } as const;
  * A whole-file operation runs several calls: a failure is -(errno + step * STEP_UNIT), the step
  * naming the call that failed (its syscall in node's error).
  */
-export const STEP = { OPEN: 0, READ: 1, WRITE: 2, FTRUNCATE: 3, FSYNC: 4, CLOSE: 5, UNIT: 4096 } as const;
+export const STEP = { OPEN: 0, READ: 1, WRITE: 2, FTRUNCATE: 3, FSYNC: 4, CLOSE: 5, FSTAT: 6, UNIT: 4096 } as const;
 
 /** WRITEFILE's POS bits: cut the file after what was written (not O_TRUNC up front); fsync before close. */
 export const WRITEFILE = { CUT: 1, FLUSH: 2 } as const;

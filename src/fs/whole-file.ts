@@ -20,7 +20,9 @@ export interface WholeFileHandle {
 const IO_MAX = 2 ** 31 - 1;              // node's kIoMaxLength
 const UNKNOWN_SIZE_CHUNK = 64 * 1024;    // node's kReadFileUnknownBufferLength
 const READ_CHUNK = 512 * 1024;           // node's kReadFileBufferLength, for encoded reads
-const HUGE_READ = 8 * 1024 * 1024;        // from here, the result's memory in 2 MiB pages
+// From here, the result's memory in 2 MiB pages: above glibc's largest mmap threshold (32 MiB),
+// so the memory is mapped for this buffer alone and the advice goes with it.
+const HUGE_READ = 32 * 1024 * 1024 + 1;
 const PART = 8 * 1024 * 1024;             // a large file just opened is read in pieces of this, at once
 const WRITE_CHUNK = 512 * 1024;          // node's kWriteFileMaxChunkSize
 
