@@ -214,6 +214,15 @@ static inline unsigned ramp_budget(unsigned submitted) {
   return submitted * RAMP_GROWTH > RAMP_FIRST ? submitted * RAMP_GROWTH : RAMP_FIRST;
 }
 
+// How long one wake-up may deliver completions before the loop gets to run again (timers,
+// sockets): the completions a kernel queue completes inline (cached reads) would otherwise keep
+// one turn of the loop going for as long as JS starts new ones. src/engines/native.ts bounds the
+// inline rounds of submit() the same way (TURN_BUDGET_MS).
+#define TURN_BUDGET_NS 500000u
+// Deliver while reaping finds completions, within one turn's budget; when it runs out, the
+// eventfd is signalled so that the loop comes back for the rest after its other work.
+static inline int turn_spent(uint64_t start_ns) { return uv_hrtime() - start_ns >= TURN_BUDGET_NS; }
+
 // lifecycle.c: cancel, wait for everything in flight, release; from_js: also drop the JS
 // references (else, the environment is going: also close the files still open).
 void engine_shutdown(engine_t *e, int from_js);

@@ -71,8 +71,14 @@ void uring_on_poll(uv_poll_t *h, int status, int events) {
     int r = uring_submit_pending(u, 0, 0);
     if (r < 0) uring_fail_unsubmitted(u, r);
   }
-  for (unsigned max = RAMP_FIRST; uring_reap(u, 1, max) > 0; max = ramp_budget(max))
+  uint64_t start = uv_hrtime();
+  for (unsigned max = RAMP_FIRST; uring_reap(u, 1, max) > 0; max = ramp_budget(max)) {
     if (completion_deliver_unless_destroyed(&u->base)) return;
+    if (turn_spent(start)) {
+      signal_eventfd(u->event_fd);  // the rest after the loop's other work
+      break;
+    }
+  }
   if (completion_destroyed(&u->base)) return;
   completion_update_ref(&u->base);
 }

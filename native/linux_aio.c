@@ -193,8 +193,14 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   uint64_t count;
   if (a->base.stopping) return;
   while (read(a->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
-  for (unsigned max = RAMP_FIRST; reap(a, 1, max) > 0; max = ramp_budget(max))
+  uint64_t start = uv_hrtime();
+  for (unsigned max = RAMP_FIRST; reap(a, 1, max) > 0; max = ramp_budget(max)) {
     if (completion_deliver_unless_destroyed(&a->base)) return;
+    if (turn_spent(start)) {
+      signal_eventfd(a->event_fd);  // the rest after the loop's other work
+      break;
+    }
+  }
   completion_drain_pushed(&a->base, 1);
   if (completion_deliver_unless_destroyed(&a->base)) return;
   completion_update_ref(&a->base);

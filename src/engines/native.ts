@@ -10,7 +10,13 @@ import type { Backend, Done } from './backend.js';
 
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
-const MAX_INLINE_ROUNDS = 256;
+/**
+ * How long operations completing inline may start the next ones in one turn of the event loop
+ * before it gets to run (timers, sockets): native/engine.h's TURN_BUDGET_NS, for submit()'s
+ * inline completions.
+ */
+const TURN_BUDGET_MS = 0.5;
+const CLOCK_EVERY = 64; // operations between looks at the clock (it costs ~0.15 µs; an operation ~2)
 
 const ECANCELED = errnoOf('ECANCELED');
 const EBADF = errnoOf('EBADF');
@@ -38,7 +44,8 @@ export class NativeBackend implements Backend {
   readonly #canAtCurrent: boolean[]; // by Op: and at the current file position (-1)
   readonly #makeFallback: (() => Backend) | undefined;
   #fallback: Backend | undefined;   // made on first need: runs the operations this engine cannot
-  #inlineRounds = 0;                // flushes in this turn of the event loop
+  #turnStart = -1;                  // performance.now() at this turn's first inline completion
+  #sinceClock = 0;                  // operations submitted since the clock was last read
 
   /**
    * Throws, with the reason, when the engine cannot be set up here. `setupCall` is named in that
@@ -87,15 +94,20 @@ export class NativeBackend implements Backend {
     if (this.#count === BATCH) this.#flush();
     if (!this.#flushing && this.#count > 0) {
       this.#flushing = true;
-      // Operations that complete inline start the next ones in the same turn of the loop; after
-      // MAX_INLINE_ROUNDS batches, let the loop run (timers, sockets) before the next one.
-      if (this.#inlineRounds < MAX_INLINE_ROUNDS) queueMicrotask(this.#flush);
+      // Operations that complete inline start the next ones in the same turn of the loop; once
+      // the turn's budget is spent, let the loop run (timers, sockets) before the next batch.
+      if (this.#turnStart < 0 || this.#sinceClock < CLOCK_EVERY || !this.#turnSpent()) queueMicrotask(this.#flush);
       else setImmediate(this.#flush);
     }
   }
 
+  #turnSpent(): boolean {
+    this.#sinceClock = 0;
+    return performance.now() - this.#turnStart >= TURN_BUDGET_MS;
+  }
+
   #newTurn = (): void => {
-    this.#inlineRounds = 0;
+    this.#turnStart = -1;
   };
 
   #flush = (): void => {
@@ -107,7 +119,11 @@ export class NativeBackend implements Backend {
     this.#buffers = [];
     const inline = this.#native.submit(this.#handle, n, buffers);
     if (inline < 0) return this.#refuseBatch(n); // the engine was closed under this batch: fail it, lose nothing
-    if (inline > 0 && ++this.#inlineRounds === 1) setImmediate(this.#newTurn);
+    this.#sinceClock += n;
+    if (inline > 0 && this.#turnStart < 0) {
+      this.#turnStart = performance.now();
+      setImmediate(this.#newTurn);
+    }
     this.#deliver(inline);
   };
 
