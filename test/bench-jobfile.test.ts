@@ -10,7 +10,7 @@ const FIXTURES = new URL('../../test/fixtures/', import.meta.url);
 
 function planFiles(files: Record<string, string>, argv: string[] = Object.keys(files)) {
   return planBench(argv, {
-    engines: ENGINES, alignedBuffers: false, env: { BENCH_DIR: '/tmp/bench-dir' },
+    engines: ENGINES, directIo: false, env: { BENCH_DIR: '/tmp/bench-dir' },
     readFile: f => {
       if (!(f in files)) throw new Error(`ENOENT: no such file or directory, open '${f}'`);
       return files[f];

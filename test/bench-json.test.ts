@@ -198,7 +198,7 @@ test('a long run: bandwidth and IOPS figures from more samples than a call can t
   const empty = hdr.encodeIntoCompressedBase64(latencyHistogram(false));
   const none: DirectionResult = { ios: 0, bytes: 0, shortIos: 0, min: 0, max: 0, mean: 0, m2: 0, histogram: empty, runtimeMs: 0, bwSamples: [], iopsSamples: [] };
   const read = { ...none, ios: 1, bytes: 4096, min: 10, max: 10, mean: 10, runtimeMs: 1, bwSamples: samples, iopsSamples: samples };
-  const job = planBench(['--name=long', '--filename=/tmp/long.dat', '--size=1m', '--ioengine=null'], { engines: [{ name: 'null', available: true }], alignedBuffers: false }).jobs[0];
+  const job = planBench(['--name=long', '--filename=/tmp/long.dat', '--size=1m', '--ioengine=null'], { engines: [{ name: 'null', available: true }], directIo: false }).jobs[0];
   const cpu = { userMs: 0, systemMs: 0, voluntary: 0, involuntary: 0, majorFaults: 0, minorFaults: 0, windowMs: 1 };
   const clone = { clone: 0, engine: 'null', read, write: none, sync: none, loop: none, depth: [1, 0, 0, 0, 0, 0, 0], elapsedMs: 1, error: 0 };
   const entries = entriesOf([{ job, engine: 'null', pass: 0, clones: [clone], cpu }]);

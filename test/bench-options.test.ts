@@ -6,7 +6,7 @@ import { parseSize } from '../src/fio/units.js';
 import { cloneFile, planBench, type PlanContext } from '../src/bench/plan.js';
 import { assertRefused, ENGINES } from './bench-helpers.js';
 
-const ctx: PlanContext = { engines: ENGINES, alignedBuffers: false };
+const ctx: PlanContext = { engines: ENGINES, directIo: false };
 const plan = (argv: string[], c: Partial<PlanContext> = {}) => planBench(argv, { ...ctx, ...c });
 const job = (argv: string[]) => plan(['--name=j', ...argv]).jobs[0];
 
@@ -116,14 +116,15 @@ test('the sync engine caps iodepth at 1, as fio does for psync, and says so', ()
   assert.equal(plan(['--name=x', '--iodepth=1', '--ioengine=sync']).notes.length, 0);
 });
 
-test('the default run: four workloads, every engine, a temporary 256 MiB file', () => {
-  const p = plan([]);
+test('the default run: six workloads, every engine, a temporary 256 MiB file', () => {
+  const p = plan([], { directIo: true });
   assert.equal(p.defaultRun, true);
-  assert.deepEqual(p.jobs.map(j => [j.rw, j.bs, j.iodepth]), [['randread', 4096, 32], ['randread', 4096, 1], ['read', 131072, 8], ['randwrite', 4096, 32]]);
-  assert.deepEqual(p.jobs.map(j => j.groupid), [0, 1, 2, 3], 'one workload at a time');
+  assert.deepEqual(p.jobs.map(j => [j.rw, j.bs, j.iodepth, j.direct, j.fsync]), [['randread', 4096, 32, false, 0], ['randread', 4096, 1, false, 0],
+    ['read', 131072, 8, false, 0], ['randwrite', 4096, 32, false, 0], ['randread', 4096, 32, true, 0], ['randwrite', 4096, 8, false, 1]]);
+  assert.deepEqual(p.jobs.map(j => j.groupid), [0, 1, 2, 3, 4, 5], 'one workload at a time');
   for (const j of p.jobs) {
     assert.equal(j.size, 256 * 2 ** 20);
-    assert.equal(j.invalidate, false, 'cached workloads');
+    assert.equal(j.invalidate, false, 'no page cache dropped: the cached workloads stay cached');
     assert.deepEqual(j.engines, ['sync', 'pool', 'libuv', 'io_uring', 'null']);
     assert.equal(j.filename, p.temporary[0]);
   }
@@ -143,7 +144,7 @@ test('whole-file workloads: filesize from size and nrfiles, and what does not ap
 });
 
 test('the default run takes run-wide options from the command line, and refuses per-workload ones', () => {
-  const p = plan(['--runtime=3', '--ioengine=sync,io_uring', '--size=64m']);
+  const p = plan(['--runtime=3', '--ioengine=sync,io_uring', '--size=64m'], { directIo: true });
   assert.equal(p.defaultRun, true);
   for (const j of p.jobs) {
     assert.equal(j.runtime, 3000);
@@ -223,10 +224,10 @@ test('refusals: options that contradict each other or the machine', () => {
   refuses(['--name=x', '--size=2k', '--bs=4k'], /size \(2048\) is smaller than bs \(4096\)/);
   refuses(['--name=x', '--io_size=1k'], /io_size/);
   refuses(['--name=x', '--fsync=1', '--fdatasync=1'], /fsync or fdatasync, not both/);
-  refuses(['--name=x', '--direct=1'], /direct=1 needs buffers aligned for O_DIRECT/);
+  refuses(['--name=x', '--direct=1'], /direct=1 needs O_DIRECT, which this platform does not have/);
   refuses(['--name='], /a job needs a name/);
-  const aligned = (argv: string[]) => planBench(['--name=x', ...argv], { ...ctx, alignedBuffers: true });
-  assert.equal(aligned(['--direct=1', '--bs=4k']).jobs[0].direct, true, 'direct=1 runs once aligned buffers exist');
+  const aligned = (argv: string[]) => planBench(['--name=x', ...argv], { ...ctx, directIo: true });
+  assert.equal(aligned(['--direct=1', '--bs=4k']).jobs[0].direct, true, 'direct=1 runs where O_DIRECT exists');
   assert.throws(() => aligned(['--direct=1', '--bs=1000']), /multiple of 512/);
   assert.throws(() => aligned(['--direct=1', '--offset=100']), /offset to be a multiple of 512/);
 });

@@ -100,7 +100,7 @@ test('Ctrl-C stops the run and prints what was measured so far', async () => {
 test('clones stopped before go measure nothing: the runner says the job did not start', async () => {
   // As when another job of the pass fails to start, or Ctrl-C comes while the runners get ready;
   // the go that may still follow the stop must not start them.
-  const job = planBench(['--name=early', `--directory=${dir}`, '--size=64k', '--numjobs=2', '--ioengine=null'], { engines: engines(), alignedBuffers: false }).jobs[0];
+  const job = planBench(['--name=early', `--directory=${dir}`, '--size=64k', '--numjobs=2', '--ioengine=null'], { engines: engines(), directIo: false }).jobs[0];
   const files = [0, 1].map(c => cloneFile(job, c));
   for (const f of files) layOut(f, 64 << 10);
   const input: RunnerInput = { job, engine: 'null', size: 64 << 10, firstClone: 0, files: files.map(f => [f]) };
@@ -124,7 +124,7 @@ test('the default run prints a ranking table and removes its file', async () => 
   const file = /file (\S+),/.exec(r.stdout)?.[1];
   assert.ok(file && file.startsWith(dir), r.stdout);
   assert.equal(fs.existsSync(file), false, 'the default run removes its file');
-  for (const w of ['4k-randread-qd32', '4k-randread-qd1', '128k-read-qd8', '4k-randwrite-qd32']) assert.match(r.stdout, new RegExp(`^${w}:`, 'm'));
+  for (const w of ['4k-randread-qd32', '4k-randread-qd1', '128k-read-qd8', '4k-randwrite-qd32', '4k-randread-direct-qd32', '4k-randwrite-fsync-qd8']) assert.match(r.stdout, new RegExp(`^${w}:`, 'm'));
   assert.match(r.stdout, /#\s+engine\s+IOPS\s+BW\s+vs 1st\s+p50\s+p99\s+p99\.9\s+CPU\/op\s+CPU\s+ctx\/op/);
   assert.match(r.stdout, /^\s+1\s+sync\s/m);
   assert.match(r.stdout, /null .*no I\/O: the bench's own cost/);

@@ -99,9 +99,8 @@ function depthBucket(depth: number): number {
 
 function buffers(count: number, bs: number, direct: boolean, fill: boolean): Buffer[] {
   const out: Buffer[] = [];
-  const allocAligned = (ioengine as Record<string, unknown>).allocAligned as ((size: number, alignment?: number) => Buffer) | undefined;
   for (let i = 0; i < count; i++) {
-    const b = direct && allocAligned ? allocAligned(bs, 4096) : Buffer.allocUnsafeSlow(bs);
+    const b = direct ? ioengine.allocAligned(bs, 4096) : Buffer.allocUnsafeSlow(bs);
     if (fill) randomFillSync(b);
     else b.fill(0);
     out.push(b);

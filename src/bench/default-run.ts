@@ -1,8 +1,9 @@
 // What `ioengine bench` runs with no job: a short comparison that makes the tradeoffs visible.
-// Four workloads, each on every available engine for 0.8 s (0.1 s ramp, 0.7 s measured;
-// about 45 s with nine engines on 2 cores, process start-ups included): cached random reads deep
-// and shallow (batching against per-operation overhead), cached large sequential reads
-// (bandwidth, copies) and buffered random writes (the page cache's write path).
+// Six workloads, each on every available engine for 0.8 s (0.1 s ramp, 0.7 s measured): cached
+// random reads deep and shallow (batching against per-operation overhead), cached large
+// sequential reads (bandwidth, copies), buffered random writes (the page cache's write path),
+// and two that wait for the device, where a blocking engine stands the event loop still for
+// the device's latency: direct (O_DIRECT) random reads and writes each followed by an fsync.
 import os from 'node:os';
 import path from 'node:path';
 
@@ -44,6 +45,22 @@ stonewall
 rw=randwrite
 bs=4k
 iodepth=32
+
+[4k-randread-direct-qd32]
+description=uncached 4 KiB random reads from the device (O_DIRECT), 32 in flight
+stonewall
+rw=randread
+bs=4k
+iodepth=32
+direct=1
+
+[4k-randwrite-fsync-qd8]
+description=4 KiB random writes, each followed by an fsync, 8 in flight
+stonewall
+rw=randwrite
+bs=4k
+iodepth=8
+fsync=1
 `;
 
 /** Options the default workloads set themselves: refused on the command line of the default run. */

@@ -28,9 +28,9 @@ export interface BenchIo {
   report?: (json: object, file: string, output: string) => string | undefined;
 }
 
-/** Whether O_DIRECT can be used: the platform has it and ioengine can allocate aligned buffers. */
-export function alignedBuffers(): boolean {
-  return constants.O_DIRECT !== undefined && typeof (ioengine as Record<string, unknown>).allocAligned === 'function';
+/** Whether O_DIRECT can be used here (the platform has it; allocAligned() gives the buffers). */
+export function directIo(): boolean {
+  return constants.O_DIRECT !== undefined;
 }
 
 export function benchHelp(): string {
@@ -57,7 +57,7 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
   let plan: Plan;
   const known = ioengine.engines();
   try {
-    plan = planBench(argv, { engines: known, alignedBuffers: alignedBuffers() });
+    plan = planBench(argv, { engines: known, directIo: directIo() });
   } catch (e) {
     if (e instanceof BenchUsageError) {
       err(`ioengine bench: ${e.message}`);

@@ -53,8 +53,8 @@ export interface PlanContext {
   engines: EngineList;
   readFile?: (file: string) => string;
   env?: NodeJS.ProcessEnv;
-  /** whether O_DIRECT buffers can be had (src/index.ts exports allocAligned) */
-  alignedBuffers: boolean;
+  /** whether O_DIRECT can be used here */
+  directIo: boolean;
 }
 
 export function planBench(argv: readonly string[], ctx: PlanContext): Plan {
@@ -170,7 +170,7 @@ function check(job: JobOptions, where: string, ctx: PlanContext): void {
     refuse(`nrfiles=${job.nrfiles}: a rw=${job.rw} job works on one file (several files are for readfile, writefile, stat)`);
   }
   if (job.direct) {
-    if (!ctx.alignedBuffers) refuse('direct=1 needs buffers aligned for O_DIRECT, and this version of ioengine has no allocAligned() yet; run with direct=0');
+    if (!ctx.directIo) refuse('direct=1 needs O_DIRECT, which this platform does not have; run with direct=0');
     if (job.bs % 512 !== 0) refuse(`direct=1 needs bs to be a multiple of 512 (got ${job.bs})`);
     if (job.offset % 512 !== 0) refuse(`direct=1 needs offset to be a multiple of 512 (got ${job.offset})`);
   }
