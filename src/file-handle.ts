@@ -7,6 +7,7 @@ import { createInterface, type Interface } from 'node:readline';
 import type { Backend, Done } from './engines/backend.js';
 import { abortError, errnoOf, fileClosed, invalidArgType, invalidArgValue, stackFromHere, systemError } from './errors.js';
 import { InFlight, perform, transfer, type Context, type Transferred } from './operation.js';
+import { many, validateRequests, type ManyRequest } from './many.js';
 import { directAlignment, misaligned, type DirectAlignment } from './direct.js';
 import { S, STAT_FIELDS, statFields, toStatsAndFree } from './stats.js';
 import { constants } from 'node:fs';
@@ -157,6 +158,37 @@ export class FileHandle extends EventEmitter {
 
   #refuses(): boolean {
     return this.#fd < 0 || (this.#closing !== undefined && !this.#runningQueued);
+  }
+
+  /**
+   * Many reads at once, one promise: each entry of the result is that request's bytes read, or
+   * its error. Every position must be given (the requests run in no particular order).
+   */
+  readMany(requests: ManyRequest[], options?: AbortOptions): Promise<(number | Error)[]> {
+    return this.#many(false, requests, options);
+  }
+
+  /** Many writes at once, one promise: each entry is that request's bytes written, or its error. */
+  writeMany(requests: ManyRequest[], options?: AbortOptions): Promise<(number | Error)[]> {
+    return this.#many(true, requests, options);
+  }
+
+  #many(write: boolean, requests: unknown, options: unknown): Promise<(number | Error)[]> {
+    const syscall = write ? 'write' : 'read';
+    try {
+      const r = validateRequests(requests);
+      const signal = validateSignal(options === undefined ? undefined : validateObject(options, 'options').signal);
+      if (this.#direct) {
+        for (let i = 0; i < r.buffers.length; i++) {
+          const refused = misaligned(this.#direct, syscall, [r.buffers[i]], r.offsets[i], r.lengths[i], r.positions[i]);
+          if (refused) throw refused;
+        }
+      }
+      if (this.#refuses()) throw fileClosed(syscall);
+      return many(this.#engine.backend(), this.#inflight, write, this.#fd, r, signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   read<T extends Bytes = Buffer>(buffer: T, offset?: number | null, length?: number | null, position?: number | bigint | null): Promise<ReadResult<T>>;

@@ -8,6 +8,7 @@ export { Engine } from './engine.js';
 export { FileHandle } from './file-handle.js';
 export { allocAligned } from './direct.js';
 export type { ReadOptions, ReadResult, WriteOptions, WriteResult } from './file-handle.js';
+export type { ManyRequest } from './many.js';
 export type { EngineOptions } from './engines/backend.js';
 export type { EngineInfo } from './engines/registry.js';
 export type { SystemError } from './errors.js';
