@@ -226,6 +226,9 @@ test('refusals: options that contradict each other or the machine', () => {
   refuses(['--name=x', '--fsync=1', '--fdatasync=1'], /fsync or fdatasync, not both/);
   refuses(['--name=x', '--direct=1'], /direct=1 needs O_DIRECT, which this platform does not have/);
   refuses(['--name='], /a job needs a name/);
+  refuses(['--name=x', '--rw=randrw', '--batch=1'], /batch=1 drives reads or writes/);
+  refuses(['--name=x', '--rw=write', '--batch=1', '--fsync=4'], /batch=1 has no fsync/);
+  assert.equal(plan(['--name=x', '--rw=randread', '--batch=1']).jobs[0].batch, true);
   const aligned = (argv: string[]) => planBench(['--name=x', ...argv], { ...ctx, directIo: true });
   assert.equal(aligned(['--direct=1', '--bs=4k']).jobs[0].direct, true, 'direct=1 runs where O_DIRECT exists');
   assert.throws(() => aligned(['--direct=1', '--bs=1000']), /multiple of 512/);

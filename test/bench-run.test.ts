@@ -118,6 +118,22 @@ test('clones stopped before go measure nothing: the runner says the job did not 
   assert.equal(code, 1);
 });
 
+test('batch=1 drives a job through readMany/writeMany: every I/O done and counted, on each engine', async () => {
+  const file = path.join(dir, 'batch.dat');
+  const r = await bench(['--name=w', `--filename=${file}`, '--size=1m', '--rw=randwrite', '--iodepth=16', '--batch=1', '--ioengine=sync,pool,io_uring',
+    '--name=r', `--filename=${file}`, '--size=1m', '--rw=randread', '--iodepth=16', '--batch=1', '--stonewall', '--ioengine=sync,pool,io_uring', '--output-format=json']);
+  assert.equal(r.code, 0, r.stderr);
+  const jobs = JSON.parse(r.stdout).jobs as Array<Record<string, any>>;
+  const ran = jobs.filter(j => engines().find(e => e.name === j['job options'].ioengine)?.available);
+  assert.ok(ran.length >= 2, 'at least sync and pool ran');
+  for (const j of ran) {
+    const dir = j.jobname === 'w' ? j.write : j.read;
+    assert.equal(j.error, 0, `${j.jobname} on ${j['job options'].ioengine}`);
+    assert.equal(dir.total_ios, 256, `${j.jobname} on ${j['job options'].ioengine}: 1 MiB in 4 KiB I/Os`);
+    assert.equal(dir.io_bytes, 1 << 20);
+  }
+});
+
 test('the default run prints a ranking table and removes its file', async () => {
   const r = await bench(['--runtime=100ms', '--size=8m', '--ioengine=sync,null', `--directory=${dir}`]);
   assert.equal(r.code, 0, r.stderr);

@@ -267,7 +267,41 @@ async function main(input: CloneInput): Promise<void> {
       }
     }
   };
-  await Promise.all(bufs.map(lane));
+  // The batch form: iodepth requests per readMany/writeMany call, the next call once all are
+  // done. Each I/O's latency is its batch's.
+  const batches = async () => {
+    const requests = bufs.map(buffer => ({ buffer, length: bs, position: 0 }));
+    const writing = wl!.nextIsWrite(); // batch=1 jobs read only or write only
+    while (!stopped && remaining > 0) {
+      const n = Math.min(requests.length, remaining);
+      remaining -= n;
+      const batch = n === requests.length ? requests : requests.slice(0, n);
+      for (const r of batch) r.position = wl!.nextOffset(writing);
+      depth[depthOf[n]] += n;
+      inflight = n;
+      let results: (number | Error)[];
+      const t0 = performance.now();
+      try {
+        results = await (writing ? fh!.writeMany(batch) : fh!.readMany(batch));
+      } catch (err) {
+        fail(err);
+        break;
+      }
+      const t1 = performance.now();
+      inflight = 0;
+      const latency = Math.round((t1 - t0) * 1e6);
+      for (const r of results) {
+        if (typeof r !== 'number') {
+          fail(r);
+          break;
+        }
+        ios++;
+        (writing ? write : read).done(latency, r, bs, t1);
+      }
+      if (t1 >= nextEvent) event(t1);
+    }
+  };
+  await (job.batch ? batches() : Promise.all(bufs.map(lane)));
   const endedMs = performance.now();
   // The first tick after the work: it records how long the loop waited for it.
   await new Promise(resolve => setTimeout(resolve, LOOP_TICK_MS));

@@ -53,6 +53,8 @@ export interface JobOptions {
   randrepeat: boolean;
   randseed?: number;
   norandommap: boolean;
+  /** ioengine's own: drive the job through readMany/writeMany, iodepth requests per call */
+  batch: boolean;
   group_reporting: boolean;
   stonewall: boolean;
   unlink: boolean;
@@ -70,7 +72,7 @@ export interface Sweep {
 export const DEFAULTS: Omit<JobOptions, 'name'> = {
   offset: 0, rw: 'read', rwmixread: 50, bs: 4096, nrfiles: 1, iodepth: 1, ioengine: ['all'], direct: false, numjobs: 1,
   runtime: 0, time_based: false, ramp_time: 0, fsync: 0, fdatasync: 0, invalidate: true, randrepeat: true,
-  norandommap: false, group_reporting: false, stonewall: false, unlink: false,
+  norandommap: false, batch: false, group_reporting: false, stonewall: false, unlink: false,
 };
 
 // ---- value syntax, as fio reads it ----
@@ -253,6 +255,7 @@ export const JOB_OPTIONS: OptionDef[] = [
   { name: 'randrepeat', help: 'the same random offsets on every run (default 1)', flag: true, apply: (j, v) => { j.randrepeat = parseBool(v); } },
   { name: 'randseed', help: 'seed of the random offsets', apply: (j, v) => { j.randseed = parseInteger(need('randseed', v), 0, 2 ** 32 - 1); } },
   { name: 'norandommap', help: 'random offsets may repeat before every block was visited', flag: true, apply: (j, v) => { j.norandommap = parseBool(v); } },
+  { name: 'batch', help: 'ioengine\'s own: iodepth I/Os per readMany/writeMany call, one promise for them all', flag: true, apply: (j, v) => { j.batch = parseBool(v); } },
   { name: 'group_reporting', help: 'one result per group of jobs instead of one per clone', flag: true, apply: (j, v) => { j.group_reporting = parseBool(v); } },
   { name: 'stonewall', aliases: ['wait_for_previous'], help: 'wait for the jobs before this one to end; starts a new group', flag: true, apply: (j, v) => { j.stonewall = parseBool(v); } },
   { name: 'unlink', help: 'remove the job\'s files when it ends', flag: true, apply: (j, v) => { j.unlink = parseBool(v); } },

@@ -175,6 +175,10 @@ function check(job: JobOptions, where: string, ctx: PlanContext): void {
     if (job.offset % 512 !== 0) refuse(`direct=1 needs offset to be a multiple of 512 (got ${job.offset})`);
   }
   if (job.fsync > 0 && job.fdatasync > 0) refuse('give fsync or fdatasync, not both');
+  if (job.batch) {
+    if (!['read', 'randread', 'write', 'randwrite'].includes(job.rw)) refuse(`batch=1 drives reads or writes (rw=read, randread, write, randwrite), not rw=${job.rw}`);
+    if (job.fsync || job.fdatasync) refuse('batch=1 has no fsync or fdatasync between the writes of a batch');
+  }
 }
 
 /** A job with a sweep as one job per combination (bs, then iodepth); a job without, as it is. */
