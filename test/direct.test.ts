@@ -1,4 +1,4 @@
-// Direct I/O (O_DIRECT) on every native engine: aligned reads and writes reach the device and
+// Direct I/O (O_DIRECT) on every engine that does I/O: aligned reads and writes reach the device and
 // read back; misaligned ones are refused with EINVAL before the kernel, naming the alignment.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -8,7 +8,8 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { allocAligned, createEngine, engines } from '../src/index.js';
 import { assertBytes, describeChild, INDEX_URL, pattern, runNode } from './conformance/engines.js';
 
-const NATIVE = ['sync', 'thread', 'pool', 'linux-aio', 'posix-aio', 'io_uring'];
+// Every engine that does I/O: the workers engine reads through a shared block it aligns, libuv is node's own.
+const NATIVE = ['sync', 'thread', 'pool', 'workers', 'libuv', 'linux-aio', 'posix-aio', 'io_uring'];
 // Not os.tmpdir(): that may be tmpfs, which refuses O_DIRECT. The project's folder is on a disk.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let dir: string;

@@ -6,15 +6,15 @@ import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_
 import { STAT_FIELDS, fromStats } from '../stats.js';
 import { EINVAL, errnoFrom } from './node-fs.js';
 import { Op } from '../ops.js';
-import { DONE, F, REQUEST, STATE } from './workers-protocol.js';
+import { dataView, DONE, F, REQUEST, STATE, type DataBlock } from './workers-protocol.js';
 
-const { control, data: initial, port } = workerData as { control: SharedArrayBuffer; data: SharedArrayBuffer; port: MessagePort };
+const { control, data: initial, port } = workerData as { control: SharedArrayBuffer; data: DataBlock; port: MessagePort };
 const i32 = new Int32Array(control);
 const f64 = new Float64Array(control);
-let data = new Uint8Array(initial);
+let data = dataView(initial);
 
 /** The first n bytes of the data block, as text (paths). */
-const text = (n: number) => Buffer.from(data.buffer, 0, n).toString();
+const text = (n: number) => Buffer.from(data.buffer, data.byteOffset, n).toString();
 
 function run(): number {
   const op = f64[F.op], fd = f64[F.fd], length = f64[F.length];
@@ -26,11 +26,11 @@ function run(): number {
     case Op.WRITE: return fs.writeSync(fd, data, 0, length, position);
     case Op.FSYNC: fs.fsyncSync(fd); return 0;
     case Op.FDATASYNC: fs.fdatasyncSync(fd); return 0;
-    case Op.FSTAT: fromStats(fs.fstatSync(fd), new Float64Array(data.buffer, 0, STAT_FIELDS)); return 0;
+    case Op.FSTAT: fromStats(fs.fstatSync(fd), new Float64Array(data.buffer, data.byteOffset, STAT_FIELDS)); return 0;
     case Op.FTRUNCATE: fs.ftruncateSync(fd, f64[F.position]); return 0;
     case Op.STAT: {
       const path = text(f64[F.b]);
-      fromStats(f64[F.a] ? fs.lstatSync(path) : fs.statSync(path), new Float64Array(data.buffer, 0, STAT_FIELDS));
+      fromStats(f64[F.a] ? fs.lstatSync(path) : fs.statSync(path), new Float64Array(data.buffer, data.byteOffset, STAT_FIELDS));
       return 0;
     }
     case Op.UNLINK: (f64[F.a] ? fs.rmdirSync : fs.unlinkSync)(text(length)); return 0;
@@ -46,7 +46,7 @@ for (;;) {
   for (let state = Atomics.load(i32, STATE); state !== REQUEST; state = Atomics.load(i32, STATE)) Atomics.wait(i32, STATE, state);
   // The newest data block, should the main thread have grown it more than once meanwhile
   for (let m = f64[F.newData] ? receiveMessageOnPort(port) : undefined; m; m = receiveMessageOnPort(port))
-    data = new Uint8Array(m.message as SharedArrayBuffer);
+    data = dataView(m.message as DataBlock);
   let result: number;
   try {
     result = run();

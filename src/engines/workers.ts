@@ -7,7 +7,8 @@ import { STAT_FIELDS } from '../stats.js';
 import { byteLengthOf, type Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
 import { Op } from '../ops.js';
-import { CONTROL_BYTES, DONE, F, IDLE, REQUEST, STATE } from './workers-protocol.js';
+import { CONTROL_BYTES, DATA_ALIGN, dataView, DONE, F, IDLE, REQUEST, STATE, type DataBlock } from './workers-protocol.js';
+import { binding } from '../binding.js';
 import type { EngineDescriptor } from './descriptor.js';
 
 const ECANCELED = errnoOf('ECANCELED');
@@ -31,6 +32,17 @@ function bytesAt(b: Bytes, offset: number, length: number): Uint8Array {
   }
 }
 
+/**
+ * A data block of size bytes whose memory starts on a DATA_ALIGN boundary, so that O_DIRECT
+ * reads and writes of an aligned caller's buffer work through it too (the addon tells where the
+ * memory lies; without it, the block is used from its start).
+ */
+function dataBlock(size: number): DataBlock {
+  const buffer = new SharedArrayBuffer(size + DATA_ALIGN);
+  const misaligned = binding()?.misalignment(new Uint8Array(buffer), 0, DATA_ALIGN) ?? 0;
+  return { buffer, offset: (DATA_ALIGN - misaligned) % DATA_ALIGN, size };
+}
+
 /** One operation: how to fill the data block before, and what to do with it after. */
 interface Job {
   op: Op; fd: number; position: number; length: number; a: number; b: number;
@@ -43,7 +55,7 @@ class Thread {
   readonly control = new SharedArrayBuffer(CONTROL_BYTES);
   readonly i32 = new Int32Array(this.control);
   readonly f64 = new Float64Array(this.control);
-  data = new SharedArrayBuffer(INITIAL_DATA);
+  data = dataBlock(INITIAL_DATA);
   readonly port: MessagePort;
   readonly worker: Worker;
   job: Job | undefined;
@@ -121,13 +133,13 @@ export class WorkersBackend implements Backend {
   #dispatch(thread: Thread, job: Job): void {
     const { f64, i32 } = thread;
     // newData stays set until a request reaches the worker (a dispatch that fails below does not)
-    if (job.length > thread.data.byteLength) {
-      thread.data = new SharedArrayBuffer(2 ** Math.ceil(Math.log2(job.length)));
+    if (job.length > thread.data.size) {
+      thread.data = dataBlock(2 ** Math.ceil(Math.log2(job.length)));
       thread.port.postMessage(thread.data);
       f64[F.newData] = 1;
     }
     try {
-      job.before?.(new Uint8Array(thread.data, 0, job.length));
+      job.before?.(dataView(thread.data, job.length));
     } catch (err) {
       // As if the kernel had found the address bad; anything else is a bug of ours, and still
       // settles the operation rather than lose it and the thread.
@@ -161,7 +173,7 @@ export class WorkersBackend implements Backend {
     thread.f64[F.newData] = 0;
     let result = thread.f64[F.result];
     try {
-      if (result >= 0) job.after?.(new Uint8Array(thread.data, 0, job.length), result);
+      if (result >= 0) job.after?.(dataView(thread.data, job.length), result);
     } catch (err) {
       result = err instanceof Detached ? EFAULT : EINVAL; // the bytes were read, and there is nowhere to put them
     }
@@ -207,7 +219,7 @@ export class WorkersBackend implements Backend {
   fdatasync(fd: number, done: Done): void { this.#submit({ op: Op.FDATASYNC, fd, position: 0, length: 0, a: 0, b: 0, done }); }
   fstat(fd: number, out: Float64Array, done: Done): void {
     this.#submit({ op: Op.FSTAT, fd, position: 0, length: STAT_FIELDS * 8, a: 0, b: 0, done,
-      after: d => out.set(new Float64Array(d.buffer, 0, STAT_FIELDS)) });
+      after: d => out.set(new Float64Array(d.buffer, d.byteOffset, STAT_FIELDS)) });
   }
   ftruncate(fd: number, length: number, done: Done): void {
     this.#submit({ op: Op.FTRUNCATE, fd, position: length, length: 0, a: 0, b: 0, done });
@@ -217,7 +229,7 @@ export class WorkersBackend implements Backend {
   stat(path: string, noFollow: boolean, out: Float64Array, done: Done): void {
     const bytes = Buffer.from(path);
     this.#submit({ op: Op.STAT, fd: -1, position: 0, length: Math.max(bytes.length, STAT_FIELDS * 8), a: noFollow ? 1 : 0, b: bytes.length, done,
-      before: d => d.set(bytes), after: d => out.set(new Float64Array(d.buffer, 0, STAT_FIELDS)) });
+      before: d => d.set(bytes), after: d => out.set(new Float64Array(d.buffer, d.byteOffset, STAT_FIELDS)) });
   }
   unlink(path: string, dir: boolean, done: Done): void {
     const bytes = Buffer.from(path);
