@@ -170,3 +170,15 @@ void completion_init(engine_t *e) {
   e->async.data = e;
   uv_unref((uv_handle_t *)&e->async);
 }
+
+int completion_deliver_for_a_turn(engine_t *e, unsigned (*reap)(engine_t *e, unsigned max), int event_fd) {
+  uint64_t start = uv_hrtime();
+  for (unsigned max = RAMP_FIRST; reap(e, max) > 0; max = ramp_budget(max)) {
+    if (completion_deliver_unless_destroyed(e)) return 1;
+    if (uv_hrtime() - start >= TURN_BUDGET_NS) {
+      signal_eventfd(event_fd);  // the rest after the loop's other work
+      break;
+    }
+  }
+  return 0;
+}

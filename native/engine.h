@@ -219,9 +219,11 @@ static inline unsigned ramp_budget(unsigned submitted) {
 // one turn of the loop going for as long as JS starts new ones. src/engines/native.ts bounds the
 // inline rounds of submit() the same way (TURN_BUDGET_MS).
 #define TURN_BUDGET_NS 500000u
-// Deliver while reaping finds completions, within one turn's budget; when it runs out, the
-// eventfd is signalled so that the loop comes back for the rest after its other work.
-static inline int turn_spent(uint64_t start_ns) { return uv_hrtime() - start_ns >= TURN_BUDGET_NS; }
+// Loop thread, a wake-up of a kernel queue: reap (RAMP_FIRST, then as ramp_budget grows it) and
+// deliver while reaping finds completions, for at most TURN_BUDGET_NS; then event_fd is signalled
+// so that the loop comes back for the rest after its other work. True when JS destroyed the
+// engine meanwhile (the caller returns at once).
+int completion_deliver_for_a_turn(engine_t *e, unsigned (*reap)(engine_t *e, unsigned max), int event_fd);
 
 // lifecycle.c: cancel, wait for everything in flight, release; from_js: also drop the JS
 // references (else, the environment is going: also close the files still open).

@@ -61,6 +61,8 @@ void uring_mute_eventfd(uring_t *u, int mute) {
   __atomic_store_n(u->cq_flags, flags, __ATOMIC_SEQ_CST);
 }
 
+static unsigned reap_delivering(engine_t *e, unsigned max) { return uring_reap((uring_t *)e, 1, max); }
+
 void uring_on_poll(uv_poll_t *h, int status, int events) {
   uring_t *u = h->data;
   uint64_t count;
@@ -71,14 +73,7 @@ void uring_on_poll(uv_poll_t *h, int status, int events) {
     int r = uring_submit_pending(u, 0, 0);
     if (r < 0) uring_fail_unsubmitted(u, r);
   }
-  uint64_t start = uv_hrtime();
-  for (unsigned max = RAMP_FIRST; uring_reap(u, 1, max) > 0; max = ramp_budget(max)) {
-    if (completion_deliver_unless_destroyed(&u->base)) return;
-    if (turn_spent(start)) {
-      signal_eventfd(u->event_fd);  // the rest after the loop's other work
-      break;
-    }
-  }
+  if (completion_deliver_for_a_turn(&u->base, reap_delivering, u->event_fd)) return;
   if (completion_destroyed(&u->base)) return;
   completion_update_ref(&u->base);
 }

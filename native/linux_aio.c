@@ -188,19 +188,14 @@ static void aio_flush(engine_t *e) {
   if (reap(a, 1, budget) == budget) signal_eventfd(a->event_fd);
 }
 
+static unsigned reap_delivering(engine_t *e, unsigned max) { return reap((aio_engine_t *)e, 1, max); }
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   aio_engine_t *a = h->data;
   uint64_t count;
   if (a->base.stopping) return;
   while (read(a->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
-  uint64_t start = uv_hrtime();
-  for (unsigned max = RAMP_FIRST; reap(a, 1, max) > 0; max = ramp_budget(max)) {
-    if (completion_deliver_unless_destroyed(&a->base)) return;
-    if (turn_spent(start)) {
-      signal_eventfd(a->event_fd);  // the rest after the loop's other work
-      break;
-    }
-  }
+  if (completion_deliver_for_a_turn(&a->base, reap_delivering, a->event_fd)) return;
   completion_drain_pushed(&a->base, 1);
   if (completion_deliver_unless_destroyed(&a->base)) return;
   completion_update_ref(&a->base);
