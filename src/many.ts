@@ -43,35 +43,39 @@ export function many(backend: Backend, inflight: InFlight, write: boolean, fd: n
   if (signal?.aborted) return Promise.reject(abortError(signal.reason));
   return new Promise((resolve, reject) => {
     let left = n, aborted = false, takenBack = false;
-    const dones: Done[] | undefined = signal ? [] : undefined;
+    // With a signal: the requests not yet settled, so that an abort asks only for those back.
+    const pending: Set<Done> | undefined = signal ? new Set() : undefined;
     const onAbort = () => {
       aborted = true;
-      for (const done of dones!) backend.abort?.(done);
+      for (const done of [...pending!]) backend.abort?.(done);
     };
     const settle = () => {
       signal?.removeEventListener('abort', onAbort);
       if (takenBack) reject(abortError(signal!.reason));
       else resolve(results); // all done before the abort could take any back
     };
+    // Listening before any request starts: one that completes at once (sync) may settle the batch here.
+    signal?.addEventListener('abort', onAbort, { once: true });
     const syscall = write ? 'write' : 'read';
     for (let i = 0; i < n; i++) {
       inflight.begin();
       const done: Done = result => {
         inflight.end();
+        pending?.delete(done);
         if (result === ECANCELED && aborted) takenBack = true;
         results[i] = result >= 0 ? result : systemError(result, syscall);
         if (--left === 0) settle();
       };
-      dones?.push(done);
+      pending?.add(done);
       try {
         if (write) backend.write(fd, r.buffers[i], r.offsets[i], r.lengths[i], r.positions[i], done);
         else backend.read(fd, r.buffers[i], r.offsets[i], r.lengths[i], r.positions[i], done);
       } catch (err) {
+        pending?.delete(done);
         inflight.end(); // not started (no memory for a fallback engine): its error is its result
         results[i] = err as Error;
         if (--left === 0) settle();
       }
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -46,6 +46,7 @@ export class NativeBackend implements Backend {
   #fallback: Backend | undefined;   // made on first need: runs the operations this engine cannot
   #turnStart = -1;                  // performance.now() at this turn's first inline completion
   #sinceClock = 0;                  // operations submitted since the clock was last read
+  #turnOver = false;                // this turn's budget is spent (until the next turn)
 
   /**
    * Throws, with the reason, when the engine cannot be set up here. `setupCall` is named in that
@@ -96,18 +97,21 @@ export class NativeBackend implements Backend {
       this.#flushing = true;
       // Operations that complete inline start the next ones in the same turn of the loop; once
       // the turn's budget is spent, let the loop run (timers, sockets) before the next batch.
-      if (this.#turnStart < 0 || this.#sinceClock < CLOCK_EVERY || !this.#turnSpent()) queueMicrotask(this.#flush);
+      if (this.#turnStart < 0 || !this.#turnSpent()) queueMicrotask(this.#flush);
       else setImmediate(this.#flush);
     }
   }
 
+  /** Has this turn used its budget: once it has, until the next turn (the clock read every CLOCK_EVERY operations). */
   #turnSpent(): boolean {
+    if (this.#turnOver || this.#sinceClock < CLOCK_EVERY) return this.#turnOver;
     this.#sinceClock = 0;
-    return performance.now() - this.#turnStart >= TURN_BUDGET_MS;
+    return (this.#turnOver = performance.now() - this.#turnStart >= TURN_BUDGET_MS);
   }
 
   #newTurn = (): void => {
     this.#turnStart = -1;
+    this.#turnOver = false;
   };
 
   #flush = (): void => {
