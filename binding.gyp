@@ -7,6 +7,7 @@
         "native/records.c",
         "native/lifecycle.c",
         "native/completions.c",
+        "native/inline.c",
         "native/blocking.c",
         "native/readdir.c",
         "native/thread.c",

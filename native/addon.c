@@ -70,6 +70,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     return NULL;
   }
   CHECK(napi_get_uv_event_loop(env, &e->loop));
+  e->inline_writes = option_bool(env, argv[1], "inlineWrites");
   int err = kind->init(e, env, argv[1]);
   if (err < 0) {
     free(e);
@@ -113,6 +114,7 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_uint32(env, argv[1], &count));
   if (count > e->sub_cap) count = e->sub_cap;
   e->in_js_call = 1;
+  inline_turn_t turn = {0, 0};
   for (uint32_t i = 0; i < count; i++) {
     const double *rec = e->sub + (size_t)i * RECORD_SIZE;
     req_t *r = req_alloc(e);
@@ -134,6 +136,7 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
       continue;
     }
     if (r->op == OP_CLOSE) engine_file_closing(e, r->fd);
+    if (e->inline_writes && inline_write(e, r, &turn)) continue;
     e->kind->start(e, r);
   }
   if (e->kind->flush) e->kind->flush(e);

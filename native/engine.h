@@ -166,6 +166,13 @@ struct engine {
   // cleanup, as node closes its own FileHandles, when a worker ends with files open.
   int *open_fds;
   size_t n_open_fds, cap_open_fds;
+
+  // Buffered writes run in the submit call (inline.c, the `inlineWrites` option: auto's choice).
+  int inline_writes;
+  uint64_t inline_paused_until;     // uv_hrtime(): a write waited for the device
+  uint64_t inline_pause_ns;         // the last pause's length (it doubles while writes keep waiting)
+  uint8_t *fd_class;                // by fd: is it one of ours, and may its writes run inline
+  size_t fd_class_cap;
 };
 
 // completions.c
@@ -232,8 +239,18 @@ void engine_shutdown(engine_t *e, int from_js);
 void engine_file_opened(engine_t *e, int fd);
 void engine_file_closing(engine_t *e, int fd);
 
-// addon.c: a whole-number option of a JS options object, or dflt.
+// inline.c: the clock of one submit call's inline writes.
+typedef struct { uint64_t started, now; } inline_turn_t;
+// Loop thread, in submit(): run r now if it is a buffered write auto lets run inline (then it is
+// recorded, and 1 is returned), else 0: start it the engine's way.
+int inline_write(engine_t *e, req_t *r, inline_turn_t *t);
+// A file this engine opened (opened) or is closing: what inline_write knows of it is forgotten.
+void inline_fd_changed(engine_t *e, int fd, int opened);
+
+// records.c: a whole-number option of a JS options object, or dflt.
 uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t dflt);
+// records.c: a JS options object's boolean (false when absent or of another type).
+int option_bool(napi_env env, napi_value options, const char *name);
 
 // blocking.c: run one request with blocking syscalls on the calling thread.
 void blocking_run(req_t *r);

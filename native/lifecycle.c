@@ -14,6 +14,7 @@ engine_t *engine_unbox(napi_env env, napi_value v) {
 }
 
 void engine_file_opened(engine_t *e, int fd) {
+  inline_fd_changed(e, fd, 1);
   if (e->n_open_fds == e->cap_open_fds) {
     size_t cap = e->cap_open_fds ? 2 * e->cap_open_fds : 16;
     int *grown = realloc(e->open_fds, cap * sizeof *grown);
@@ -25,6 +26,7 @@ void engine_file_opened(engine_t *e, int fd) {
 }
 
 void engine_file_closing(engine_t *e, int fd) {
+  inline_fd_changed(e, fd, 0);
   for (size_t i = 0; i < e->n_open_fds; i++) {
     if (e->open_fds[i] != fd) continue;
     e->open_fds[i] = e->open_fds[--e->n_open_fds];
@@ -41,6 +43,7 @@ static void free_engine(engine_t *e) {
   pthread_mutex_destroy(&e->done_lock);
   free(e->by_id);
   free(e->open_fds);
+  free(e->fd_class);
   napi_async_cleanup_hook_handle hook = e->cleanup;
   free(e);
   napi_remove_async_cleanup_hook(hook);

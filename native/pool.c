@@ -1,6 +1,7 @@
 // The `pool` engine: pre-spawned native threads taking operations from one queue. The classic
 // server design: no thread creation per operation, two context switches per operation. The JS
 // side never queues more than threads + queueDepth operations here; the rest wait there in order.
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 
@@ -21,6 +22,7 @@ typedef struct {
 
 static void *pool_main(void *arg) {
   pool_engine_t *p = arg;
+  pthread_setname_np(pthread_self(), "ioengine-pool");  // as top, perf and /proc show it
   pthread_mutex_lock(&p->lock);
   for (;;) {
     while (!p->head && !p->quit) {

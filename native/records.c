@@ -18,6 +18,16 @@ uint32_t option_u32(napi_env env, napi_value obj, const char *name, uint32_t dfl
   return out;
 }
 
+int option_bool(napi_env env, napi_value obj, const char *name) {
+  napi_valuetype t;
+  napi_value v;
+  bool out = false;
+  if (!obj || napi_typeof(env, obj, &t) != napi_ok || t != napi_object) return 0;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok) return 0;
+  if (napi_get_value_bool(env, v, &out) != napi_ok) return 0;
+  return out;
+}
+
 // A view with no bytes: is it empty, or was its ArrayBuffer detached (transferred) since JS checked it?
 static int detached(napi_env env, napi_value ab) {
   bool is = false;

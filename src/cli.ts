@@ -17,6 +17,8 @@ program
     if (opts.json) return console.log(JSON.stringify(list, null, 2));
     const width = Math.max(...list.map(e => e.name.length));
     for (const e of list) console.log(`${e.name.padEnd(width)}  ${e.available ? 'available' : `unavailable: ${e.reason}`}`);
+    const on = list.find(e => e.auto);
+    if (on) console.log(`\nauto runs on ${on.name}:\n${on.auto!.map(c => `  ${c.operations}: ${c.way}\n    (${c.why})`).join('\n')}`);
   });
 
 program

@@ -3,6 +3,7 @@
 // in its handle's InFlight, or the engine's own), closes the files still open, and only then
 // releases the backend.
 import { engineClosed, invalidArgValue, noBufferFree, stackFromHere } from './errors.js';
+import type { AutoChoice } from './engines/auto.js';
 import type { Backend, EngineOptions } from './engines/backend.js';
 import { createBackend, engineOptionNames } from './engines/registry.js';
 import { FileHandle } from './file-handle.js';
@@ -11,8 +12,10 @@ import { InFlight, perform, type Context, type Start } from './operation.js';
 import { validateEngineOptions, validatePath } from './validate.js';
 
 export class Engine {
-  /** The engine's name (what `auto` resolved to, for `auto`). */
+  /** The engine's name (what `auto` runs on, for `auto`). */
   readonly name: string;
+  /** For `auto`: what it does with each kind of operation, and why. */
+  readonly choices: AutoChoice[] | undefined;
   readonly #backend: Backend;
   /** Operations on no handle (open). */
   readonly #inflight = new InFlight();
@@ -23,8 +26,9 @@ export class Engine {
 
   constructor(name: string, options: EngineOptions = {}) {
     validateEngineOptions(options, engineOptionNames());
-    const { name: resolved, backend } = createBackend(name, options);
+    const { name: resolved, backend, choices } = createBackend(name, options);
     this.name = resolved;
+    this.choices = choices;
     this.#backend = backend;
     const memory = backend.registeredMemory?.();
     const count = options.registeredBuffers?.count ?? 0;

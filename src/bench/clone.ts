@@ -311,7 +311,7 @@ async function main(input: CloneInput): Promise<void> {
 
   if (ramping) startMs = goMs; // stopped during the ramp: report the ramp's I/O, all there is
   const result: CloneResult = {
-    clone: input.clone, engine: engine.name, read: read.result(startMs), write: write.result(startMs),
+    clone: input.clone, engine: input.engine === 'auto' ? 'auto' : engine.name, read: read.result(startMs), write: write.result(startMs),
     sync: sync.summary(), loop: loop.summary(), depth, elapsedMs: endedMs - goMs, error, errorMessage,
   };
   await fh?.close().catch(fail);

@@ -7,6 +7,7 @@ import { printable } from '../fio/printable.js';
 import path from 'node:path';
 import { constants } from 'node:fs';
 import * as ioengine from '../index.js';
+import { describeAuto } from '../engines/registry.js';
 import { unavailable } from './engines.js';
 import { fioEnginesFor, fioInstalled, runFio, type FioRun } from './fio-ref.js';
 import { fioJson } from './fio-json.js';
@@ -73,6 +74,8 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
     }
   }
   for (const n of plan.notes) err(`note: ${n}`);
+  const auto = plan.jobs.some(j => j.engines.includes('auto')) ? describeAuto() : undefined;
+  if (auto) err(`note: auto runs on ${auto.engine}; ${auto.choices.map(c => `${c.operations}: ${c.way}`).join('; ')}`);
   const missing = unavailable(known);
   if (plan.jobs.some(j => j.ioengine[0] === 'all') && missing.length) err(`note: not available here, so not compared: ${missing.join('; ')}`);
   const withFio = plan.cli.fio && fioInstalled();

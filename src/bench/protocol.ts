@@ -64,7 +64,7 @@ export interface SyncResult {
 
 export interface CloneResult {
   clone: number;
-  /** the engine that ran (what 'auto' resolved to) */
+  /** the engine that ran ('auto' for auto: what it runs on is in the run's notes) */
   engine: string;
   read: DirectionResult;
   write: DirectionResult;

@@ -76,6 +76,12 @@ export interface EngineOptions {
   sqpoll?: boolean | { idle?: number };
   /** io_uring: register opened files with the ring (default true: 1024 slots; a number of slots; false). */
   registerFiles?: boolean | number;
+  /**
+   * io_uring, pool: buffered writes at a position run on the loop thread, inside the call that
+   * submits them, for at most half a millisecond per turn of the loop (native/inline.c). auto's
+   * default; off for the engines themselves, so that each shows its own way.
+   */
+  inlineWrites?: boolean;
   /** io_uring: a pool of registered buffers, lent by engine.borrowBuffer(). */
   registeredBuffers?: { count: number; size: number };
   [option: string]: unknown;

@@ -14,6 +14,8 @@ export interface EngineDescriptor {
   readonly blocksLoop?: boolean;
   /** Does no I/O (fio's null engine): the bench's baseline, never chosen by auto. */
   readonly baseline?: boolean;
+  /** A kernel queue (io_uring): auto sends its large buffered reads to its pool, to copy on every core. */
+  readonly kernelQueue?: boolean;
   /** auto's order of preference, 1 first; without one, auto never picks it. */
   readonly autoRank?: number;
   /** Its colour in every chart of the report. */

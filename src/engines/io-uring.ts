@@ -15,6 +15,7 @@ function nativeOptions(o: EngineOptions): object {
     fileSlots: files,
     bufferCount: o.registeredBuffers?.count ?? 0,
     bufferSize: o.registeredBuffers?.size ?? 0,
+    inlineWrites: o.inlineWrites === true,
   };
 }
 
@@ -24,7 +25,8 @@ export const ioUring: EngineDescriptor = {
   fioReference: 'io_uring',
   color: '#e15759',
   autoRank: 1,
-  defaults: { entries: 256, registerFiles: true, sqpoll: false, registeredBuffers: undefined },
+  kernelQueue: true,
+  defaults: { entries: 256, registerFiles: true, sqpoll: false, registeredBuffers: undefined, inlineWrites: false },
   probe: () => probeNative(ioUring),
   // The completion queue has twice the entries: that many operations may be in flight.
   create: (o, fallback) => new NativeBackend('io_uring', nativeOptions(o), 2 * o.entries!, fallback, 'io_uring_setup'),

@@ -68,7 +68,12 @@ export class NativeBackend implements Backend {
   /** The engine for an operation this one cannot do (at this position), or undefined: this one. */
   #elsewhere(op: Op, position = 0): Backend | undefined {
     if (position < 0 ? this.#canAtCurrent[op] : this.#can[op]) return undefined;
-    if (!this.#makeFallback) return undefined; // then the native engine answers for itself
+    return this.pool(); // none: the native engine answers for itself
+  }
+
+  /** The engine's pool for what it cannot do, made on first need (undefined: it has none). */
+  pool(): Backend | undefined {
+    if (!this.#makeFallback) return undefined;
     return (this.#fallback ??= this.#makeFallback());
   }
 

@@ -2,11 +2,13 @@
 // operations an engine cannot: decided here and nowhere else (libuv's habit: one place, with an
 // environment override). Each engine's facts are in its descriptor.
 import { engineSetupFailed, engineUnavailable, unknownEngine } from '../errors.js';
+import { autoBackend, autoChoices, type AutoChoice } from './auto.js';
 import type { Backend, EngineOptions } from './backend.js';
 import type { EngineDescriptor } from './descriptor.js';
 import { ioUring } from './io-uring.js';
 import { libuv } from './libuv.js';
 import { linuxAio } from './linux-aio.js';
+import { NativeBackend } from './native.js';
 import { nullEngine } from './null.js';
 import { pool } from './pool.js';
 import { posixAio } from './posix-aio.js';
@@ -26,13 +28,25 @@ export interface EngineInfo {
   name: string;
   available: boolean;
   reason?: string;
+  /** On the engine `auto` runs on here: what auto does with each kind of operation, and why. */
+  auto?: AutoChoice[];
 }
 
 export function engineInfo(): EngineInfo[] {
+  const auto = describeAuto();
   return ENGINES.map(e => {
     const reason = e.probe();
-    return reason === undefined ? { name: e.name, available: true } : { name: e.name, available: false, reason };
+    const info: EngineInfo = reason === undefined ? { name: e.name, available: true } : { name: e.name, available: false, reason };
+    if (auto?.engine === e.name) info.auto = auto.choices;
+    return info;
   });
+}
+
+/** The engine `auto` would run on here (the first candidate that probes well) and its choices. */
+export function describeAuto(): { engine: string; choices: AutoChoice[] } | undefined {
+  const candidate = autoCandidates().find(e => e.probe() === undefined);
+  if (!candidate) return undefined;
+  return { engine: candidate.name, choices: autoChoices(candidate.name, 'inlineWrites' in (candidate.defaults ?? {}), candidate.kernelQueue === true) };
 }
 
 /** An engine's descriptor by name; undefined for names of no engine (`auto` included). */
@@ -91,13 +105,18 @@ function create(e: EngineDescriptor, options: EngineOptions): Backend {
  * candidates that sets up here: one that probes well can still fail for this process (a low
  * open-file limit, locked memory), and then the next is tried.
  */
-export function createBackend(name: string, options: EngineOptions): { name: string; backend: Backend } {
+export function createBackend(name: string, options: EngineOptions): { name: string; backend: Backend; choices?: AutoChoice[] } {
   if (name !== 'auto') return { name, backend: create(entry(name), options) };
   const failures: string[] = [];
   const candidates = autoCandidates();
   for (const candidate of candidates) {
     try {
-      return { name: candidate.name, backend: create(candidate, options) };
+      const own = { inlineWrites: true, ...options };
+      const base = create(candidate, own);
+      // A kernel queue's own pool takes the large reads (the pool engine is one already).
+      const pool = candidate.kernelQueue && base instanceof NativeBackend ? () => base.pool()! : undefined;
+      const inline = own.inlineWrites && 'inlineWrites' in (candidate.defaults ?? {});
+      return { name: candidate.name, backend: autoBackend(base, pool), choices: autoChoices(candidate.name, inline, pool !== undefined) };
     } catch (err) {
       if (typeof (err as { code?: unknown }).code !== 'string') throw err; // a bug, not this machine
       failures.push(`${candidate.name}: ${(err as Error).message}`);

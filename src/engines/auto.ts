@@ -1,0 +1,138 @@
+// The `auto` engine: each kind of operation goes the way that measured fastest here without
+// standing the event loop still (BENCHMARKS.md, "auto, per operation"). It runs on the first of
+// its candidates that sets up (io_uring, else libuv, else pool: registry.ts), and on that engine:
+// - buffered writes at a position run on the loop thread, inside the submit call, for at most
+//   half a millisecond per turn (the `inlineWrites` option, native/inline.c): ext4 has no
+//   non-blocking buffered write, so the ring hands every one to a kernel worker;
+// - large reads with others in flight go to the pool, whose threads copy them on every core;
+//   alone, a large read is cheaper where the page cache is copied at once (the ring, inline);
+// - everything else as the engine itself does it (io_uring completes page-cache reads inside
+//   the submit call and keeps the device busy without a thread).
+import { constants } from 'node:fs';
+import type { Bytes } from '../validate.js';
+import type { Backend, Done } from './backend.js';
+
+const { O_DIRECT } = constants;
+
+/** A read this large costs more to copy than a handoff to a thread. */
+export const LARGE_READ = 64 * 1024;
+
+/** What auto does with one kind of operation, and why: engines() and the bench tell it. */
+export interface AutoChoice {
+  operations: string;
+  way: string;
+  why: string;
+}
+
+/** auto's choices when it runs on `engine` (with `inlineWrites` as given), with its pool for large reads. */
+export function autoChoices(engine: string, inlineWrites: boolean, pool: boolean): AutoChoice[] {
+  const choices: AutoChoice[] = [];
+  if (inlineWrites) choices.push({
+    operations: 'buffered writes at a position',
+    way: 'inline: on the loop thread, at most 0.5 ms per turn of the loop',
+    why: 'the page cache takes one in microseconds, less than a handoff to a thread; ext4 has no non-blocking buffered write, so io_uring would hand each to a kernel worker. A write that waits (throttling, the journal) pauses this for a while',
+  });
+  if (pool) choices.push({
+    operations: `buffered reads of ${LARGE_READ / 1024} KiB or more while another is in flight`,
+    way: 'pool',
+    why: 'copying large reads out of the page cache is the work: threads do it on every core at once',
+  });
+  choices.push({
+    operations: 'everything else (reads, direct and synchronous writes, fsync, open, close, path operations)',
+    way: engine,
+    why: engine === 'io_uring'
+      ? 'page-cache reads complete inside the submit call, device I/O stays in flight without a thread; what the ring cannot do well (stat by path, whole small files, directories) goes to its pool'
+      : 'the first of auto\'s candidates that runs here',
+  });
+  return choices;
+}
+
+export class AutoBackend implements Backend {
+  readonly #base: Backend;
+  /** The engine's own pool (its fallback, which it cancels and destroys). */
+  readonly #pool: () => Backend;
+  #largeReads = 0;
+  /** Files opened with O_DIRECT: their reads stay on the engine. */
+  readonly #direct = new Set<number>();
+  /** The pool's reads, by the caller's done: abort() finds them by it. */
+  readonly #onPool = new Map<Done, Done>();
+
+  constructor(base: Backend, pool: () => Backend) {
+    this.#base = base;
+    this.#pool = pool;
+  }
+
+  /** Where a read of length goes: the pool when it is large and another large one is in flight. */
+  #readOn(fd: number, length: number, position: number, done: Done): [Backend, Done] {
+    // At the file position (-1) reads stay in order on one engine; direct reads copy nothing.
+    if (length < LARGE_READ || position < 0 || this.#direct.has(fd)) return [this.#base, done];
+    const onPool = this.#largeReads > 0;
+    this.#largeReads++;
+    const counted: Done = result => {
+      this.#largeReads--;
+      if (onPool) this.#onPool.delete(done);
+      done(result);
+    };
+    if (!onPool) return [this.#base, counted];
+    this.#onPool.set(done, counted);
+    return [this.#pool(), counted];
+  }
+
+  read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
+    const [on, counted] = this.#readOn(fd, length, position, done);
+    on.read(fd, buffer, offset, length, position, counted);
+  }
+  readv(fd: number, buffers: Bytes[], position: number, done: Done): void {
+    const [on, counted] = this.#readOn(fd, buffers.reduce((n, b) => n + b.byteLength, 0), position, done);
+    on.readv(fd, buffers, position, counted);
+  }
+
+  // The engine passes these on to its pool.
+  abort(done: Done): void { this.#base.abort?.(this.#onPool.get(done) ?? done); }
+  cancel(): void { this.#base.cancel(); }
+  destroy(): void { this.#base.destroy(); }
+
+  open(path: string, flags: number, mode: number, done: Done): void {
+    if (!(flags & O_DIRECT)) return this.#base.open(path, flags, mode, done);
+    this.#base.open(path, flags, mode, fd => {
+      if (fd >= 0) this.#direct.add(fd);
+      done(fd);
+    });
+  }
+  close(fd: number, done: Done): void {
+    this.#direct.delete(fd);
+    this.#base.close(fd, done);
+  }
+
+  // Everything else: the engine auto runs on.
+  write(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
+    this.#base.write(fd, buffer, offset, length, position, done);
+  }
+  writev(fd: number, buffers: Bytes[], position: number, done: Done): void { this.#base.writev(fd, buffers, position, done); }
+  fsync(fd: number, done: Done): void { this.#base.fsync(fd, done); }
+  fdatasync(fd: number, done: Done): void { this.#base.fdatasync(fd, done); }
+  fstat(fd: number, out: Float64Array, done: Done): void { this.#base.fstat(fd, out, done); }
+  ftruncate(fd: number, length: number, done: Done): void { this.#base.ftruncate(fd, length, done); }
+  stat(path: string, noFollow: boolean, out: Float64Array, done: Done): void { this.#base.stat(path, noFollow, out, done); }
+  unlink(path: string, dir: boolean, done: Done): void { this.#base.unlink(path, dir, done); }
+  rename(from: string, to: string, done: Done): void { this.#base.rename(from, to, done); }
+  mkdir(path: string, mode: number, done: Done): void { this.#base.mkdir(path, mode, done); }
+  registeredMemory(): ArrayBuffer | undefined { return this.#base.registeredMemory?.(); }
+}
+
+/**
+ * The optional operations the engine has, as its own (readFile, copyFile, ...): auto has exactly
+ * those, so that callers that ask `backend.readFile ?` get the engine's answer.
+ */
+const OPTIONAL = ['readFile', 'writeFile', 'access', 'chmod', 'utimes', 'truncate', 'copyFile', 'readdir'] as const;
+
+/** auto on `base`, with base's own pool for large reads (pool undefined: base has none, or is one). */
+export function autoBackend(base: Backend, pool: (() => Backend) | undefined): Backend {
+  if (!pool) return base;
+  const auto = new AutoBackend(base, pool);
+  for (const name of OPTIONAL) {
+    const own = base[name] as ((...args: unknown[]) => void) | undefined;
+    if (own) (auto as unknown as Record<string, unknown>)[name] = own.bind(base);
+  }
+  return auto;
+}

@@ -1,0 +1,138 @@
+// auto's choices per kind of operation (src/engines/auto.ts): what it says it does, and that it
+// does it. Each choice is seen from outside: a write that runs inline never makes the loop thread
+// wait; large reads in flight together start the pool's threads; alone, or on O_DIRECT files,
+// they do not. Data correctness on auto is the conformance suite's (auto is one of its engines).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { allocAligned, createEngine, engines } from '../src/index.js';
+
+const uring = engines().find(e => e.name === 'io_uring')!;
+const skip = uring.available ? false : `io_uring unavailable: ${uring.reason}`;
+const MiB = 1 << 20;
+
+// Not os.tmpdir(): that may be tmpfs, where writes are not ext4's and O_DIRECT is refused.
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+let dir: string;
+let file: string;
+let directReason: string | false = false;
+before(() => {
+  dir = fs.mkdtempSync(path.join(root, '.auto-test-'));
+  file = path.join(dir, 'data');
+  fs.writeFileSync(file, Buffer.alloc(16 * MiB, 1));
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_DIRECT | fs.constants.O_RDONLY));
+  } catch (err) {
+    directReason = `this filesystem refuses O_DIRECT (${(err as Error).message})`;
+  }
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** The pool's threads in this process (started on its first use, named by native/pool.c). */
+const poolThreads = () => fs.readdirSync('/proc/self/task').filter(t => {
+  try {
+    return fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'ioengine-pool';
+  } catch {
+    return false; // a thread that ended meanwhile
+  }
+}).length;
+
+/** Waits until earlier tests' pools are gone (a thread's task lingers a moment after its join). */
+async function noPool(): Promise<void> {
+  for (let i = 0; i < 200 && poolThreads() > 0; i++) await new Promise(resolve => setTimeout(resolve, 10));
+  assert.equal(poolThreads(), 0, 'the pools of closed engines are gone');
+}
+
+describe('auto', () => {
+  it('says what it does with each kind of operation, in engines() and on the engine', () => {
+    const engine = createEngine('auto');
+    try {
+      const on = engines().find(e => e.auto);
+      assert.ok(on, 'one engine of engines() says auto runs on it');
+      assert.equal(on.name, engine.name);
+      assert.deepEqual(engine.choices, on.auto);
+      for (const c of engine.choices!) for (const key of ['operations', 'way', 'why'] as const) assert.ok(c[key].length > 0, key);
+    } finally {
+      void engine.close();
+    }
+  });
+
+  it('a named engine makes no choices', async () => {
+    const engine = createEngine('pool');
+    assert.equal(engine.choices, undefined);
+    await engine.close();
+  });
+
+  it('refuses an inlineWrites that is not a boolean, before any I/O', () => {
+    assert.throws(() => createEngine('pool', { inlineWrites: 1 as unknown as boolean }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
+  it('runs buffered writes inline: 2,000 writes, one at a time, and the loop thread hardly ever waits', { skip }, async () => {
+    const engine = createEngine('auto');
+    assert.ok(engine.choices!.some(c => c.way.startsWith('inline')));
+    const h = await engine.open(path.join(dir, 'inline'), 'w+');
+    const buf = Buffer.alloc(4096, 7);
+    // A write that waits (the journal, writeback) pauses inline writes for a while: such a run is
+    // tried again, up to three times. On the ring the loop thread sleeps for most writes (ext4
+    // hands each to a kernel worker), so every try fails without inline writes.
+    const waits: number[] = [];
+    for (let attempt = 0; attempt < 3 && !(waits.at(-1)! < 400); attempt++) {
+      const before = process.resourceUsage().voluntaryContextSwitches;
+      for (let i = 0; i < 2000; i++) await h.write(buf, 0, 4096, (i % 256) * 4096);
+      waits.push(process.resourceUsage().voluntaryContextSwitches - before);
+    }
+    await h.close();
+    await engine.close();
+    assert.ok(waits.at(-1)! < 400, `waits of the loop thread for 2,000 writes, by try: ${waits.join(', ')}`);
+    assert.equal(fs.statSync(path.join(dir, 'inline')).size, 256 * 4096);
+  });
+
+  it('sends large reads in flight together to the pool, and keeps one alone on the ring', { skip }, async () => {
+    await noPool();
+    const engine = createEngine('auto');
+    const h = await engine.open(file, 'r');
+    for (let i = 0; i < 8; i++) {
+      const buf = Buffer.alloc(128 * 1024);
+      assert.equal((await h.read(buf, 0, buf.length, i * buf.length)).bytesRead, buf.length);
+      assert.equal(buf[buf.length - 1], 1);
+    }
+    assert.equal(poolThreads(), 0, 'one large read at a time started no thread');
+    const bufs = Array.from({ length: 8 }, () => Buffer.alloc(128 * 1024));
+    const results = await Promise.all(bufs.map((b, i) => h.read(b, 0, b.length, i * b.length)));
+    assert.ok(poolThreads() > 0, 'large reads in flight together started the pool');
+    assert.deepEqual(results.map(r => r.bytesRead), bufs.map(b => b.length));
+    assert.ok(bufs.every(b => b.every(x => x === 1)));
+    await h.close();
+    await engine.close();
+  });
+
+  it('takes back a large read on the pool when its signal aborts', { skip }, async () => {
+    const engine = createEngine('auto');
+    const h = await engine.open(file, 'r');
+    const ac = new AbortController();
+    const reads = Array.from({ length: 16 }, (_, i) => h.read(Buffer.alloc(MiB), { position: i * MiB, signal: i === 15 ? ac.signal : undefined }));
+    ac.abort();
+    const settled = await Promise.allSettled(reads);
+    const last = settled[15];
+    // Taken back before it ran, or finished first: either way nothing is left in flight.
+    if (last.status === 'rejected') assert.equal((last.reason as Error).name, 'AbortError');
+    assert.ok(settled.slice(0, 15).every(s => s.status === 'fulfilled'));
+    await h.close();
+    await engine.close();
+  });
+
+  it('keeps large O_DIRECT reads on the ring: no thread copies them', { skip }, async t => {
+    if (directReason) return t.skip(directReason);
+    await noPool();
+    const engine = createEngine('auto');
+    const h = await engine.open(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+    const bufs = Array.from({ length: 8 }, () => allocAligned(128 * 1024, 4096));
+    const results = await Promise.all(bufs.map((b, i) => h.read(b, 0, b.length, i * b.length)));
+    assert.deepEqual(results.map(r => r.bytesRead), bufs.map(b => b.length));
+    assert.equal(poolThreads(), 0, 'no pool thread started');
+    await h.close();
+    await engine.close();
+  });
+});
