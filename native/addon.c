@@ -70,7 +70,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     return NULL;
   }
   CHECK(napi_get_uv_event_loop(env, &e->loop));
-  e->inline_writes = option_bool(env, argv[1], "inlineWrites");
+  e->inline_io = option_bool(env, argv[1], "inline");
   int err = kind->init(e, env, argv[1]);
   if (err < 0) {
     free(e);
@@ -136,7 +136,7 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
       continue;
     }
     if (r->op == OP_CLOSE) engine_file_closing(e, r->fd);
-    if (e->inline_writes && inline_write(e, r, &turn)) continue;
+    if (inline_write(e, r, &turn)) continue;
     e->kind->start(e, r);
   }
   if (e->kind->flush) e->kind->flush(e);
@@ -145,6 +145,28 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
   size_t n = e->ncomp;
   e->ncomp = 0;
   CHECK(napi_create_uint32(env, (uint32_t)n, &result));
+  return result;
+}
+
+// readNow(handle, fd, buffer, offset, length, position): the read at once if the page cache holds
+// all of it (inline.c): bytes read, or a negative errno, and then JS submits it as usual.
+static napi_value js_read_now(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  engine_t *e = engine_unbox(env, argv[0]);
+  int32_t fd;
+  double offset, length, position;
+  uint8_t *data;
+  size_t len;
+  int64_t n = -EAGAIN;
+  CHECK(napi_get_value_int32(env, argv[1], &fd));
+  CHECK(napi_get_value_double(env, argv[3], &offset));
+  CHECK(napi_get_value_double(env, argv[4], &length));
+  CHECK(napi_get_value_double(env, argv[5], &position));
+  if (e && !e->stopping && bytes_of(env, argv[2], &data, &len) == 0 && offset >= 0 && length > 0 && offset + length <= (double)len)
+    n = inline_read(e, fd, data + (size_t)offset, (size_t)length, (int64_t)position);
+  CHECK(napi_create_double(env, (double)n, &result));
   return result;
 }
 
@@ -270,6 +292,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
       {"submit", NULL, js_submit, NULL, NULL, NULL, napi_default, NULL},
+      {"readNow", NULL, js_read_now, NULL, NULL, NULL, napi_default, NULL},
       {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
       {"misalignment", NULL, js_misalignment, NULL, NULL, NULL, napi_default, NULL},
       {"buffers", NULL, js_buffers, NULL, NULL, NULL, napi_default, NULL},

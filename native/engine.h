@@ -167,8 +167,8 @@ struct engine {
   int *open_fds;
   size_t n_open_fds, cap_open_fds;
 
-  // Buffered writes run in the submit call (inline.c, the `inlineWrites` option: auto's choice).
-  int inline_writes;
+  // Page-cache work on the loop thread (inline.c, the `inline` option: auto's choice).
+  int inline_io;
   uint64_t inline_paused_until;     // uv_hrtime(): a write waited for the device
   uint64_t inline_pause_ns;         // the last pause's length (it doubles while writes keep waiting)
   uint8_t *fd_class;                // by fd: is it one of ours, and may its writes run inline
@@ -244,6 +244,9 @@ typedef struct { uint64_t started, now; } inline_turn_t;
 // Loop thread, in submit(): run r now if it is a buffered write auto lets run inline (then it is
 // recorded, and 1 is returned), else 0: start it the engine's way.
 int inline_write(engine_t *e, req_t *r, inline_turn_t *t);
+// Loop thread: a read the page cache holds, all of it, now: the bytes read, or a negative errno
+// (-EAGAIN: it would wait, or is not for here): then the engine's way.
+int64_t inline_read(engine_t *e, int fd, void *buffer, size_t length, int64_t position);
 // A file this engine opened (opened) or is closing: what inline_write knows of it is forgotten.
 void inline_fd_changed(engine_t *e, int fd, int opened);
 

@@ -9,6 +9,8 @@ export interface Binding {
   create(kind: string, options: object | undefined, onComplete: (count: number) => void, submissions: Float64Array, completions: Float64Array): object | number;
   /** Completions left in the completion array, or -EBADF: the engine is closed, nothing started. */
   submit(handle: object, count: number, buffers: unknown[]): number;
+  /** A read the page cache holds, all of it, now (the `inline` option): bytes read, or -errno (then submit it). */
+  readNow(handle: object, fd: number, buffer: unknown, offset: number, length: number, position: number): number;
   supports(handle: object, op: number): boolean;
   misalignment(view: NodeJS.ArrayBufferView, offset: number, alignment: number): number;
   /** Transparent huge pages for the view's memory, before a read fills it: 0 or -errno. */

@@ -90,7 +90,7 @@ export function validateEngineOptions(options: unknown, known: readonly string[]
     const sq = validateObject(o.sqpoll, 'options.sqpoll');
     count('options.sqpoll.idle', sq.idle, 60_000);
   }
-  if (o.inlineWrites !== undefined && typeof o.inlineWrites !== 'boolean') throw invalidArgType('options.inlineWrites', 'of type boolean', o.inlineWrites);
+  if (o.inline !== undefined && typeof o.inline !== 'boolean') throw invalidArgType('options.inline', 'of type boolean', o.inline);
   if (o.registerFiles !== undefined && typeof o.registerFiles !== 'boolean') count('options.registerFiles', o.registerFiles, 65536);
   if (o.registeredBuffers !== undefined) {
     const rb = validateObject(o.registeredBuffers, 'options.registeredBuffers');

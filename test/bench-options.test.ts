@@ -104,10 +104,10 @@ test('options before the first --name are globals; each --name starts a job', ()
   assert.deepEqual(p.jobs[1].jobOptions, { name: 'b', bs: '16k' }, "fio's 'job options': as written, flags alone left out");
 });
 
-test('an engine list runs the job once per engine; all is every available engine, null last', () => {
+test('an engine list runs the job once per engine; all is every available engine, then auto, null last', () => {
   assert.deepEqual(job(['--ioengine=sync,pool,io_uring']).engines, ['sync', 'pool', 'io_uring']);
-  assert.deepEqual(job(['--ioengine=all']).engines, ['sync', 'pool', 'libuv', 'io_uring', 'null']);
-  assert.deepEqual(job([]).engines, ['sync', 'pool', 'libuv', 'io_uring', 'null'], 'no engine given: compare them all');
+  assert.deepEqual(job(['--ioengine=all']).engines, ['sync', 'pool', 'libuv', 'io_uring', 'auto', 'null'], 'auto beside the engines it chooses from');
+  assert.deepEqual(job([]).engines, ['sync', 'pool', 'libuv', 'io_uring', 'auto', 'null'], 'no engine given: compare them all');
 });
 
 test('the sync engine caps iodepth at 1, as fio does for psync, and says so', () => {
@@ -125,7 +125,7 @@ test('the default run: six workloads, every engine, a temporary 256 MiB file', (
   for (const j of p.jobs) {
     assert.equal(j.size, 256 * 2 ** 20);
     assert.equal(j.invalidate, false, 'no page cache dropped: the cached workloads stay cached');
-    assert.deepEqual(j.engines, ['sync', 'pool', 'libuv', 'io_uring', 'null']);
+    assert.deepEqual(j.engines, ['sync', 'pool', 'libuv', 'io_uring', 'auto', 'null']);
     assert.equal(j.filename, p.temporary[0]);
   }
   assert.equal(p.temporary.length, 1);

@@ -24,11 +24,12 @@ function bench(args: string[]): Promise<Run> {
   return runCli(['bench', ...args], { cwd: FIXTURES, env: { ...process.env, BENCH_DIR: dir } });
 }
 
-test('every engine does every I/O of a read job and a write job', async t => {
+test('every engine, and auto, does every I/O of a read job and a write job', async t => {
   const r = await bench(['--ioengine=all', '--output-format=json', 'bench-engines.fio']);
   assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /note: auto runs on \S+; /, 'the run says what auto chose');
   const jobs = JSON.parse(r.stdout).jobs as Array<Record<string, any>>;
-  for (const e of engines()) {
+  for (const e of [...engines(), { name: 'auto', available: true, reason: undefined }]) {
     await t.test(e.name, st => {
       if (!e.available) return st.skip(`${e.name} cannot run here: ${e.reason}`);
       const mine = jobs.filter(j => j['job options'].ioengine === e.name);

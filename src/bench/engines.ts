@@ -1,6 +1,6 @@
 // Which engines a job runs on: ioengine's names (fio's were mapped when the option was read),
-// `all` as every engine that can run here, with the baseline (null: no I/O, the bench's own
-// overhead) last.
+// `all` as every engine that can run here, then `auto` (what it chooses, measured beside them),
+// with the baseline (null: no I/O, the bench's own overhead) last.
 import { descriptor } from '../engines/registry.js';
 import { BenchUsageError } from './options.js';
 
@@ -10,7 +10,8 @@ export function resolveEngines(wanted: readonly string[], known: EngineList, whe
   if (wanted.length === 1 && wanted[0] === 'all') {
     const names = known.filter(e => e.available).map(e => e.name);
     const baseline = (n: string) => descriptor(n)?.baseline === true;
-    const ordered = [...names.filter(n => !baseline(n)), ...names.filter(baseline)];
+    const auto = names.some(n => descriptor(n)?.autoRank !== undefined) ? ['auto'] : [];
+    const ordered = [...names.filter(n => !baseline(n)), ...auto, ...names.filter(baseline)];
     if (ordered.length === 0) throw new BenchUsageError(`${where}: no engine can run here`);
     return ordered;
   }

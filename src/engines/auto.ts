@@ -1,9 +1,11 @@
 // The `auto` engine: each kind of operation goes the way that measured fastest here without
 // standing the event loop still (BENCHMARKS.md, "auto, per operation"). It runs on the first of
 // its candidates that sets up (io_uring, else libuv, else pool: registry.ts), and on that engine:
-// - buffered writes at a position run on the loop thread, inside the submit call, for at most
-//   half a millisecond per turn (the `inlineWrites` option, native/inline.c): ext4 has no
-//   non-blocking buffered write, so the ring hands every one to a kernel worker;
+// - page-cache work runs on the loop thread, for at most half a millisecond per turn (the
+//   `inline` option, native/inline.c): a read alone is read at once with RWF_NOWAIT (a read the
+//   cache lacks answers EAGAIN and goes to the ring), and buffered writes at a position run
+//   inside the submit call (ext4 has no non-blocking buffered write, so the ring hands every one
+//   to a kernel worker);
 // - large reads with others in flight go to the pool, whose threads copy them on every core;
 //   alone, a large read is cheaper where the page cache is copied at once (the ring, inline);
 // - everything else as the engine itself does it (io_uring completes page-cache reads inside
@@ -24,10 +26,15 @@ export interface AutoChoice {
   why: string;
 }
 
-/** auto's choices when it runs on `engine` (with `inlineWrites` as given), with its pool for large reads. */
-export function autoChoices(engine: string, inlineWrites: boolean, pool: boolean): AutoChoice[] {
+/** auto's choices when it runs on `engine` (with `inline` as given), with its pool for large reads. */
+export function autoChoices(engine: string, inline: boolean, pool: boolean): AutoChoice[] {
   const choices: AutoChoice[] = [];
-  if (inlineWrites) choices.push({
+  if (inline) choices.push({
+    operations: 'a read alone (no other starting), up to 256 KiB, that the page cache holds',
+    way: 'inline: read at once on the loop thread (pread with RWF_NOWAIT), at most 0.5 ms per turn of the loop',
+    why: 'one syscall, with no batch to wait for; a read the cache lacks is refused at once by the kernel and goes the engine\'s way. Reads starting together go to the kernel together, which costs less per read',
+  });
+  if (inline) choices.push({
     operations: 'buffered writes at a position',
     way: 'inline: on the loop thread, at most 0.5 ms per turn of the loop',
     why: 'the page cache takes one in microseconds, less than a handoff to a thread; ext4 has no non-blocking buffered write, so io_uring would hand each to a kernel worker. A write that waits (throttling, the journal) pauses this for a while',

@@ -15,7 +15,7 @@ function nativeOptions(o: EngineOptions): object {
     fileSlots: files,
     bufferCount: o.registeredBuffers?.count ?? 0,
     bufferSize: o.registeredBuffers?.size ?? 0,
-    inlineWrites: o.inlineWrites === true,
+    inline: o.inline === true,
   };
 }
 
@@ -26,7 +26,7 @@ export const ioUring: EngineDescriptor = {
   color: '#e15759',
   autoRank: 1,
   kernelQueue: true,
-  defaults: { entries: 256, registerFiles: true, sqpoll: false, registeredBuffers: undefined, inlineWrites: false },
+  defaults: { entries: 256, registerFiles: true, sqpoll: false, registeredBuffers: undefined, inline: false },
   probe: () => probeNative(ioUring),
   // The completion queue has twice the entries: that many operations may be in flight.
   create: (o, fallback) => new NativeBackend('io_uring', nativeOptions(o), 2 * o.entries!, fallback, 'io_uring_setup'),

@@ -7,7 +7,7 @@ export const pool: EngineDescriptor = {
   name: 'pool',
   color: '#f28e2b',
   autoRank: 3,
-  defaults: { threads: 4, queueDepth: 64, inlineWrites: false },
+  defaults: { threads: 4, queueDepth: 64, inline: false },
   probe: nativeReason,
   create: (o, fallback) => new NativeBackend('pool', o, o.threads! + o.queueDepth!, fallback),
   reasons: THREAD_REASONS,

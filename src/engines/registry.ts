@@ -46,7 +46,7 @@ export function engineInfo(): EngineInfo[] {
 export function describeAuto(): { engine: string; choices: AutoChoice[] } | undefined {
   const candidate = autoCandidates().find(e => e.probe() === undefined);
   if (!candidate) return undefined;
-  return { engine: candidate.name, choices: autoChoices(candidate.name, 'inlineWrites' in (candidate.defaults ?? {}), candidate.kernelQueue === true) };
+  return { engine: candidate.name, choices: autoChoices(candidate.name, 'inline' in (candidate.defaults ?? {}), candidate.kernelQueue === true) };
 }
 
 /** An engine's descriptor by name; undefined for names of no engine (`auto` included). */
@@ -111,11 +111,11 @@ export function createBackend(name: string, options: EngineOptions): { name: str
   const candidates = autoCandidates();
   for (const candidate of candidates) {
     try {
-      const own = { inlineWrites: true, ...options };
+      const own = { inline: true, ...options };
       const base = create(candidate, own);
       // A kernel queue's own pool takes the large reads (the pool engine is one already).
       const pool = candidate.kernelQueue && base instanceof NativeBackend ? () => base.pool()! : undefined;
-      const inline = own.inlineWrites && 'inlineWrites' in (candidate.defaults ?? {});
+      const inline = own.inline && 'inline' in (candidate.defaults ?? {});
       return { name: candidate.name, backend: autoBackend(base, pool), choices: autoChoices(candidate.name, inline, pool !== undefined) };
     } catch (err) {
       if (typeof (err as { code?: unknown }).code !== 'string') throw err; // a bug, not this machine
