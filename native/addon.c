@@ -97,13 +97,14 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// submit(handle, count, buffers)
+// submit(handle, count, buffers, inline)
 //   0 handle; 1 count: records written to the submission array; 2 buffers: the batch's buffers,
-//   indexed by the records. Returns how many completions it left in the completion array, or
-//   -EBADF when the engine is closed (the batch was not started).
+//   indexed by the records; 3 inline (default true): may buffered writes run at once (inline.c).
+//   Returns how many completions it left in the completion array, or -EBADF when the engine is
+//   closed (the batch was not started).
 static napi_value js_submit(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], result;
+  size_t argc = 4;
+  napi_value argv[4], result;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   engine_t *e = engine_unbox(env, argv[0]);
   if (!e || e->stopping || e->destroy_requested) {  // JS fails the batch: errors are made in JS
@@ -114,6 +115,9 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_uint32(env, argv[1], &count));
   if (count > e->sub_cap) count = e->sub_cap;
   e->in_js_call = 1;
+  // inline false: this batch is flushed to be cancelled (abort, close): nothing runs at once.
+  bool may_inline = true;
+  if (argc > 3) napi_get_value_bool(env, argv[3], &may_inline);
   inline_turn_t turn = {0, 0};
   for (uint32_t i = 0; i < count; i++) {
     const double *rec = e->sub + (size_t)i * RECORD_SIZE;
@@ -136,7 +140,8 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
       continue;
     }
     if (r->op == OP_CLOSE) engine_file_closing(e, r->fd);
-    if (inline_write(e, r, &turn)) continue;
+    if (may_inline && inline_write(e, r, &turn)) continue;
+    inline_op_started(e, r);
     e->kind->start(e, r);
   }
   if (e->kind->flush) e->kind->flush(e);

@@ -81,6 +81,7 @@ enum {
 #define INLINE_IOVS 4
 
 typedef struct engine engine_t;
+typedef struct fd_state fd_state_t;
 
 typedef struct req {
   struct req *next;
@@ -97,6 +98,7 @@ typedef struct req {
   const char *path2;  // rename: the new path
   double *stat;       // fstat, stat: STAT_FIELDS doubles inside a JS buffer
   int64_t result;
+  int on_fd;          // counted in its file's operations in flight (inline.c)
   pthread_t thread;   // thread engine only
   struct iovec iov1[INLINE_IOVS];
   // The engine's own control block for this request (linux-aio's iocb, posix-aio's aiocb,
@@ -171,8 +173,8 @@ struct engine {
   int inline_io;
   uint64_t inline_paused_until;     // uv_hrtime(): a write waited for the device
   uint64_t inline_pause_ns;         // the last pause's length (it doubles while writes keep waiting)
-  uint8_t *fd_class;                // by fd: is it one of ours, and may its writes run inline
-  size_t fd_class_cap;
+  struct fd_state *fds;             // by fd: is it ours, may its work run inline, what is in flight
+  size_t fd_cap;
 };
 
 // completions.c
@@ -249,6 +251,9 @@ int inline_write(engine_t *e, req_t *r, inline_turn_t *t);
 int64_t inline_read(engine_t *e, int fd, void *buffer, size_t length, int64_t position);
 // A file this engine opened (opened) or is closing: what inline_write knows of it is forgotten.
 void inline_fd_changed(engine_t *e, int fd, int opened);
+// An operation starts the engine's way, and is recorded: inline work waits for its file's.
+void inline_op_started(engine_t *e, req_t *r);
+void inline_op_done(engine_t *e, req_t *r);
 
 // records.c: a whole-number option of a JS options object, or dflt.
 uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t dflt);

@@ -7,8 +7,11 @@ import { layoutMismatches } from './ops.js';
 
 export interface Binding {
   create(kind: string, options: object | undefined, onComplete: (count: number) => void, submissions: Float64Array, completions: Float64Array): object | number;
-  /** Completions left in the completion array, or -EBADF: the engine is closed, nothing started. */
-  submit(handle: object, count: number, buffers: unknown[]): number;
+  /**
+   * Completions left in the completion array, or -EBADF: the engine is closed, nothing started.
+   * inline false: nothing of the batch runs at once (it is flushed to be cancelled).
+   */
+  submit(handle: object, count: number, buffers: unknown[], inline?: boolean): number;
   /** A read the page cache holds, all of it, now (the `inline` option): bytes read, or -errno (then submit it). */
   readNow(handle: object, fd: number, buffer: unknown, offset: number, length: number, position: number): number;
   supports(handle: object, op: number): boolean;

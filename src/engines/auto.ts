@@ -1,7 +1,7 @@
 // The `auto` engine: each kind of operation goes the way that measured fastest here without
 // standing the event loop still (BENCHMARKS.md, "auto, per operation"). It runs on the first of
 // its candidates that sets up (io_uring, else libuv, else pool: registry.ts), and on that engine:
-// - page-cache work runs on the loop thread, for at most half a millisecond per turn (the
+// - page-cache work runs on the loop thread, within about half a millisecond per turn (the
 //   `inline` option, native/inline.c): a read alone is read at once with RWF_NOWAIT (a read the
 //   cache lacks answers EAGAIN and goes to the ring), and buffered writes at a position run
 //   inside the submit call (ext4 has no non-blocking buffered write, so the ring hands every one
@@ -30,13 +30,13 @@ export interface AutoChoice {
 export function autoChoices(engine: string, inline: boolean, pool: boolean): AutoChoice[] {
   const choices: AutoChoice[] = [];
   if (inline) choices.push({
-    operations: 'a read alone (no other starting), up to 256 KiB, that the page cache holds',
-    way: 'inline: read at once on the loop thread (pread with RWF_NOWAIT), at most 0.5 ms per turn of the loop',
-    why: 'one syscall, with no batch to wait for; a read the cache lacks is refused at once by the kernel and goes the engine\'s way. Reads starting together go to the kernel together, which costs less per read',
+    operations: 'a read alone (no other starting) of up to 256 KiB that the page cache holds, on a local file',
+    way: 'inline: read at once on the loop thread (pread with RWF_NOWAIT), within about 0.5 ms per turn of the loop',
+    why: 'one syscall, with no batch to wait for; a read the cache lacks is refused at once by the kernel and goes the engine\'s way. Of reads starting together only the first: the rest go to the kernel together, which costs less per read',
   });
   if (inline) choices.push({
-    operations: 'buffered writes at a position',
-    way: 'inline: on the loop thread, at most 0.5 ms per turn of the loop',
+    operations: 'buffered writes at a position, of up to 256 KiB, on a local file (not O_SYNC, O_DSYNC or mounted sync)',
+    way: 'inline: on the loop thread, inside the call that submits them, within about 0.5 ms per turn of the loop',
     why: 'the page cache takes one in microseconds, less than a handoff to a thread; ext4 has no non-blocking buffered write, so io_uring would hand each to a kernel worker. A write that waits (throttling, the journal) pauses this for a while',
   });
   if (pool) choices.push({
@@ -61,8 +61,8 @@ export class AutoBackend implements Backend {
   #largeReads = 0;
   /** Files opened with O_DIRECT: their reads stay on the engine. */
   readonly #direct = new Set<number>();
-  /** The pool's reads, by the caller's done: abort() finds them by it. */
-  readonly #onPool = new Map<Done, Done>();
+  /** Large reads in flight, by the caller's done: abort() finds them by it. */
+  readonly #counted = new Map<Done, Done>();
 
   constructor(base: Backend, pool: () => Backend) {
     this.#base = base;
@@ -73,16 +73,22 @@ export class AutoBackend implements Backend {
   #readOn(fd: number, length: number, position: number, done: Done): [Backend, Done] {
     // At the file position (-1) reads stay in order on one engine; direct reads copy nothing.
     if (length < LARGE_READ || position < 0 || this.#direct.has(fd)) return [this.#base, done];
-    const onPool = this.#largeReads > 0;
+    let on = this.#base;
+    if (this.#largeReads > 0) {
+      try {
+        on = this.#pool();
+      } catch {
+        // No pool here now (threads or files short): the engine reads it itself.
+      }
+    }
     this.#largeReads++;
     const counted: Done = result => {
       this.#largeReads--;
-      if (onPool) this.#onPool.delete(done);
+      this.#counted.delete(done);
       done(result);
     };
-    if (!onPool) return [this.#base, counted];
-    this.#onPool.set(done, counted);
-    return [this.#pool(), counted];
+    this.#counted.set(done, counted);
+    return [on, counted];
   }
 
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
@@ -95,7 +101,7 @@ export class AutoBackend implements Backend {
   }
 
   // The engine passes these on to its pool.
-  abort(done: Done): void { this.#base.abort?.(this.#onPool.get(done) ?? done); }
+  abort(done: Done): void { this.#base.abort?.(this.#counted.get(done) ?? done); }
   cancel(): void { this.#base.cancel(); }
   destroy(): void { this.#base.destroy(); }
 

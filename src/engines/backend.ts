@@ -77,7 +77,7 @@ export interface EngineOptions {
   /** io_uring: register opened files with the ring (default true: 1024 slots; a number of slots; false). */
   registerFiles?: boolean | number;
   /**
-   * io_uring, pool: page-cache work on the loop thread, at most half a millisecond per turn of
+   * io_uring, pool, thread: page-cache work on the loop thread, at most half a millisecond per turn of
    * the loop (native/inline.c): a read alone that the cache holds is read at once, buffered
    * writes at a position run inside the call that submits them. auto's default; off for the
    * engines themselves, so that each shows its own way.

@@ -124,22 +124,26 @@ export class NativeBackend implements Backend {
     this.#turnOver = false;
   };
 
-  #flush = (): void => {
+  #flush = (): void => this.#submit(true);
+
+  /** Hands the batch to the engine; inline false: none of it may run at once (it is to be cancelled). */
+  #submit(inline: boolean): void {
     this.#flushing = false;
     const n = this.#count;
     if (n === 0) return;
     this.#count = 0;
     const buffers = this.#buffers;
     this.#buffers = [];
-    const inline = this.#native.submit(this.#handle, n, buffers);
-    if (inline < 0) return this.#refuseBatch(n); // the engine was closed under this batch: fail it, lose nothing
-    this.#sinceClock += n;
-    if (inline > 0 && this.#turnStart < 0) {
+    const done = this.#native.submit(this.#handle, n, buffers, inline);
+    if (done < 0) return this.#refuseBatch(n); // the engine was closed under this batch: fail it, lose nothing
+    // Work done at once (writes inline) may take far longer than a completion: look at the clock.
+    this.#sinceClock += this.#inline ? CLOCK_EVERY : n;
+    if (done > 0 && this.#turnStart < 0) {
       this.#turnStart = performance.now();
       setImmediate(this.#newTurn);
     }
-    this.#deliver(inline);
-  };
+    this.#deliver(done);
+  }
 
   /** Completes the n records of the batch with EBADF, as if the engine had answered. */
   #refuseBatch(n: number): void {
@@ -204,9 +208,9 @@ export class NativeBackend implements Backend {
     this.#starting = false;
   };
 
-  /** An operation done at once counts against the turn's budget as inline completions do. */
+  /** An operation done at once counts against the turn's budget, the clock read after each. */
   #doneInline(result: number, done: Done): void {
-    this.#sinceClock++;
+    this.#sinceClock = CLOCK_EVERY;
     if (this.#turnStart < 0) {
       this.#turnStart = performance.now();
       setImmediate(this.#newTurn);
@@ -321,7 +325,7 @@ export class NativeBackend implements Backend {
     }
     const id = this.#done.indexOf(done);
     if (id < 0) return this.#fallback?.abort?.(done);
-    this.#flush(); // it may still be in the batch being written
+    this.#submit(false); // it may still be in the batch being written
     this.#native.cancel(this.#handle, id);
   }
 
@@ -333,7 +337,7 @@ export class NativeBackend implements Backend {
     const waiting = this.#waiting;
     this.#waiting = [];
     for (const w of waiting) w[7](ECANCELED);
-    this.#flush();
+    this.#submit(false);
     this.#native.cancel(this.#handle);
     this.#fallback?.cancel();
   }

@@ -91,7 +91,8 @@ function create(e: EngineDescriptor, options: EngineOptions): Backend {
   const reason = e.probe();
   if (reason !== undefined) throw engineUnavailable(e.name, reason);
   try {
-    return e.create(withDefaults(e, options), () => create(FALLBACK, options));
+    // The fallback runs what this engine hands it, one by one: nothing of it at once.
+    return e.create(withDefaults(e, options), () => create(FALLBACK, { ...options, inline: false }));
   } catch (err) {
     const { code, errno, syscall } = err as { code?: string; errno?: number; syscall?: string };
     const words = code && e.reasons?.[code];
@@ -111,7 +112,7 @@ export function createBackend(name: string, options: EngineOptions): { name: str
   const candidates = autoCandidates();
   for (const candidate of candidates) {
     try {
-      const own = { inline: true, ...options };
+      const own = { ...options, inline: options.inline ?? true };
       const base = create(candidate, own);
       // A kernel queue's own pool takes the large reads (the pool engine is one already).
       const pool = candidate.kernelQueue && base instanceof NativeBackend ? () => base.pool()! : undefined;
