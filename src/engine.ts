@@ -2,6 +2,7 @@
 // close() stops new work, cancels what it can, waits for the rest (every operation is counted
 // in its handle's InFlight, or the engine's own), closes the files still open, and only then
 // releases the backend.
+import fs from 'node:fs';
 import { engineClosed, invalidArgValue, noBufferFree, stackFromHere } from './errors.js';
 import type { AutoChoice } from './engines/auto.js';
 import type { Backend, EngineOptions } from './engines/backend.js';
@@ -10,6 +11,31 @@ import { FileHandle } from './file-handle.js';
 import { parseFlags, parseMode } from './flags.js';
 import { InFlight, perform, type Context, type Start } from './operation.js';
 import { validateEngineOptions, validatePath } from './validate.js';
+
+/** An engine's resources, as the collector may find them without the engine. */
+interface Leftovers {
+  name: string;
+  backend: Backend;
+  /** Files its handles have open. */
+  fds: Set<number>;
+}
+
+/**
+ * Engines dropped without close() give back their threads, rings and files when the garbage
+ * collector finds them, with a warning, as node closes a FileHandle it collects. Anything still in
+ * flight is cancelled and waited for; nobody can hear of it any more.
+ */
+const forgotten = new FinalizationRegistry<Leftovers>(({ name, backend, fds }) => {
+  backend.cancel();
+  backend.destroy();
+  for (const fd of fds) {
+    try {
+      fs.closeSync(fd);
+    } catch { /* closed already (by hand, through handle.fd): nothing to give back */ }
+  }
+  process.emitWarning(`an ioengine engine (${name}) was garbage-collected without close(): its resources, and ${fds.size} open file(s), were released; close() engines you are done with`,
+    { code: 'IOENGINE_NOT_CLOSED' });
+});
 
 export class Engine {
   /** The engine's name (what `auto` runs on, for `auto`). */
@@ -22,6 +48,8 @@ export class Engine {
   #closing: Promise<void> | undefined;
   readonly #handles = new Set<FileHandle>();
   readonly #freeBuffers: Buffer[] = [];
+  /** What to release if this engine is collected without close(): nothing that refers back to it. */
+  readonly #leftovers: Leftovers;
   readonly #lentBuffers = new Set<Buffer>();
 
   constructor(name: string, options: EngineOptions = {}) {
@@ -30,6 +58,8 @@ export class Engine {
     this.name = resolved;
     this.choices = choices;
     this.#backend = backend;
+    this.#leftovers = { name: resolved, backend, fds: new Set() };
+    forgotten.register(this, this.#leftovers, this);
     const memory = backend.registeredMemory?.();
     const count = options.registeredBuffers?.count ?? 0;
     for (let i = 0; memory && i < count; i++)
@@ -77,6 +107,7 @@ export class Engine {
   }
 
   async #shutdown(): Promise<void> {
+    forgotten.unregister(this);
     this.#backend.cancel();
     await this.#drained();
     await Promise.all([...this.#handles].map(h => h.closeForEngine()));
@@ -111,9 +142,14 @@ export class Engine {
     return this.#backend;
   }
 
-  /** @internal A handle is open (until its close has completed): close() waits for its operations. */
-  track(handle: FileHandle, open: boolean): void {
-    if (open) this.#handles.add(handle);
-    else this.#handles.delete(handle);
+  /** @internal A handle is open on fd (until its close has completed): close() waits for its operations. */
+  track(handle: FileHandle, fd: number, open: boolean): void {
+    if (open) {
+      this.#handles.add(handle);
+      this.#leftovers.fds.add(fd);
+    } else {
+      this.#handles.delete(handle);
+      this.#leftovers.fds.delete(fd);
+    }
   }
 }

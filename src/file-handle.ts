@@ -39,8 +39,8 @@ export interface HandleOwner {
   backend(): Backend;
   /** The backend, for closing files while the engine closes. */
   backendForClose(): Backend;
-  /** A handle is open, until its close has completed. */
-  track(handle: FileHandle, open: boolean): void;
+  /** A handle is open on fd, until its close has completed. */
+  track(handle: FileHandle, fd: number, open: boolean): void;
 }
 
 /** How a handle's operation starts: on the backend, with the handle's descriptor. */
@@ -65,7 +65,7 @@ export class FileHandle extends EventEmitter {
     super();
     this.#engine = engine;
     this.#fd = fd;
-    engine.track(this, true);
+    engine.track(this, fd, true);
   }
 
   /** O_DIRECT files: learn the alignment the device needs (statx), so misaligned I/O is refused here. */
@@ -465,7 +465,7 @@ export class FileHandle extends EventEmitter {
       // Counted in this handle until done: the engine's close() waits for it too.
       await perform(backend, this.#inflight, (b, done) => b.close(fd, done), () => undefined, { syscall: 'close' });
     } finally {
-      this.#engine.track(this, false);
+      this.#engine.track(this, fd, false);
     }
   }
 }
