@@ -118,7 +118,7 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
   // inline false: this batch is flushed to be cancelled (abort, close): nothing runs at once.
   bool may_inline = true;
   if (argc > 3) napi_get_value_bool(env, argv[3], &may_inline);
-  inline_turn_t turn = {0, 0};
+  inline_turn_t turn = {0};
   for (uint32_t i = 0; i < count; i++) {
     const double *rec = e->sub + (size_t)i * RECORD_SIZE;
     req_t *r = req_alloc(e);
@@ -141,7 +141,7 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
     }
     if (r->op == OP_CLOSE) engine_file_closing(e, r->fd);
     if (may_inline && inline_write(e, r, &turn)) continue;
-    inline_op_started(e, r);
+    inline_went_elsewhere(&turn, r);
     e->kind->start(e, r);
   }
   if (e->kind->flush) e->kind->flush(e);

@@ -22,7 +22,6 @@ req_t *req_alloc(engine_t *e) {
   r->path = r->path2 = NULL;
   r->stat = NULL;
   r->result = 0;
-  r->on_fd = 0;
   return r;
 }
 
@@ -73,7 +72,6 @@ void completion_record(engine_t *e, req_t *r) {
     if (e->draining) close((int)r->result);
     else engine_file_opened(e, (int)r->result);
   }
-  inline_op_done(e, r);
   completion_note(e, r);
   e->inflight--;
   if (r->id < e->by_id_cap && e->by_id[r->id] == r) e->by_id[r->id] = NULL;

@@ -81,7 +81,6 @@ enum {
 #define INLINE_IOVS 4
 
 typedef struct engine engine_t;
-typedef struct fd_state fd_state_t;
 
 typedef struct req {
   struct req *next;
@@ -98,7 +97,6 @@ typedef struct req {
   const char *path2;  // rename: the new path
   double *stat;       // fstat, stat: STAT_FIELDS doubles inside a JS buffer
   int64_t result;
-  int on_fd;          // counted in its file's operations in flight (inline.c)
   pthread_t thread;   // thread engine only
   struct iovec iov1[INLINE_IOVS];
   // The engine's own control block for this request (linux-aio's iocb, posix-aio's aiocb,
@@ -173,7 +171,7 @@ struct engine {
   int inline_io;
   uint64_t inline_paused_until;     // uv_hrtime(): a write waited for the device
   uint64_t inline_pause_ns;         // the last pause's length (it doubles while writes keep waiting)
-  struct fd_state *fds;             // by fd: is it ours, may its work run inline, what is in flight
+  uint8_t *fd_kind;                 // by fd: is it ours, and may its work run inline
   size_t fd_cap;
 };
 
@@ -241,8 +239,13 @@ void engine_shutdown(engine_t *e, int from_js);
 void engine_file_opened(engine_t *e, int fd);
 void engine_file_closing(engine_t *e, int fd);
 
-// inline.c: the clock of one submit call's inline writes.
-typedef struct { uint64_t started, now; } inline_turn_t;
+// inline.c: one submit call's inline writes: its clock, and the files whose operations went the
+// engine's way (inline writes never overtake them).
+enum { INLINE_TURN_FDS = 16 };
+typedef struct {
+  uint64_t started, now;
+  int fds[INLINE_TURN_FDS], nfds, full;
+} inline_turn_t;
 // Loop thread, in submit(): run r now if it is a buffered write auto lets run inline (then it is
 // recorded, and 1 is returned), else 0: start it the engine's way.
 int inline_write(engine_t *e, req_t *r, inline_turn_t *t);
@@ -251,9 +254,8 @@ int inline_write(engine_t *e, req_t *r, inline_turn_t *t);
 int64_t inline_read(engine_t *e, int fd, void *buffer, size_t length, int64_t position);
 // A file this engine opened (opened) or is closing: what inline_write knows of it is forgotten.
 void inline_fd_changed(engine_t *e, int fd, int opened);
-// An operation starts the engine's way, and is recorded: inline work waits for its file's.
-void inline_op_started(engine_t *e, req_t *r);
-void inline_op_done(engine_t *e, req_t *r);
+// An operation of the batch goes the engine's way: later writes to its file in the batch follow.
+void inline_went_elsewhere(inline_turn_t *t, const req_t *r);
 
 // records.c: a whole-number option of a JS options object, or dflt.
 uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t dflt);

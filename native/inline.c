@@ -13,8 +13,11 @@
 //   for a device or a server by design;
 // - at most INLINE_MAX_BYTES per operation, and TURN_BUDGET_NS of them per submit call (JS bounds
 //   the turn: src/engines/native.ts); the rest goes the engine's way;
-// - never past an operation on the same file still in flight the engine's way (an earlier write,
-//   truncate or fsync), so that they land in the order they were started;
+// - never ahead of an operation on the same file earlier in the same batch that went the engine's
+//   way (a larger write, a truncate, an fsync): a batch's operations on a file start in order.
+//   Operations in flight from earlier batches are not waited for: as with node:fs, concurrent
+//   operations on one file have no order (and waiting for them would keep a busy file off the
+//   inline path for as long as it stays busy);
 // - a write that took longer than INLINE_SLOW_NS waited for something (dirty-page throttling, a
 //   page read in for a partial write, the journal): then none for a while, INLINE_PAUSE_FIRST_NS
 //   doubling up to INLINE_PAUSE_MAX_NS while it keeps happening (a device slower than the
@@ -41,13 +44,9 @@
 #define INLINE_CALM_NS 10000000000u  // this long without a slow write: back to the first pause
 
 // What an fd is to the inline work: not opened by this engine, opened and not yet looked at, or
-// looked at. And how many of this engine's operations on it are in flight the engine's way.
+// looked at.
 enum { FD_NOT_OURS = 0, FD_UNKNOWN, FD_INLINE, FD_NOT_INLINE };
 enum { FD_MAX = 1 << 20 };
-struct fd_state {
-  uint8_t kind;
-  uint32_t busy;
-};
 
 void inline_fd_changed(engine_t *e, int fd, int opened) {
   if (fd < 0 || fd >= FD_MAX) return;
@@ -55,25 +54,28 @@ void inline_fd_changed(engine_t *e, int fd, int opened) {
     if (!opened) return;
     size_t cap = e->fd_cap ? e->fd_cap : 256;
     while (cap <= (size_t)fd) cap *= 2;
-    fd_state_t *grown = realloc(e->fds, cap * sizeof *grown);
+    uint8_t *grown = realloc(e->fd_kind, cap);
     if (!grown) return;  // this file's work goes the engine's way
-    memset(grown + e->fd_cap, 0, (cap - e->fd_cap) * sizeof *grown);
-    e->fds = grown;
+    memset(grown + e->fd_cap, FD_NOT_OURS, cap - e->fd_cap);
+    e->fd_kind = grown;
     e->fd_cap = cap;
   }
-  e->fds[fd].kind = opened ? FD_UNKNOWN : FD_NOT_OURS;
+  e->fd_kind[fd] = opened ? FD_UNKNOWN : FD_NOT_OURS;
 }
 
-void inline_op_started(engine_t *e, req_t *r) {
-  if (r->fd < 0 || (size_t)r->fd >= e->fd_cap || e->fds[r->fd].kind == FD_NOT_OURS) return;
-  e->fds[r->fd].busy++;
-  r->on_fd = 1;
+void inline_went_elsewhere(inline_turn_t *t, const req_t *r) {
+  if (r->fd < 0) return;
+  for (int i = 0; i < t->nfds; i++)
+    if (t->fds[i] == r->fd) return;
+  if (t->nfds < INLINE_TURN_FDS) t->fds[t->nfds++] = r->fd;
+  else t->full = 1;  // too many to remember: nothing more inline in this batch
 }
 
-void inline_op_done(engine_t *e, req_t *r) {
-  if (!r->on_fd) return;
-  r->on_fd = 0;
-  if ((size_t)r->fd < e->fd_cap && e->fds[r->fd].busy > 0) e->fds[r->fd].busy--;
+static int went_elsewhere(const inline_turn_t *t, int fd) {
+  if (t->full) return 1;
+  for (int i = 0; i < t->nfds; i++)
+    if (t->fds[i] == fd) return 1;
+  return 0;
 }
 
 // Filesystems whose page cache takes a write without a round trip to a server or a daemon.
@@ -99,9 +101,9 @@ static int looks_inline(int fd) {
 
 static int can_inline(engine_t *e, int fd) {
   if (!e->inline_io || fd < 0 || (size_t)fd >= e->fd_cap) return 0;
-  fd_state_t *f = &e->fds[fd];
-  if (f->kind == FD_UNKNOWN) f->kind = looks_inline(fd) ? FD_INLINE : FD_NOT_INLINE;
-  return f->kind == FD_INLINE && f->busy == 0;
+  uint8_t *kind = &e->fd_kind[fd];
+  if (*kind == FD_UNKNOWN) *kind = looks_inline(fd) ? FD_INLINE : FD_NOT_INLINE;
+  return *kind == FD_INLINE;
 }
 
 static void pause_inline(engine_t *e, uint64_t now) {
@@ -116,7 +118,7 @@ int64_t inline_read(engine_t *e, int fd, void *buffer, size_t length, int64_t po
   ssize_t n;
   do n = preadv2(fd, &v, 1, position, RWF_NOWAIT);
   while (n < 0 && errno == EINTR);
-  if (n < 0 && errno == EOPNOTSUPP) e->fds[fd].kind = FD_NOT_INLINE;  // this filesystem cannot
+  if (n < 0 && errno == EOPNOTSUPP) e->fd_kind[fd] = FD_NOT_INLINE;  // this filesystem cannot
   if (n < 0) return -errno;
   // Short: the end of the file, or only part of the range is cached; the engine's way tells.
   if (n > 0 && (size_t)n < length) return -EAGAIN;
@@ -125,7 +127,7 @@ int64_t inline_read(engine_t *e, int fd, void *buffer, size_t length, int64_t po
 
 int inline_write(engine_t *e, req_t *r, inline_turn_t *t) {
   if (r->op != OP_WRITE && r->op != OP_WRITEV) return 0;
-  if (r->pos < 0 || !can_inline(e, r->fd)) return 0;
+  if (r->pos < 0 || went_elsewhere(t, r->fd) || !can_inline(e, r->fd)) return 0;
   size_t bytes = 0;
   for (int i = 0; i < r->iovcnt; i++) bytes += r->iov[i].iov_len;
   if (bytes > INLINE_MAX_BYTES) return 0;

@@ -43,7 +43,7 @@ static void free_engine(engine_t *e) {
   pthread_mutex_destroy(&e->done_lock);
   free(e->by_id);
   free(e->open_fds);
-  free(e->fds);
+  free(e->fd_kind);
   napi_async_cleanup_hook_handle hook = e->cleanup;
   free(e);
   napi_remove_async_cleanup_hook(hook);
