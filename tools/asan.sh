@@ -14,7 +14,7 @@ trap 'rm -rf "$tree"' EXIT
 cp -r "$root/package.json" "$root/binding.gyp" "$root/native" "$root/dist" "$tree/"
 ln -s "$root/node_modules" "$tree/node_modules"
 (cd "$tree" && CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g" LDFLAGS="-fsanitize=address" \
-  "$root/node_modules/.bin/node-gyp" rebuild >/dev/null)
+  npm exec --no -- node-gyp rebuild >/dev/null)  # through npm: its config names the headers (nodedir)
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
   tests=(conformance/read-write.test.js conformance/vectored.test.js conformance/concurrency.test.js
