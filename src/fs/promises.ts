@@ -18,6 +18,7 @@ import { errnoFrom } from '../engines/node-fs.js';
 import { parseFlags, parseMode } from '../flags.js';
 import type { Start } from '../operation.js';
 import { WRITEFILE } from '../ops.js';
+import { closing } from './closing.js';
 import { readListing } from './listing.js';
 import { fileOptions } from './options.js';
 import { readableInOne, readInOne, stepError, writeInOne } from './one-operation.js';
@@ -248,16 +249,4 @@ async function cutAfter(handle: FileHandle, write: Promise<void>, progress: Writ
   await handle.truncate(progress.written).catch((err: { code?: string }) => { if (err.code !== 'EINVAL') throw err; });
 }
 
-/** Closes handle once op is done; op's error wins over close's, as node's handleFdClose. */
-async function closing<T>(handle: FileHandle, op: Promise<T>): Promise<T> {
-  let result: T;
-  try {
-    result = await op;
-  } catch (err) {
-    await handle.close().catch(() => {});
-    throw err;
-  }
-  await handle.close();
-  return result;
-}
 
