@@ -420,8 +420,8 @@ export class FileHandle extends EventEmitter {
     return createInterface({ input: this.createReadStream(options), crlfDelay: Infinity });
   }
 
-  readableWebStream(): ReadableStream<Uint8Array> {
-    return readableWebStream(this);
+  readableWebStream(options?: { type?: 'bytes' }): ReadableStream<Uint8Array> {
+    return readableWebStream(this, options);
   }
 
   /** node's async id of the handle; here, unique per handle. */

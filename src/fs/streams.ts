@@ -3,14 +3,15 @@
 // The read stream keeps several reads in flight (read-ahead) and hands each buffer on only once
 // its read has completed; destroy() waits for the reads in flight before it closes the file.
 import type { EventEmitter } from 'node:events';
-import { Readable, Writable } from 'node:stream';
+import { finished, Readable, Writable } from 'node:stream';
 import { markAsUntransferable } from 'node:worker_threads';
-import { invalidArgValue, outOfRange } from '../errors.js';
+import { invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { validateInteger, validateObject, validateSignal, type Bytes } from '../validate.js';
 
 /** What the streams need of a handle (src/file-handle.ts). */
 export interface StreamHandle {
   read(buffer: Bytes, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }>;
+  sync(): Promise<void>;
   write(buffer: Bytes, offset: number, length: number, position: number | null): Promise<{ bytesWritten: number }>;
   writev(buffers: Bytes[], position: number | null): Promise<{ bytesWritten: number }>;
   close(): Promise<void>;
@@ -32,6 +33,8 @@ export interface ReadStreamOptions {
 export interface WriteStreamOptions {
   encoding?: BufferEncoding | null;
   autoClose?: boolean;
+  /** fsync the file before the stream closes it (node 20.10's `flush`). */
+  flush?: boolean;
   emitClose?: boolean;
   start?: number;
   highWaterMark?: number;
@@ -67,7 +70,7 @@ export class FileReadStream extends Readable {
   readonly #handle: StreamHandle;
   readonly #chunk: number;
   readonly #unit: number;
-  readonly #autoClose: boolean;
+  #autoClose: boolean;
   /** Where the next read starts; undefined: at the handle's current position (one read at a time). */
   #position: number | undefined;
   readonly #ahead: Ahead[] = [];
@@ -169,16 +172,31 @@ export class FileReadStream extends Readable {
     this.push(null);
   }
 
+  /** Does the stream close its file when it ends (fs.ReadStream's autoClose). */
+  get autoClose(): boolean {
+    return this.#autoClose;
+  }
+  set autoClose(value: boolean) {
+    this.#autoClose = value;
+  }
+
+  /** Ends the stream now, its file closed (autoClose); callback once it has, with its error (fs.ReadStream's close). */
+  close(callback?: (error?: Error | null) => void): void {
+    if (typeof callback === 'function') finished(this, callback);
+    this.destroy();
+  }
+
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // The reads in flight finish first: the kernel lets go of their buffers, then the file goes.
     const reads = Promise.all([...this.#ahead.map(a => a.settled), ...this.#void]).then(() => void (this.#ahead.length = 0));
-    closeAfter(reads, this.#autoClose ? this.#handle : undefined, error, callback);
+    closeAfter(reads, this.#autoClose ? this.#handle : undefined, false, error, callback);
   }
 }
 
 export class FileWriteStream extends Writable {
   readonly #handle: StreamHandle;
-  readonly #autoClose: boolean;
+  #autoClose: boolean;
+  readonly #flush: boolean;
   #position: number | undefined;
   #writing: Promise<unknown> = Promise.resolve();
   bytesWritten = 0;
@@ -192,6 +210,8 @@ export class FileWriteStream extends Writable {
     super({ highWaterMark, defaultEncoding: encoding, decodeStrings: true, emitClose: o.emitClose !== false, autoDestroy: true, signal: validateSignal(o.signal) });
     this.#handle = handle;
     this.#autoClose = o.autoClose !== false;
+    if (o.flush !== undefined && typeof o.flush !== 'boolean') throw invalidArgType('options.flush', 'of type boolean', o.flush);
+    this.#flush = o.flush === true;
     this.start = o.start === undefined ? undefined : validateInteger(o.start, 'start', 0);
     this.#position = this.start;
     endWithHandle(this, handle);
@@ -221,8 +241,32 @@ export class FileWriteStream extends Writable {
     this.#writing = this.#writeAll(chunks.map(c => c.chunk)).then(() => callback(), callback);
   }
 
+  /** Does the stream close its file when it is done (fs.WriteStream's autoClose). */
+  get autoClose(): boolean {
+    return this.#autoClose;
+  }
+  set autoClose(value: boolean) {
+    this.#autoClose = value;
+  }
+
+  /**
+   * Ends the stream (what was written still goes to the file), then closes it; callback once it
+   * has closed (fs.WriteStream's close). Without autoClose the stream is destroyed once finished.
+   */
+  close(callback?: (error?: Error | null) => void): void {
+    if (typeof callback === 'function') {
+      if (this.closed) {
+        process.nextTick(callback);
+        return;
+      }
+      this.on('close', callback);
+    }
+    if (!this.#autoClose) this.on('finish', () => this.destroy());
+    this.end();
+  }
+
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    closeAfter(this.#writing, this.#autoClose ? this.#handle : undefined, error, callback);
+    closeAfter(this.#writing, this.#autoClose ? this.#handle : undefined, this.#flush, error, callback);
   }
 }
 
@@ -233,15 +277,24 @@ function endWithHandle(stream: Readable | Writable, handle: EventEmitter): void 
   stream.once('close', () => handle.off('close', end));
 }
 
-/** A stream's end: once `inflight` has settled, closes `handle` (autoClose), then calls back with the first error. */
-function closeAfter(inflight: Promise<unknown>, handle: StreamHandle | undefined, error: Error | null, callback: (error?: Error | null) => void): void {
+/**
+ * A stream's end: once `inflight` has settled, closes `handle` (autoClose), after an fsync if
+ * `flush` (as node's streams, only when they close the file), then calls back with the first error.
+ */
+function closeAfter(inflight: Promise<unknown>, handle: StreamHandle | undefined, flush: boolean, error: Error | null, callback: (error?: Error | null) => void): void {
   void inflight.then(() => {}, () => {}).then(async () => {
+    let first = error;
+    try {
+      if (handle && flush) await handle.sync();
+    } catch (err) {
+      first ??= err as Error;
+    }
     try {
       await handle?.close();
     } catch (err) {
-      return callback(error ?? (err as Error));
+      first ??= err as Error;
     }
-    callback(error);
+    callback(first);
   });
 }
 
@@ -259,7 +312,28 @@ function skip(views: Bytes[], n: number): Bytes[] {
   return out;
 }
 
-/** A handle's contents as a web ReadableStream of bytes (node's filehandle.readableWebStream()). */
-export function readableWebStream(handle: StreamHandle & EventEmitter): ReadableStream<Uint8Array> {
-  return Readable.toWeb(new FileReadStream(handle, { autoClose: false })) as ReadableStream<Uint8Array>;
+/**
+ * A handle's contents, from its current position, as a web ReadableStream (node's
+ * filehandle.readableWebStream()); with `{ type: 'bytes' }` a byte stream, whose BYOB readers
+ * have the file read straight into their own buffers.
+ */
+export function readableWebStream(handle: StreamHandle & EventEmitter, options?: { type?: 'bytes' }): ReadableStream<Uint8Array> {
+  const type = validateObject(options, 'options').type;
+  if (type !== undefined && typeof type !== 'string') throw invalidArgType('options.type', 'of type string', type);
+  if (type !== 'bytes') return Readable.toWeb(new FileReadStream(handle, { autoClose: false })) as ReadableStream<Uint8Array>;
+  return new ReadableStream({
+    type: 'bytes',
+    autoAllocateChunkSize: 64 * 1024,
+    async pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view as Uint8Array;
+      const { bytesRead } = await handle.read(view, 0, view.byteLength, null);
+      if (bytesRead === 0) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      request.respond(bytesRead);
+    },
+  });
 }

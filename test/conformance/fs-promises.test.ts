@@ -335,6 +335,61 @@ conformance('fs/promises', test => {
     });
   });
 
+  test('streams as node\'s: close(callback), the autoClose accessor, and a web byte stream with BYOB reads', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'a': 'abcdefghij'.repeat(1000) }, async (f, at) => {
+      const out: unknown[] = [];
+      // close(cb) on a read stream: destroyed, its file closed, the callback called once it is
+      const r = await f.open(at('a'));
+      const rs = r.createReadStream({ highWaterMark: 16 });
+      out.push(rs.autoClose);
+      await new Promise<void>(resolve => rs.close(err => { out.push(err ?? null, rs.destroyed); resolve(); }));
+      out.push(r.fd === -1);
+      // on a write stream: what was written lands, then the file closes, then the callback
+      const w = await f.open(at('b'), 'w');
+      const ws = w.createWriteStream();
+      ws.write('written before close');
+      await new Promise<void>(resolve => ws.close(() => resolve()));
+      out.push(w.fd === -1, await f.readFile(at('b'), 'utf8'));
+      await new Promise<void>(resolve => ws.close(() => resolve())); // closed already: called back anyway
+      // autoClose set to false after creation: the file stays open at the end
+      const k = await f.open(at('a'));
+      const ks = k.createReadStream({ end: 3 });
+      ks.autoClose = false;
+      for await (const _ of ks) { /* drain */ }
+      await new Promise(resolve => setImmediate(resolve));
+      out.push(ks.autoClose, k.fd !== -1);
+      await k.close();
+      // a byte stream, read into the reader's own buffers
+      const b = await f.open(at('a'));
+      const reader = b.readableWebStream({ type: 'bytes' }).getReader({ mode: 'byob' });
+      let total = 0;
+      for (let buf = new Uint8Array(3000); ;) {
+        const { value, done } = await reader.read(buf);
+        if (done) break;
+        total += value.byteLength;
+        buf = new Uint8Array(value.buffer);
+      }
+      out.push(total);
+      await b.close();
+      return out;
+    });
+  });
+
+  test('a write stream with flush syncs the file before it closes it, once; flush must be a boolean', async ({ engine, dir }) => {
+    const h = await engine.open(path.join(dir, 'flushed'), 'w');
+    // (node 20's own stream, refused the same way, is left listening to its handle's close and throws then)
+    for (const flush of ['true', '', 0, 1, [], {}]) assert.throws(() => h.createWriteStream({ flush: flush as unknown as boolean }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    const sync = h.sync.bind(h);
+    let syncs = 0;
+    h.sync = () => { syncs++; return sync(); };
+    const s = h.createWriteStream({ flush: true });
+    s.end('data');
+    await new Promise(resolve => s.once('close', resolve));
+    assert.equal(syncs, 1);
+    assert.equal(h.fd, -1);
+    assert.equal(fs.readFileSync(path.join(dir, 'flushed'), 'utf8'), 'data');
+  });
+
   // From a review: what node does that the first version did not.
   test('writeFile into a FIFO (no positions), a failure midway, readFile results of their own memory, chmod() with no mode', async ({ engine, dir }) => {
     const fifo = path.join(dir, 'fifo');
