@@ -16,22 +16,27 @@ import { validateEngineOptions, validatePath } from './validate.js';
 interface Leftovers {
   name: string;
   backend: Backend;
-  /** Files its handles have open. */
-  fds: Set<number>;
+  /** Files its handles have open, by descriptor: how many handles (a number reused before its old close was told). */
+  fds: Map<number, number>;
 }
 
 /**
  * Engines dropped without close() give back their threads, rings and files when the garbage
- * collector finds them, with a warning, as node closes a FileHandle it collects. Anything still in
- * flight is cancelled and waited for; nobody can hear of it any more.
+ * collector finds them, with a warning, as node closes a FileHandle it collects. An engine or
+ * handle with work in flight stays reachable (src/operation.ts), so nothing is in flight here. As
+ * with node's FileHandle, a descriptor the program closed by hand (handle.fd) and the system gave
+ * to another file would be closed under it: do not close handles' descriptors yourself.
  */
 const forgotten = new FinalizationRegistry<Leftovers>(({ name, backend, fds }) => {
-  backend.cancel();
-  backend.destroy();
-  for (const fd of fds) {
-    try {
-      fs.closeSync(fd);
-    } catch { /* closed already (by hand, through handle.fd): nothing to give back */ }
+  try {
+    backend.cancel();
+    backend.destroy();
+  } finally {
+    for (const fd of fds.keys()) {
+      try {
+        fs.closeSync(fd);
+      } catch { /* not open (the null engine's are not real) */ }
+    }
   }
   process.emitWarning(`an ioengine engine (${name}) was garbage-collected without close(): its resources, and ${fds.size} open file(s), were released; close() engines you are done with`,
     { code: 'IOENGINE_NOT_CLOSED' });
@@ -44,7 +49,7 @@ export class Engine {
   readonly choices: AutoChoice[] | undefined;
   readonly #backend: Backend;
   /** Operations on no handle (open). */
-  readonly #inflight = new InFlight();
+  readonly #inflight = new InFlight(this);
   #closing: Promise<void> | undefined;
   readonly #handles = new Set<FileHandle>();
   readonly #freeBuffers: Buffer[] = [];
@@ -58,7 +63,7 @@ export class Engine {
     this.name = resolved;
     this.choices = choices;
     this.#backend = backend;
-    this.#leftovers = { name: resolved, backend, fds: new Set() };
+    this.#leftovers = { name: resolved, backend, fds: new Map() };
     forgotten.register(this, this.#leftovers, this);
     const memory = backend.registeredMemory?.();
     const count = options.registeredBuffers?.count ?? 0;
@@ -144,12 +149,14 @@ export class Engine {
 
   /** @internal A handle is open on fd (until its close has completed): close() waits for its operations. */
   track(handle: FileHandle, fd: number, open: boolean): void {
+    const fds = this.#leftovers.fds, count = fds.get(fd) ?? 0;
     if (open) {
       this.#handles.add(handle);
-      this.#leftovers.fds.add(fd);
+      fds.set(fd, count + 1);
     } else {
       this.#handles.delete(handle);
-      this.#leftovers.fds.delete(fd);
+      if (count > 1) fds.set(fd, count - 1);
+      else fds.delete(fd);
     }
   }
 }

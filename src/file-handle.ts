@@ -54,7 +54,7 @@ const invalidMode = (mode: unknown): never => { throw invalidArgType('mode', 'of
 export class FileHandle extends EventEmitter {
   readonly #engine: HandleOwner;
   #fd: number;
-  readonly #inflight = new InFlight();            // this handle's operations in flight
+  readonly #inflight = new InFlight(this);        // this handle's operations in flight
   #closing: Promise<void> | undefined;
   #sequence: Promise<unknown> = Promise.resolve(); // operations at the current position, in order
   #runningQueued = false;                          // starting an op accepted before close()

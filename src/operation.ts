@@ -8,21 +8,36 @@ import { abortError, errnoOf, systemError } from './errors.js';
 
 const ECANCELED = errnoOf('ECANCELED');
 
+/**
+ * Owners (handles, engines) with operations in flight. An operation's callbacks need not refer to
+ * its handle or engine, so this keeps them reachable until their work is done: the collector
+ * never finds an engine with work in flight (src/engine.ts releases forgotten engines).
+ */
+const busy = new Set<object>();
+
 /** A count of operations in flight, and the promises waiting for it to reach zero. */
 export class InFlight {
+  readonly #owner: object;
   #count = 0;
   #idle: (() => void)[] = [];
+
+  /** owner: what stays reachable while anything is in flight. */
+  constructor(owner: object) {
+    this.#owner = owner;
+  }
 
   get count(): number {
     return this.#count;
   }
 
   begin(): void {
-    this.#count++;
+    if (this.#count++ === 0) busy.add(this.#owner);
   }
 
   end(): void {
-    if (--this.#count === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
+    if (--this.#count > 0) return;
+    busy.delete(this.#owner);
+    if (this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   /** Resolves once nothing is in flight (at once when nothing is). */

@@ -118,7 +118,7 @@ async function load(name, seed) {
   }
 }
 
-const names = engines().filter(e => e.available && e.name !== 'null').map(e => e.name); // null does no I/O
+const names = [...engines().filter(e => e.available && e.name !== 'null').map(e => e.name), 'auto']; // null does no I/O; auto chooses per operation
 console.log(`soak: ${names.join(', ')} for ${minutes} min in ${dir}; a sample every ${every / 1000} s`);
 console.log('   min      RSS MiB   fds   threads        ops   aborted  engines made');
 const samples = [];

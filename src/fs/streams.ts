@@ -70,7 +70,10 @@ export class FileReadStream extends Readable {
   readonly #handle: StreamHandle;
   readonly #chunk: number;
   readonly #unit: number;
-  #autoClose: boolean;
+  /** Does destroy() close the file (readableWebStream's stream never does: the handle is the caller's). */
+  readonly #closesFile: boolean;
+  /** The handle was closed under the stream. */
+  #handleGone = false;
   /** Where the next read starts; undefined: at the handle's current position (one read at a time). */
   #position: number | undefined;
   readonly #ahead: Ahead[] = [];
@@ -82,22 +85,26 @@ export class FileReadStream extends Readable {
   readonly end: number;
   readonly pending = false;
 
-  constructor(handle: StreamHandle & EventEmitter, options?: ReadStreamOptions | BufferEncoding) {
+  /** closesFile false: for readableWebStream, whose file stays the caller's. */
+  constructor(handle: StreamHandle & EventEmitter, options?: ReadStreamOptions | BufferEncoding, closesFile = true) {
     const o = typeof options === 'string' ? { encoding: options } : validateObject(options, 'options');
     const encoding = validateEncoding(o.encoding);
     const highWaterMark = o.highWaterMark === undefined ? 64 * 1024 : validateInteger(o.highWaterMark, 'options.highWaterMark', 1);
-    super({ highWaterMark, encoding, emitClose: o.emitClose !== false, autoDestroy: true, signal: validateSignal(o.signal) });
     const { start, end } = range(o);
+    const signal = validateSignal(o.signal);
+    // As node's: autoClose is autoDestroy (the stream ends itself, and so closes the file, at its
+    // end); an explicit destroy() or close() always closes the file.
+    super({ highWaterMark, encoding, emitClose: o.emitClose !== false, autoDestroy: o.autoClose !== false, signal });
+    this.#closesFile = closesFile;
     this.#handle = handle;
     this.#chunk = highWaterMark;
     // Reads of several chunks at once: a buffer of its own costs ~2 µs, and a stream must hand
     // on fresh memory (its reader may keep every chunk). At most 16 chunks a read.
     this.#unit = highWaterMark * Math.min(16, Math.max(1, Math.floor(READ_UNIT / highWaterMark)));
-    this.#autoClose = o.autoClose !== false;
     this.start = start;
     this.end = end;
     this.#position = start;
-    endWithHandle(this, handle);
+    endWithHandle(this, handle, () => { this.#handleGone = true; });
   }
 
   // Reads that completed while the stream was full are handed on first, then more are asked for.
@@ -172,15 +179,15 @@ export class FileReadStream extends Readable {
     this.push(null);
   }
 
-  /** Does the stream close its file when it ends (fs.ReadStream's autoClose). */
+  /** Does the stream end itself, and close its file, at its end (fs.ReadStream's autoClose: autoDestroy). */
   get autoClose(): boolean {
-    return this.#autoClose;
+    return state(this, '_readableState').autoDestroy;
   }
   set autoClose(value: boolean) {
-    this.#autoClose = value;
+    state(this, '_readableState').autoDestroy = value;
   }
 
-  /** Ends the stream now, its file closed (autoClose); callback once it has, with its error (fs.ReadStream's close). */
+  /** Ends the stream now and closes its file; callback once it has, with its error (fs.ReadStream's close). */
   close(callback?: (error?: Error | null) => void): void {
     if (typeof callback === 'function') finished(this, callback);
     this.destroy();
@@ -189,14 +196,15 @@ export class FileReadStream extends Readable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // The reads in flight finish first: the kernel lets go of their buffers, then the file goes.
     const reads = Promise.all([...this.#ahead.map(a => a.settled), ...this.#void]).then(() => void (this.#ahead.length = 0));
-    closeAfter(reads, this.#autoClose ? this.#handle : undefined, false, error, callback);
+    closeAfter(reads, this.#closesFile ? this.#handle : undefined, () => this.#handleGone, false, error, callback);
   }
 }
 
 export class FileWriteStream extends Writable {
   readonly #handle: StreamHandle;
-  #autoClose: boolean;
   readonly #flush: boolean;
+  /** The handle was closed under the stream: nothing to sync or close. */
+  #handleGone = false;
   #position: number | undefined;
   #writing: Promise<unknown> = Promise.resolve();
   bytesWritten = 0;
@@ -207,14 +215,17 @@ export class FileWriteStream extends Writable {
     const o = typeof options === 'string' ? { encoding: options } : validateObject(options, 'options');
     const encoding = validateEncoding(o.encoding) ?? 'utf8';
     const highWaterMark = o.highWaterMark === undefined ? 16 * 1024 : validateInteger(o.highWaterMark, 'options.highWaterMark', 1);
-    super({ highWaterMark, defaultEncoding: encoding, decodeStrings: true, emitClose: o.emitClose !== false, autoDestroy: true, signal: validateSignal(o.signal) });
+    // Everything checked before the stream exists: a refused stream leaves nothing listening.
+    if (o.flush != null && typeof o.flush !== 'boolean') throw invalidArgType('options.flush', 'of type boolean', o.flush);
+    const start = o.start === undefined ? undefined : validateInteger(o.start, 'start', 0);
+    const signal = validateSignal(o.signal);
+    // autoClose is autoDestroy, as node's (see FileReadStream).
+    super({ highWaterMark, defaultEncoding: encoding, decodeStrings: true, emitClose: o.emitClose !== false, autoDestroy: o.autoClose !== false, signal });
     this.#handle = handle;
-    this.#autoClose = o.autoClose !== false;
-    if (o.flush !== undefined && typeof o.flush !== 'boolean') throw invalidArgType('options.flush', 'of type boolean', o.flush);
     this.#flush = o.flush === true;
-    this.start = o.start === undefined ? undefined : validateInteger(o.start, 'start', 0);
-    this.#position = this.start;
-    endWithHandle(this, handle);
+    this.start = start;
+    this.#position = start;
+    endWithHandle(this, handle, () => { this.#handleGone = true; });
   }
 
   /** Writes all of buffers (a short write goes on from where it stopped). */
@@ -241,12 +252,12 @@ export class FileWriteStream extends Writable {
     this.#writing = this.#writeAll(chunks.map(c => c.chunk)).then(() => callback(), callback);
   }
 
-  /** Does the stream close its file when it is done (fs.WriteStream's autoClose). */
+  /** Does the stream end itself, and close its file, once finished (fs.WriteStream's autoClose: autoDestroy). */
   get autoClose(): boolean {
-    return this.#autoClose;
+    return state(this, '_writableState').autoDestroy;
   }
   set autoClose(value: boolean) {
-    this.#autoClose = value;
+    state(this, '_writableState').autoDestroy = value;
   }
 
   /**
@@ -261,40 +272,50 @@ export class FileWriteStream extends Writable {
       }
       this.on('close', callback);
     }
-    if (!this.#autoClose) this.on('finish', () => this.destroy());
+    if (!this.autoClose) this.on('finish', () => this.destroy());
     this.end();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    closeAfter(this.#writing, this.#autoClose ? this.#handle : undefined, this.#flush, error, callback);
+    closeAfter(this.#writing, this.#handle, () => this.#handleGone, this.#flush, error, callback);
   }
 }
 
-/** The file closed under a stream ends it, quietly, as node's streams do. */
-function endWithHandle(stream: Readable | Writable, handle: EventEmitter): void {
-  const end = () => stream.destroy();
+/** A stream's state object (node's own, which its types leave out): where autoDestroy lives. */
+const state = (stream: object, which: '_readableState' | '_writableState') =>
+  (stream as Record<typeof which, { autoDestroy: boolean }>)[which];
+
+/** The file closed under a stream ends it, quietly, as node's streams do (gone: told first). */
+function endWithHandle(stream: Readable | Writable, handle: EventEmitter, gone: () => void): void {
+  const end = () => {
+    gone();
+    stream.destroy();
+  };
   handle.once('close', end);
   stream.once('close', () => handle.off('close', end));
 }
 
 /**
- * A stream's end: once `inflight` has settled, closes `handle` (autoClose), after an fsync if
- * `flush` (as node's streams, only when they close the file), then calls back with the first error.
+ * A stream's end: once `inflight` has settled, closes `handle` (undefined: not the stream's to
+ * close), after an fsync if `flush`; then calls back with close's error, else the stream's own,
+ * else the fsync's (node's order). A handle closed under the stream (`gone`, asked then) is
+ * neither synced nor blamed: the stream waits for its close, quietly.
  */
-function closeAfter(inflight: Promise<unknown>, handle: StreamHandle | undefined, flush: boolean, error: Error | null, callback: (error?: Error | null) => void): void {
+function closeAfter(inflight: Promise<unknown>, handle: StreamHandle | undefined, gone: () => boolean, flush: boolean, error: Error | null,
+  callback: (error?: Error | null) => void): void {
   void inflight.then(() => {}, () => {}).then(async () => {
-    let first = error;
+    let flushError: Error | undefined, closeError: Error | undefined;
     try {
-      if (handle && flush) await handle.sync();
+      if (handle && flush && !gone()) await handle.sync();
     } catch (err) {
-      first ??= err as Error;
+      flushError = err as Error;
     }
     try {
       await handle?.close();
     } catch (err) {
-      first ??= err as Error;
+      if (!gone()) closeError = err as Error;
     }
-    callback(first);
+    callback(closeError ?? error ?? flushError);
   });
 }
 
@@ -320,7 +341,7 @@ function skip(views: Bytes[], n: number): Bytes[] {
 export function readableWebStream(handle: StreamHandle & EventEmitter, options?: { type?: 'bytes' }): ReadableStream<Uint8Array> {
   const type = validateObject(options, 'options').type;
   if (type !== undefined && typeof type !== 'string') throw invalidArgType('options.type', 'of type string', type);
-  if (type !== 'bytes') return Readable.toWeb(new FileReadStream(handle, { autoClose: false })) as ReadableStream<Uint8Array>;
+  if (type !== 'bytes') return Readable.toWeb(new FileReadStream(handle, { autoClose: false }, false)) as ReadableStream<Uint8Array>;
   return new ReadableStream({
     type: 'bytes',
     autoAllocateChunkSize: 64 * 1024,

@@ -357,8 +357,23 @@ conformance('fs/promises', test => {
       ks.autoClose = false;
       for await (const _ of ks) { /* drain */ }
       await new Promise(resolve => setImmediate(resolve));
-      out.push(ks.autoClose, k.fd !== -1);
+      out.push(ks.autoClose, ks.destroyed, k.fd !== -1);
       await k.close();
+      // autoClose false: not ended by itself, but an explicit destroy() or close() closes the file
+      const d = await f.open(at('a'));
+      const ds = d.createReadStream({ autoClose: false });
+      ds.resume();
+      await new Promise(resolve => ds.once('end', resolve));
+      await new Promise(resolve => setImmediate(resolve));
+      out.push(ds.destroyed, d.fd !== -1);
+      ds.destroy();
+      await new Promise(resolve => ds.once('close', resolve));
+      out.push(d.fd === -1);
+      const dw = await f.open(at('d'), 'w');
+      const dws = dw.createWriteStream({ autoClose: false });
+      dws.write('x');
+      await new Promise<void>(resolve => dws.close(() => resolve()));
+      out.push(dw.fd === -1, await f.readFile(at('d'), 'utf8'));
       // a byte stream, read into the reader's own buffers
       const b = await f.open(at('a'));
       const reader = b.readableWebStream({ type: 'bytes' }).getReader({ mode: 'byob' });
@@ -388,6 +403,18 @@ conformance('fs/promises', test => {
     assert.equal(syncs, 1);
     assert.equal(h.fd, -1);
     assert.equal(fs.readFileSync(path.join(dir, 'flushed'), 'utf8'), 'data');
+    // The handle closed under the stream once it finished: nothing to sync, and no error
+    const h2 = await engine.open(path.join(dir, 'flushed2'), 'w');
+    const s2 = h2.createWriteStream({ flush: true });
+    const errors: unknown[] = [];
+    s2.on('error', e => errors.push(e));
+    const closed = new Promise(resolve => s2.once('close', resolve));
+    s2.end('more');
+    await new Promise(resolve => s2.once('finish', resolve));
+    await h2.close();
+    await closed;
+    assert.deepEqual(errors, []);
+    assert.equal(fs.readFileSync(path.join(dir, 'flushed2'), 'utf8'), 'more');
   });
 
   // From a review: what node does that the first version did not.

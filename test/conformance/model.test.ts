@@ -71,28 +71,39 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('stat' as const) }) },
 );
 
+/** Bytes that differ from one position to the next (a uniform fill would hide an offset error). */
+const bytesOf = (length: number, seed: number) => {
+  const out = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) out[i] = (seed * 31 + i * 7 + (i >> 8)) & 255;
+  return out;
+};
+/** Room around a read's bytes in its buffer, filled with GUARD: a read must not touch it. */
+const PAD = 3, GUARD = 0xa5;
+
 /** Runs one step on the handle and on the model; throws where they differ. */
 async function apply(fh: FileHandle, model: Model, s: Step, i: number): Promise<void> {
   const where = `step ${i} ${JSON.stringify(s)}`;
   switch (s.op) {
     case 'write': {
-      const data = Buffer.alloc(s.length, s.fill);
-      const { bytesWritten } = await fh.write(data, 0, data.length, s.at);
+      // from inside a larger buffer, at an offset
+      const data = bytesOf(s.length, s.fill), room = Buffer.concat([Buffer.alloc(PAD, GUARD), data, Buffer.alloc(PAD, GUARD)]);
+      const { bytesWritten } = await fh.write(room, PAD, data.length, s.at);
       assert.equal(bytesWritten, model.write(data, s.at), where);
       return;
     }
     case 'writev': {
-      const bufs = s.lengths.map((n, k) => Buffer.alloc(n, (s.fill + k) % 256));
+      const bufs = s.lengths.map((n, k) => bytesOf(n, s.fill + k));
       const { bytesWritten } = await fh.writev(bufs, s.at);
       assert.equal(bytesWritten, model.write(Buffer.concat(bufs), s.at), where);
       return;
     }
     case 'read': {
-      const buf = Buffer.alloc(s.length);
-      const { bytesRead } = await fh.read(buf, 0, s.length, s.at);
+      const buf = Buffer.alloc(s.length + 2 * PAD, GUARD);
+      const { bytesRead } = await fh.read(buf, PAD, s.length, s.at);
       const expected = model.read(s.length, s.at);
       assert.equal(bytesRead, expected.length, where);
-      assert.ok(buf.subarray(0, bytesRead).equals(expected), `${where}: bytes differ`);
+      assert.ok(buf.subarray(PAD, PAD + bytesRead).equals(expected), `${where}: bytes differ`);
+      assert.ok(buf.subarray(0, PAD).every(b => b === GUARD) && buf.subarray(PAD + bytesRead).every(b => b === GUARD), `${where}: bytes outside the read changed`);
       return;
     }
     case 'readv': {
@@ -141,7 +152,7 @@ conformance('model', test => {
       const fh = await engine.open(p, 'w+');
       const model = new Model();
       try {
-        const data = slots.map((k, i) => Buffer.alloc(sizes[i], (k % 255) + 1));
+        const data = slots.map((k, i) => bytesOf(sizes[i], k + 1));
         const written = await Promise.all(slots.map((k, i) => fh.write(data[i], 0, data[i].length, k * 8 * KiB)));
         slots.forEach((k, i) => {
           assert.equal(written[i].bytesWritten, data[i].length);
