@@ -14,24 +14,27 @@ let dir: string;
 before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ioengine-reclaim-'))));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const names = [...engines().filter(e => e.available).map(e => e.name), 'auto'];
-
-it(`engines dropped without close() give back their files and threads once collected (${names.join(', ')})`, async () => {
-  const file = path.join(dir, 'data');
-  fs.writeFileSync(file, Buffer.alloc(4096, 1));
-  const r = await runNode(`
-    import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
+/** A child's start: the collector exposed, ioengine loaded, its IOENGINE_NOT_CLOSED warnings kept. */
+const PRELUDE = `
+    import fs from 'node:fs';
     import v8 from 'node:v8';
     import vm from 'node:vm';
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc');
     const { createEngine } = await import(${JSON.stringify(INDEX_URL)});
+    const warnings = [];
+    process.on('warning', w => { if (w.code === 'IOENGINE_NOT_CLOSED') warnings.push(w.message); });
+`;
+
+const names = [...engines().filter(e => e.available).map(e => e.name), 'auto'];
+
+it(`engines dropped without close() give back their files and threads once collected (${names.join(', ')})`, async () => {
+  const file = path.join(dir, 'data');
+  fs.writeFileSync(file, Buffer.alloc(4096, 1));
+  const r = await runNode(`${PRELUDE}
     const names = ${JSON.stringify(names)};
     const fds = () => fs.readdirSync('/proc/self/fd').length;
     const threads = () => fs.readdirSync('/proc/self/task').length;
-    const warnings = [];
-    process.on('warning', w => { if (w.code === 'IOENGINE_NOT_CLOSED') warnings.push(w.message); });
     // An engine with a file open and read, then dropped: nothing refers to either afterwards.
     async function useAndDrop(name) {
       const engine = createEngine(name);
@@ -76,16 +79,7 @@ it(`an engine with a read in flight is not collected, whatever refers to it (${w
   const fifo = path.join(dir, 'fifo');
   fs.rmSync(fifo, { force: true });
   spawnSync('mkfifo', [fifo]);
-  const r = await runNode(`
-    import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-    import v8 from 'node:v8';
-    import vm from 'node:vm';
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc');
-    const { createEngine } = await import(${JSON.stringify(INDEX_URL)});
-    const warnings = [];
-    process.on('warning', w => { if (w.code === 'IOENGINE_NOT_CLOSED') warnings.push(w.message); });
+  const r = await runNode(`${PRELUDE}
     async function pendingRead(name) {
       const h = await createEngine(name).open(${JSON.stringify(fifo)}, 'r+');
       return h.read(Buffer.alloc(5), 0, 5, null).then(r => r.buffer.toString('utf8', 0, r.bytesRead));
@@ -110,14 +104,7 @@ it('reads in flight on an engine nothing else refers to all settle, and it is no
   // mid-flight even without that set: this checks the outcome, not the cause.)
   const file = path.join(dir, 'queued');
   fs.writeFileSync(file, Buffer.alloc(1 << 20, 3));
-  const r = await runNode(`
-    import v8 from 'node:v8';
-    import vm from 'node:vm';
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc');
-    const { createEngine } = await import(${JSON.stringify(INDEX_URL)});
-    const warnings = [];
-    process.on('warning', w => { if (w.code === 'IOENGINE_NOT_CLOSED') warnings.push(w.message); });
+  const r = await runNode(`${PRELUDE}
     async function queued() {
       const h = await createEngine('pool', { threads: 1, queueDepth: 1 }).open(${JSON.stringify(file)}, 'r');
       return Array.from({ length: 200 }, () => h.read(Buffer.alloc(1 << 20), 0, 1 << 20, 0));
