@@ -17,8 +17,6 @@ const COMPLETIONS = 1024; // pairs per delivery crossing
  */
 const TURN_BUDGET_MS = 0.5;
 const CLOCK_EVERY = 64; // operations between looks at the clock (it costs ~0.15 µs; an operation ~2)
-/** The `inline` option's reads at once go up to this size: a copy of ~20 µs on the loop thread. */
-const INLINE_READ_MAX = 256 * 1024;
 
 const ECANCELED = errnoOf('ECANCELED');
 const EBADF = errnoOf('EBADF');
@@ -185,7 +183,7 @@ export class NativeBackend implements Backend {
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
     const other = this.#elsewhere(Op.READ, position);
     if (other) return other.read(fd, buffer, offset, length, position, done);
-    if (this.#inline && this.#readsAlone(position, length)) {
+    if (this.#inline && this.#readsAlone(position)) {
       const n = this.#native.readNow(this.#handle, fd, buffer, offset, length, position);
       if (n >= 0) return this.#doneInline(n, done);
     }
@@ -197,8 +195,9 @@ export class NativeBackend implements Backend {
    * (reads started in one microtask checkpoint, as after a delivery 32 deep, go to the kernel
    * together), nothing waits its turn, and this turn of the loop has budget left.
    */
-  #readsAlone(position: number, length: number): boolean {
-    if (this.#starting || this.#count > 0 || this.#waiting.length > 0 || position < 0 || length > INLINE_READ_MAX) return false;
+  #readsAlone(position: number): boolean {
+    // (How large a read may be read at once is native/inline.c's INLINE_MAX_BYTES, checked there.)
+    if (this.#starting || this.#count > 0 || this.#waiting.length > 0 || position < 0) return false;
     this.#starting = true;
     queueMicrotask(this.#started);
     return this.#turnStart < 0 || !this.#turnSpent();
