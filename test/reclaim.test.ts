@@ -55,7 +55,7 @@ it(`engines dropped without close() give back their files and threads once colle
     for (let round = 0; round < 3; round++) for (const name of names) await useAndDrop(name);
     const held = { fds: fds(), threads: threads() };
     let now = held;
-    for (let i = 0; i < 20 && (now.fds > before.fds || now.threads > before.threads); i++) {
+    for (let i = 0; i < 60 && (now.fds > before.fds || now.threads > before.threads); i++) {
       await collect();
       now = { fds: fds(), threads: threads() };
     }
