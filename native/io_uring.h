@@ -127,6 +127,9 @@ void uring_cancel_one(engine_t *e, req_t *r);
 
 // io_uring_reap.c: completions, and the eventfd that wakes the loop for them
 unsigned uring_reap(uring_t *u, int deliver, unsigned max);
+// A read's offset for its SQE, and on its completion the file position it moves (io_uring_queue.c).
+uint64_t uring_read_position(req_t *r);
+void uring_moved_position(req_t *r);
 void uring_mute_eventfd(uring_t *u, int mute);
 void uring_on_poll(uv_poll_t *h, int status, int events);
 

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io_uring.h"
 
@@ -41,6 +42,27 @@ struct io_uring_sqe *uring_get_sqe(uring_t *u) {
   u->sq_local_tail++;
   u->to_submit++;
   return sqe;
+}
+
+// Where a read or write starts. Writes always have a position here (uring_supports). The ring
+// moves the file position only for a read that completes while it is being issued: one that
+// completes later (O_DIRECT, FUSE) would leave it where it began, and the next read would return
+// the same bytes again. So a read at the current position of a file that has one reads at that
+// position, and its completion moves it (uring_moved_position; the handle runs such reads one at
+// a time). A pipe has none (ESPIPE): there the ring reads as read(2) does.
+uint64_t uring_read_position(req_t *r) {
+  int64_t *moves_from = (int64_t *)r->engine_data;
+  *moves_from = -1;
+  if (r->pos >= 0) return (uint64_t)r->pos;
+  off_t at = lseek(r->fd, 0, SEEK_CUR);
+  if (at < 0) return (uint64_t)-1;
+  *moves_from = at;
+  return (uint64_t)at;
+}
+
+void uring_moved_position(req_t *r) {
+  int64_t from = *(int64_t *)r->engine_data;
+  if (from >= 0 && r->result > 0) lseek(r->fd, from + r->result, SEEK_SET);
 }
 
 // The path operations, from the working directory (AT_FDCWD) as the blocking calls: the kernel
@@ -99,7 +121,7 @@ void uring_start(engine_t *e, req_t *r) {
       }
       sqe->addr = (uint64_t)(uintptr_t)r->iov[0].iov_base;
       sqe->len = (unsigned)r->iov[0].iov_len;
-      sqe->off = r->pos < 0 ? (uint64_t)-1 : (uint64_t)r->pos;  // -1: the file position
+      sqe->off = uring_read_position(r);
       uring_use_fixed_file(u, sqe, r->fd);
       break;
     }
@@ -108,7 +130,7 @@ void uring_start(engine_t *e, req_t *r) {
       sqe->opcode = r->op == OP_READV ? IORING_OP_READV : IORING_OP_WRITEV;
       sqe->addr = (uint64_t)(uintptr_t)r->iov;
       sqe->len = (unsigned)r->iovcnt;
-      sqe->off = r->pos < 0 ? (uint64_t)-1 : (uint64_t)r->pos;
+      sqe->off = uring_read_position(r);
       uring_use_fixed_file(u, sqe, r->fd);
       break;
     case OP_FSYNC:

@@ -23,6 +23,7 @@ unsigned uring_reap(uring_t *u, int deliver, unsigned max) {
       r->result = cqe->res;
       if (r->op == OP_OPEN) uring_file_opened(u, (int)r->result);
       if (r->op == OP_STAT && r->result >= 0) stat_fill(r->stat, (const struct statx *)r->engine_data);
+      if (r->op == OP_READ || r->op == OP_READV) uring_moved_position(r);
       // A multishot request (IORING_CQE_F_MORE) completes again: it stays until its last CQE.
       if (cqe->flags & IORING_CQE_F_MORE) completion_note(e, r);
       else completion_record(e, r);

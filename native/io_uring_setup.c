@@ -177,9 +177,9 @@ int uring_supports(engine_t *e, int op) {
   if (op & AT_CURRENT_POSITION) {
     op &= ~AT_CURRENT_POSITION;
     if (!(u->features & IORING_FEAT_RW_CUR_POS)) return 0;
-    // Reads only. After a short write (ENOSPC, EFBIG) the ring leaves the file position where the
-    // write began, so the next write at the current position overwrites bytes already
-    // acknowledged; write(2) in the pool moves it past what was written.
+    // Reads only (see uring_read_position). After a short write (ENOSPC, EFBIG) the ring leaves
+    // the file position where the write began, so the next write at the current position would
+    // overwrite bytes already acknowledged; write(2) in the pool moves it past what was written.
     if (op != OP_READ && op != OP_READV) return 0;
   }
   if (op < 0 || op >= OP_COUNT) return 0;

@@ -84,6 +84,29 @@ for (const name of NATIVE) {
       assertBytes(fs.readFileSync(file), expected, 'the file after the write');
     });
 
+    // A direct read completes after it was issued: io_uring then left the file position where the
+    // read began, and the next read at the current position returned the same block again.
+    it('reads and writes at the current position move it past what they moved', async t => {
+      if (directReason) return t.skip(directReason);
+      const { engine, file, data } = setup(t, name, 3);
+      const fh = await engine.open(file, fs.constants.O_DIRECT | fs.constants.O_RDWR);
+      for (let i = 0; i < 3; i++) {
+        const b = allocAligned(4096);
+        assert.equal((await fh.read(b, 0, 4096, null)).bytesRead, 4096);
+        assertBytes(b, data.subarray(i * 4096, (i + 1) * 4096), `read ${i} at the current position`);
+      }
+      const [a, b] = [allocAligned(4096), allocAligned(4096)];
+      assert.equal((await fh.readv([a, b])).bytesRead, 8192);
+      assertBytes(Buffer.concat([a, b]), data.subarray(3 * 4096, 5 * 4096), 'readv at the current position');
+      const w = allocAligned(4096).fill(0x33);
+      assert.equal((await fh.write(w, 0, 4096, null)).bytesWritten, 4096);
+      assert.equal((await fh.write(w, 0, 4096, null)).bytesWritten, 4096);
+      await fh.close();
+      const expected = Buffer.from(data);
+      expected.fill(0x33, 5 * 4096, 7 * 4096);
+      assertBytes(fs.readFileSync(file), expected, 'the file after writes at the current position');
+    });
+
     // Device completions come back in bursts and are handed to JS a few at a time (the ramp in
     // native/engine.h); whatever is left must still arrive, whether or not JS starts more work.
     it('settles every one of many device reads, with or without new work started from completions', { timeout: 30_000 }, async t => {
