@@ -51,11 +51,14 @@ export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | u
     if (size >= HUGE_READ) binding()?.adviseHugePages(buffer);
     // A large file just opened (position 0) in parts read at once: threads fill them side by side.
     if (fromStart && size >= 2 * PART) return readParts(h, buffer, signal);
+    // Up to 512 KiB node reads once, and a short count ends the file (it takes the file to have
+    // shrunk); beyond, it reads on until the end or the size. One read asks for all of it here.
+    const chunked = size > READ_CHUNK;
     let total = 0;
     for (;;) {
       const { bytesRead } = await h.read(buffer, total, size - total, null);
       total += bytesRead;
-      if (bytesRead === 0 || total === size) return total === size ? buffer : buffer.subarray(0, total);
+      if (bytesRead === 0 || total === size || !chunked) return total === size ? buffer : buffer.subarray(0, total);
       checkAborted(signal);
     }
   }
@@ -63,9 +66,10 @@ export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | u
   const buffer = Buffer.allocUnsafeSlow(Math.min(size, READ_CHUNK));
   let total = 0, text = '';
   for (;;) {
-    const { bytesRead } = await h.read(buffer, 0, Math.min(size - total, buffer.length), null);
+    // As node's: each read asks for the whole buffer, and one that comes back short ends the file.
+    const { bytesRead } = await h.read(buffer, 0, buffer.length, null);
     total += bytesRead;
-    if (bytesRead === 0 || total === size) return text + decoder.end(buffer.subarray(0, bytesRead));
+    if (bytesRead !== buffer.length || total === size) return text + decoder.end(buffer.subarray(0, bytesRead));
     text += decoder.write(buffer.subarray(0, bytesRead));
     checkAborted(signal);
   }
