@@ -18,7 +18,7 @@ ln -s "$root/node_modules" "$tree/node_modules"
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
   tests=(conformance/read-write.test.js conformance/vectored.test.js conformance/concurrency.test.js
-    conformance/teardown.test.js conformance/faults.test.js conformance/many.test.js conformance/model.test.js
+    conformance/teardown.test.js conformance/faults.test.js conformance/fault-fs.test.js conformance/many.test.js conformance/model.test.js
     conformance/fs-promises.test.js auto.test.js reclaim.test.js direct.test.js io_uring.test.js)
 fi
 cd "$tree"
