@@ -15,7 +15,7 @@ import { parseMode } from './flags.js';
 import { FileReadStream, FileWriteStream, readableWebStream, type ReadStreamOptions, type WriteStreamOptions } from './fs/streams.js';
 import { readWhole, validateWriteData, writeWhole, type WriteData } from './fs/whole-file.js';
 import { fileOptions } from './fs/options.js';
-import { byteLengthOf, validateBuffer, validateBufferArray, validateInteger, validateObject, validatePosition, validateRange, validateSignal, type Bytes } from './validate.js';
+import { byteLengthOf, readRange, validateBuffer, validateBufferArray, validateInteger, validateObject, validatePosition, validateSignal, writeRange, type Bytes } from './validate.js';
 
 const EINVAL = errnoOf('EINVAL');
 
@@ -203,16 +203,17 @@ export class FileHandle extends EventEmitter {
     try {
       if (!ArrayBuffer.isView(buffer)) {
         const o = validateObject(bufferOrOptions, 'options');
-        buffer = o.buffer ?? Buffer.alloc(16384);
+        buffer = o.buffer === undefined ? Buffer.alloc(16384) : o.buffer;
         validateBuffer(buffer);
         ({ offset, length, position, signal } = o);
-      } else if (offset !== null && typeof offset === 'object') {
-        ({ offset, length, position, signal } = offset as Record<string, unknown>);
       }
+      // As node: options in offset's place, also inside options.
+      if (offset !== null && typeof offset === 'object') ({ offset, length, position, signal } = offset as Record<string, unknown>);
       const buf = buffer as Bytes;
-      const [off, len] = validateRange(buf, offset, length);
+      const range = readRange(buf, offset, length);
       const abort = validateSignal(signal);
-      if (len === 0) return Promise.resolve({ bytesRead: 0, buffer: buf });
+      if (range === undefined) return Promise.resolve({ bytesRead: 0, buffer: buf });
+      const [off, len] = range;
       const pos = validatePosition(position);
       if (abort) {
         const refused = this.#direct && misaligned(this.#direct, 'read', [buf], off, len, pos);
@@ -234,18 +235,21 @@ export class FileHandle extends EventEmitter {
     try {
       let buf: Bytes, off: number, len: number, pos: number;
       let signal: unknown;
+      // As node: anything of no bytes (an empty view, an empty ArrayBuffer) is written at once.
+      if ((data as { byteLength?: unknown } | null | undefined)?.byteLength === 0) return Promise.resolve({ bytesWritten: 0, buffer: data });
       if (ArrayBuffer.isView(data)) {
         const view = data as Bytes;
         let offset = offsetOrOptions;
-        if (offset !== null && typeof offset === 'object') ({ offset, length, position, signal } = offset as Record<string, unknown>);
-        if (data.byteLength === 0) return Promise.resolve({ bytesWritten: 0, buffer: data });
-        [off, len] = validateRange(view, offset, length);
+        // As node: null in offset's place is options too, all defaults (the whole buffer, the
+        // current position), whatever length and position say.
+        if (typeof offset === 'object') ({ offset, length, position, signal } = (offset ?? {}) as Record<string, unknown>);
+        [off, len] = writeRange(view, offset, length);
         pos = validatePosition(position);
         buf = view;
       } else if (typeof data === 'string') {
         // As node: what is not an encoding's name (a number, say) means utf8; odd hex is refused.
         const encoding = typeof length === 'string' && Buffer.isEncoding(length) ? length : 'utf8';
-        if (encoding === 'hex' && data.length % 2 !== 0) throw invalidArgValue('encoding', encoding, `is invalid for data of length ${data.length}`);
+        if (encoding.toLowerCase() === 'hex' && data.length % 2 !== 0) throw invalidArgValue('encoding', encoding, `is invalid for data of length ${data.length}`);
         buf = Buffer.from(data, encoding);
         [off, len] = [0, buf.byteLength];
         pos = validatePosition(offsetOrOptions);

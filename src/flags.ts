@@ -34,7 +34,7 @@ export function parseFlags(flags: unknown): number {
   if (typeof flags === 'number') {
     if (!Number.isInteger(flags)) throw outOfRange('flags', 'an integer', flags);
     if (flags < -(2 ** 31) || flags > 2 ** 31 - 1) throw outOfRange('flags', '>= -2147483648 && <= 2147483647', flags);
-    return flags;
+    return flags | 0; // -0 is 0: node's own calls take only int32s, and abort the process on -0
   }
   if (typeof flags === 'string' && Object.hasOwn(STRING_FLAGS, flags)) return STRING_FLAGS[flags];
   throw invalidArgValue('flags', flags);
@@ -49,5 +49,7 @@ export function parseMode(mode: unknown, dflt: number): number {
   if (typeof mode !== 'number') throw invalidArgType('mode', 'of type number', mode);
   if (!Number.isInteger(mode)) throw outOfRange('mode', 'an integer', mode);
   if (mode < 0 || mode > 0xffffffff) throw outOfRange('mode', '>= 0 && <= 4294967295', mode);
-  return mode;
+  // The bits open(2), mkdir(2) and chmod(2) use (S_IALLUGO). Above 2 ** 31 - 1 node's own calls
+  // (the sync engine's) abort the process.
+  return mode & 0o7777;
 }

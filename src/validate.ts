@@ -50,6 +50,38 @@ export function validateRange(buffer: Bytes, offset: unknown, length: unknown): 
   return [off, len];
 }
 
+/**
+ * offset and length of filehandle.read(), checked in node's order (lib/internal/fs/promises.js
+ * read): offset; a length of 0 is a read of nothing, even into an empty buffer; an empty buffer;
+ * then the range. Where node would go on with a length that is not an integer (its native side
+ * then aborts the process) it is refused. Returns undefined for a read of nothing.
+ */
+export function readRange(buffer: Bytes, offset: unknown, length: unknown): [number, number] | undefined {
+  const size = buffer.byteLength;
+  const off = offset === undefined || offset === null ? 0 : validateInteger(offset, 'offset', 0);
+  const len = length ?? size - off;
+  if (len === 0) return undefined;
+  if (size === 0) throw invalidArgValue('buffer', buffer, 'is empty and cannot be written');
+  if (typeof len !== 'number') throw invalidArgType('length', 'of type number', len);
+  if (len < 0) throw outOfRange('length', '>= 0', len);
+  if (off + len > size) throw outOfRange('length', `<= ${size - off}`, len);
+  return [off, validateInteger(len, 'length', 0)];
+}
+
+/**
+ * offset and length of filehandle.write(buffer, …), as node checks them (validateOffsetLengthWrite):
+ * a length that is not a number means the rest of the buffer.
+ */
+export function writeRange(buffer: Bytes, offset: unknown, length: unknown): [number, number] {
+  const size = buffer.byteLength;
+  const off = offset === undefined || offset === null ? 0 : validateInteger(offset, 'offset', 0);
+  const len = typeof length === 'number' ? length : size - off;
+  if (off > size) throw outOfRange('offset', `<= ${size}`, off);
+  if (len > size - off) throw outOfRange('length', `<= ${size - off}`, len);
+  if (len < 0) throw outOfRange('length', '>= 0', len);
+  return [off, validateInteger(len, 'length', 0, 2 ** 31 - 1)];
+}
+
 export function validatePath(path: unknown, name = 'path'): string {
   if (path instanceof URL) {
     if (path.protocol !== 'file:') throw invalidUrlScheme('file');

@@ -177,7 +177,7 @@ export function fsOn(engine: Engine | string = 'auto') {
     const p = validatePath(path);
     // As node: open for reading and writing, ftruncate, close; in one operation where the engine
     // can. node opens the file before it checks len: for a bad len, its error in its order.
-    const length = Number.isInteger(len) ? Math.max(0, len) : -1;
+    const length = Number.isSafeInteger(len) ? Math.max(0, len) : -1;
     try {
       const inOne = length >= 0 && await on().perform((b, done) => (b.truncate ? b.truncate(p, length, done) : done(1)),
         r => r === 0, { syscall: 'open', failure: r => stepError(r, p) });
