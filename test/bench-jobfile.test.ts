@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { parseJobFile } from '../src/bench/job-file.js';
+import { BenchUsageError } from '../src/bench/options.js';
+import { printable } from '../src/fio/printable.js';
 import { planBench } from '../src/bench/plan.js';
 import { assertRefused, ENGINES } from './bench-helpers.js';
 
@@ -88,4 +91,49 @@ test('refusals in job files name the file, the line and the option', () => {
   refuses('[a]\ntime_based\n', /job 'a': time_based needs a runtime/);
   refuses('; nothing\n[global]\nbs=4k\n', /no job defined/);
   assert.throws(() => planFiles({}, ['missing.fio']), /cannot read job file 'missing\.fio'/);
+});
+
+// ---- properties (fast-check) ----
+
+const sectionName = fc.stringMatching(/^[A-Za-z0-9_.-][A-Za-z0-9_. -]{0,10}[A-Za-z0-9_.-]$|^[A-Za-z0-9_.-]$/);
+const optionName = fc.stringMatching(/^[A-Za-z_][\w-]{0,12}$/);
+const optionValue = fc.option(fc.stringMatching(/^[A-Za-z0-9/._:,+=-]([A-Za-z0-9/._:,+= -]{0,16}[A-Za-z0-9/._:,+=-])?$/), { nil: undefined });
+const pad = fc.constantFrom('', ' ', '\t', '  ');
+const jobFile = fc.array(fc.record({
+  name: sectionName,
+  options: fc.array(fc.record({ name: optionName, value: optionValue, before: pad, around: pad, comment: fc.boolean() }), { maxLength: 6 }),
+}), { maxLength: 6 });
+
+test('property: any job file written out is read back as written (names, order, values, bare flags), whatever the spacing, comments and line ends', () => {
+  fc.assert(fc.property(jobFile, fc.constantFrom('\n', '\r\n'), (sections, eol) => {
+    const lines: string[] = [];
+    for (const s of sections) {
+      lines.push(`[${s.name}]`);
+      for (const o of s.options) {
+        if (o.comment) lines.push(`${o.before}; ${o.name}=not this`, '# nor this');
+        lines.push(o.value === undefined ? `${o.before}${o.name}${o.around}` : `${o.before}${o.name}${o.around}=${o.around}${o.value}${o.around}`);
+        if (o.comment) lines.push('');
+      }
+    }
+    const read = parseJobFile(lines.join(eol), 'job.fio', {});
+    assert.deepEqual(read.map(s => ({ name: s.name, global: s.global, options: s.options.map(o => ({ name: o.name, value: o.value })) })),
+      sections.map(s => ({ name: s.name, global: s.name === 'global', options: s.options.map(o => ({ name: o.name, value: o.value })) })));
+  }), { numRuns: 300 });
+});
+
+test('property: any bytes as a job file give a plan or a BenchUsageError, never another exception; what the CLI prints of the message has no control characters', () => {
+  const junk = fc.oneof(
+    fc.string({ maxLength: 200 }),
+    fc.uint8Array({ maxLength: 200 }).map(b => Buffer.from(b).toString('latin1')),
+    fc.array(fc.oneof(fc.constantFrom('[a]', '[global]', 'bs=4k', 'rw=randread', 'size=1m', 'iodepth=', '${X}', '\x1b[31m', '\0', '[', '=', 'numjobs=1000', 'bs=-1'),
+      fc.string({ maxLength: 12 })), { maxLength: 12 }).map(parts => parts.join('\n')),
+  );
+  fc.assert(fc.property(junk, text => {
+    try {
+      planFiles({ 'job.fio': text });
+    } catch (err) {
+      assert.ok(err instanceof BenchUsageError, `not a usage error: ${(err as Error)?.stack ?? String(err)}`);
+      assert.doesNotMatch(printable(err.message), /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/, 'a control character reaches the terminal');
+    }
+  }), { numRuns: 500 });
 });
