@@ -12,6 +12,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 tree="$(mktemp -d /tmp/ioengine-asan-XXXXXX)"
 trap 'rm -rf "$tree"' EXIT
 cp -r "$root/package.json" "$root/binding.gyp" "$root/native" "$root/dist" "$tree/"
+mkdir "$tree/test" && cp -r "$root/test/fixtures" "$tree/test/"  # the fault filesystem's source
 ln -s "$root/node_modules" "$tree/node_modules"
 (cd "$tree" && CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g" LDFLAGS="-fsanitize=address" \
   npm exec --no -- node-gyp rebuild >/dev/null)  # through npm: its config names the headers (nodedir)
