@@ -307,6 +307,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof *props, props) != napi_ok) return NULL;
+#ifdef __linux__
+  if (net_epoll_define(env, exports) < 0) return NULL;
+#endif
   return exports;
 }
 

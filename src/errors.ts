@@ -131,3 +131,44 @@ export function abortError(reason?: unknown): Error {
   err.name = 'AbortError';
   return err;
 }
+
+// ---- sockets, shaped as node:net makes them ----
+
+export interface NetError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  address?: string;
+  port?: number;
+}
+
+/** `read ECONNRESET`, `write EPIPE`: node's ErrnoException. */
+export function netError(errno: number, syscall: string): NetError {
+  const code = systemErrors.get(errno)?.[0] ?? `Unknown system error ${errno}`;
+  const err = new Error(`${syscall} ${code}`) as NetError;
+  err.errno = errno;
+  err.code = code;
+  err.syscall = syscall;
+  return err;
+}
+
+/** `connect ECONNREFUSED 127.0.0.1:9`: node's ExceptionWithHostPort (connect). */
+export function netHostPortError(errno: number, syscall: string, address: string, port: number): NetError {
+  const err = netError(errno, syscall);
+  err.message += port > 0 ? ` ${address}:${port}` : address ? ` ${address}` : '';
+  err.address = address;
+  if (port) err.port = port;
+  return err;
+}
+
+/** `listen EADDRINUSE: address already in use 127.0.0.1:8080`: node's UVExceptionWithHostPort (listen, bind). */
+export function netUvHostPortError(errno: number, syscall: string, address: string, port: number): NetError {
+  const [code, description] = systemErrors.get(errno) ?? [`Unknown system error ${errno}`, `Unknown system error ${errno}`];
+  const err = new Error(`${syscall} ${code}: ${description}${port > 0 ? ` ${address}:${port}` : address ? ` ${address}` : ''}`) as NetError;
+  err.code = code;
+  err.errno = errno;
+  err.syscall = syscall;
+  err.address = address;
+  if (port) err.port = port;
+  return err;
+}

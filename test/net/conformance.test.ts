@@ -1,0 +1,292 @@
+// The socket conformance suite: every test runs on every socket engine (netEngines()), node:net
+// itself (`libuv`) included, so a reader sees node's own behaviour pass the same checks. Where a
+// result must be node's exactly (errors, the order of events), the test runs the scenario on
+// node:net too and compares. Loopback only; every wait is bounded by the test's timeout.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import nodeNet from 'node:net';
+import { describe, it } from 'node:test';
+import { netEngines, netOn, type NetModule } from '../../src/net/index.js';
+import { pattern } from '../conformance/engines.js';
+
+type AnySocket = nodeNet.Socket;
+type AnyServer = nodeNet.Server;
+
+/** A server on 127.0.0.1 (or ::1) of net, with handler; resolves its port once listening. */
+async function listening(net: NetModule, handler: (s: AnySocket) => void, host = '127.0.0.1', options: object = {}): Promise<{ server: AnyServer; port: number }> {
+  const server = (net.createServer as unknown as (o: object, l: (s: AnySocket) => void) => AnyServer)(options, handler);
+  server.listen(0, host);
+  await once(server, 'listening');
+  return { server, port: (server.address() as nodeNet.AddressInfo).port };
+}
+
+function connected(net: NetModule, port: number, host = '127.0.0.1', options: object = {}): Promise<AnySocket> {
+  const socket = (net.connect as (o: object) => AnySocket)({ port, host, ...options });
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Everything the socket reads until its end. */
+async function readAll(socket: AnySocket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (d: Buffer) => chunks.push(d));
+  await once(socket, 'end');
+  return Buffer.concat(chunks);
+}
+
+function closeServer(server: AnyServer): Promise<void> {
+  return new Promise(resolve => server.close(() => resolve()));
+}
+
+const echo = (s: AnySocket) => s.pipe(s);
+
+/** An error reduced to what must be node's. */
+const shape = (err: unknown) => {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  return { name: e.name, message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, address: e.address, port: e.port };
+};
+
+for (const info of netEngines()) {
+  describe(`sockets [${info.name}]`, { skip: info.available ? false : info.reason, timeout: 60_000 }, () => {
+    const net = () => netOn(info.name);
+
+    it('echoes 1 byte to 16 MiB, every byte back in order', async () => {
+      const { server, port } = await listening(net(), echo);
+      for (const size of [1, 1000, 65536, 1 << 20, 16 << 20]) {
+        const c = await connected(net(), port);
+        const data = pattern(size, size);
+        const back = readAll(c);
+        c.end(data);
+        const got = await back;
+        assert.equal(got.length, size, `${size} bytes echoed`);
+        assert.ok(got.equals(data), `the ${size} bytes came back as sent`);
+        await once(c, 'close');
+        assert.equal(c.bytesWritten, size);
+        assert.equal(c.bytesRead, size);
+      }
+      await closeServer(server);
+    });
+
+    it('1,000 connections at once, each gets its own message back', async () => {
+      const { server, port } = await listening(net(), echo);
+      const replies = await Promise.all(Array.from({ length: 1000 }, async (_, i) => {
+        const c = await connected(net(), port);
+        const back = readAll(c);
+        c.end(`message ${i}`);
+        return (await back).toString();
+      }));
+      replies.forEach((r, i) => assert.equal(r, `message ${i}`));
+      await closeServer(server);
+    });
+
+    it('half-close both ways with allowHalfOpen: the side that ended still reads, the other still writes', async () => {
+      // The client ends first; the server answers after its 'end', then ends.
+      const { server, port } = await listening(net(), s => {
+        const chunks: Buffer[] = [];
+        s.on('data', d => chunks.push(d));
+        s.on('end', () => s.end(`got ${Buffer.concat(chunks)}`));
+      }, '127.0.0.1', { allowHalfOpen: true });
+      const c = await connected(net(), port, '127.0.0.1', { allowHalfOpen: true });
+      const answer = readAll(c);
+      c.end('question');
+      assert.equal((await answer).toString(), 'got question');
+      await closeServer(server);
+
+      // The server ends first; the client goes on writing, and the server reads it all.
+      let heard: Promise<Buffer> | undefined;
+      const { server: s2, port: p2 } = await listening(net(), s => {
+        heard = readAll(s);
+        s.end('bye');
+      }, '127.0.0.1', { allowHalfOpen: true });
+      const c2 = await connected(net(), p2, '127.0.0.1', { allowHalfOpen: true });
+      assert.equal((await readAll(c2)).toString(), 'bye');
+      c2.write('still ');
+      c2.end('here');
+      assert.equal((await heard!).toString(), 'still here');
+      await closeServer(s2);
+    });
+
+    it('without allowHalfOpen, the end of the peer ends this side too', async () => {
+      const { server, port } = await listening(net(), s => s.end('x'));
+      const c = await connected(net(), port);
+      c.resume();
+      await once(c, 'finish'); // the socket ended its own side when the peer's end came
+      await once(c, 'close');
+      await closeServer(server);
+    });
+
+    it('a peer reset mid-write: the writer fails with ECONNRESET or EPIPE, then closes with hadError', async () => {
+      const { server, port } = await listening(net(), s => { s.once('data', () => (s as AnySocket & { resetAndDestroy(): void }).resetAndDestroy()); });
+      const c = await connected(net(), port);
+      const chunk = Buffer.alloc(1 << 20);
+      const failed = once(c, 'error');
+      const write = () => { while (c.write(chunk)); };
+      write();
+      c.on('drain', write);
+      const [err] = await failed as [NodeJS.ErrnoException];
+      assert.ok(['ECONNRESET', 'EPIPE'].includes(err.code!), `the writer's error: ${err.message}`);
+      assert.ok(['read', 'write'].includes(err.syscall!), `its syscall: ${err.syscall}`);
+      assert.match(err.message, new RegExp(`^${err.syscall} ${err.code}$`));
+      const [hadError] = await once(c, 'close');
+      assert.equal(hadError, true);
+      await closeServer(server);
+    });
+
+    it('write after end fails as node\'s (ERR_STREAM_WRITE_AFTER_END), and the socket goes on to close', async () => {
+      const { server, port } = await listening(net(), s => s.resume());
+      const c = await connected(net(), port);
+      c.end('last');
+      const err = await new Promise<Error & { code?: string }>(resolve => c.write('more', e => resolve(e as Error)));
+      assert.equal(err.code, 'ERR_STREAM_WRITE_AFTER_END');
+      c.resume();
+      await once(c, 'close');
+      await closeServer(server);
+    });
+
+    it('server.close() with connections open: no new connections, \'close\' once the last one has gone', async () => {
+      const sockets: AnySocket[] = [];
+      const { server, port } = await listening(net(), s => { sockets.push(s); s.resume(); });
+      const clients = await Promise.all([1, 2, 3].map(() => connected(net(), port)));
+      while (sockets.length < 3) await new Promise(r => setImmediate(r));
+      let closed = false;
+      server.close(() => { closed = true; });
+      assert.equal(server.listening, false);
+      const refused = await connected(net(), port).then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
+      assert.equal(refused, 'ECONNREFUSED', 'a connection after close() is refused');
+      for (const c of clients.slice(0, 2)) { c.destroy(); await once(c, 'close'); }
+      await new Promise(r => setTimeout(r, 50));
+      assert.equal(closed, false, '\'close\' waits for the connection still open');
+      clients[2].end();
+      clients[2].resume();
+      await once(clients[2], 'close');
+      while (!closed) await new Promise(r => setTimeout(r, 5));
+    });
+
+    it('backpressure: write() says false while the peer does not read, memory stays bounded, \'drain\' comes when it reads', async () => {
+      let peer: AnySocket | undefined;
+      const { server, port } = await listening(net(), s => { peer = s; s.pause(); });
+      const c = await connected(net(), port);
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      let written = 0;
+      while (c.write(chunk)) {
+        written += chunk.length;
+        assert.ok(written < 256 << 20, 'write() kept saying true: nothing holds the writer back');
+      }
+      // What waits in the writer is its highWaterMark and one chunk, not everything asked for.
+      assert.ok(c.writableLength <= c.writableHighWaterMark + chunk.length, `${c.writableLength} bytes wait in the writer`);
+      const drained = once(c, 'drain');
+      while (!peer) await new Promise(r => setImmediate(r));
+      peer.resume();
+      await drained;
+      c.destroy();
+      await closeServer(server);
+    });
+
+    it('destroy() with writes the kernel has not taken: each callback hears an error, the peer sees the end', async () => {
+      let peerEnded: Promise<unknown> | undefined;
+      const { server, port } = await listening(net(), s => { s.pause(); peerEnded = once(s, 'close'); setTimeout(() => s.resume(), 100); });
+      const c = await connected(net(), port);
+      const results: (Error | null | undefined)[] = [];
+      const chunk = Buffer.alloc(1 << 20, 2);
+      for (let i = 0; i < 32; i++) c.write(chunk, err => results.push(err));
+      c.destroy();
+      await once(c, 'close');
+      await new Promise(r => setTimeout(r, 20));
+      assert.ok(results.some(e => e instanceof Error), 'the writes not done were told so');
+      while (!peerEnded) await new Promise(r => setImmediate(r));
+      await peerEnded;
+      await closeServer(server);
+    });
+
+    it('ECONNREFUSED: code, errno, syscall, address, port and message as node:net\'s', async () => {
+      const { server, port } = await listening(netOn('libuv'), () => {});
+      await closeServer(server); // a port nobody listens on now
+      const refusal = (m: NetModule) => connected(m, port).then(() => assert.fail('connected'), shape);
+      const ours = await refusal(net());
+      assert.deepEqual(ours, await refusal(netOn('libuv')));
+      assert.equal(ours.code, 'ECONNREFUSED');
+    });
+
+    it('EADDRINUSE: listening on a port in use fails as node:net\'s, for a host and for none', async () => {
+      const { server, port } = await listening(netOn('libuv'), () => {});
+      for (const host of ['127.0.0.1', undefined]) {
+        const failure = async (m: NetModule) => {
+          const s = (m.createServer as () => AnyServer)();
+          s.listen(port, host);
+          const [err] = await once(s, 'error');
+          return shape(err);
+        };
+        const ours = await failure(net());
+        assert.deepEqual(ours, await failure(netOn('libuv')), `host ${host}`);
+        assert.equal(ours.code, 'EADDRINUSE');
+      }
+      await closeServer(server);
+    });
+
+    it('IPv4 and IPv6 loopback: address(), remoteAddress, remoteFamily, localPort', async () => {
+      for (const [host, family] of [['127.0.0.1', 'IPv4'], ['::1', 'IPv6']]) {
+        let accepted: AnySocket | undefined;
+        const { server, port } = await listening(net(), s => { accepted = s; s.resume(); }, host);
+        assert.deepEqual(server.address(), { address: host, family, port });
+        const c = await connected(net(), port, host);
+        assert.equal(c.remoteAddress, host);
+        assert.equal(c.remoteFamily, family);
+        assert.equal(c.remotePort, port);
+        while (!accepted) await new Promise(r => setImmediate(r));
+        assert.equal(accepted.remotePort, c.localPort);
+        assert.equal(accepted.localPort, port);
+        c.destroy();
+        await closeServer(server);
+      }
+    });
+
+    it('events come in node:net\'s order: connect, ready, data, end, finish, close', async () => {
+      const events = async (m: NetModule) => {
+        const { server, port } = await listening(m, s => s.end('hello'));
+        const seen: string[] = [];
+        const c = (m.connect as (p: number, h: string) => AnySocket)(port, '127.0.0.1');
+        for (const e of ['connect', 'ready', 'end', 'finish', 'close']) c.on(e, () => seen.push(e));
+        c.on('data', () => { if (seen.at(-1) !== 'data') seen.push('data'); });
+        await once(c, 'close');
+        await closeServer(server);
+        return seen;
+      };
+      assert.deepEqual(await events(net()), await events(netOn('libuv')));
+    });
+
+    it('node:http serves over the socket: bodies both ways, keep-alive, many requests', async () => {
+      const web = http.createServer((req, res) => {
+        let n = 0;
+        req.on('data', d => (n += d.length));
+        req.on('end', () => res.end(`${req.method} ${req.url} ${n}`));
+      });
+      const { server, port } = await listening(net(), s => web.emit('connection', s));
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+      const ask = (i: number) => new Promise<string>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, path: `/r${i}`, method: 'POST', agent }, res => {
+          let body = '';
+          res.setEncoding('utf8').on('data', d => (body += d)).on('end', () => resolve(body));
+        });
+        req.on('error', reject);
+        req.end(Buffer.alloc(i * 1000, 'b'));
+      });
+      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => ask(i)));
+      answers.forEach((a, i) => assert.equal(a, `POST /r${i} ${i * 1000}`));
+      agent.destroy();
+      web.close();
+      await closeServer(server);
+    });
+  });
+}
+
+describe('ioengine/net', () => {
+  it('names its engines, with a reason for any that cannot run', () => {
+    const all = netEngines();
+    assert.deepEqual(all.map(e => e.name), ['epoll', 'libuv']);
+    for (const e of all) if (!e.available) assert.ok(e.reason, `${e.name} says why not`);
+    assert.throws(() => netOn('bogus'), { code: 'ERR_IOENGINE_UNKNOWN' });
+  });
+});
