@@ -308,7 +308,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof *props, props) != napi_ok) return NULL;
 #ifdef __linux__
-  if (net_epoll_define(env, exports) < 0) return NULL;
+  if (net_define(env, exports) < 0) return NULL;
 #endif
   return exports;
 }

@@ -23,7 +23,7 @@ engine_t *engine_unbox(napi_env env, napi_value v);
 void engine_on_env_cleanup(napi_async_cleanup_hook_handle hook, void *arg);
 void engine_on_box_finalize(napi_env env, void *data, void *hint);
 
-// net_epoll.c: the epoll socket engine's exports (netCreate, netListen, ...).
-int net_epoll_define(napi_env env, napi_value exports);
+// net.c: the socket engines' exports (netCreate, netListen, ...).
+int net_define(napi_env env, napi_value exports);
 
 #endif

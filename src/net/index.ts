@@ -1,6 +1,6 @@
 // `ioengine/net`: node:net's TCP over ioengine's socket engines. Change the import, keep the program:
 //   import { createServer, connect } from 'ioengine/net';
-// netOn('epoll') (or 'libuv', node:net itself, the reference) gives the same functions on the engine
+// netOn('io_uring') (or 'epoll', or 'libuv': node:net itself, the reference) gives the same functions on the engine
 // you choose; the default is `auto`. What is not TCP (IPC paths, BlockList, isIP) is node:net's own.
 import net from 'node:net';
 import { engineUnavailable, unknownEngine } from '../errors.js';
@@ -12,7 +12,7 @@ export { Server, Socket };
 export type { ConnectOptions, ListenOptions, ServerOptions, SocketOptions };
 
 /** The socket engines, best first: what `auto` picks from. */
-export const NET_ENGINES = ['epoll', 'libuv'] as const;
+export const NET_ENGINES = ['io_uring', 'epoll', 'libuv'] as const;
 export type NetEngineName = (typeof NET_ENGINES)[number];
 
 export interface NetEngineInfo { name: NetEngineName; available: boolean; reason?: string }
@@ -21,7 +21,7 @@ export interface NetEngineInfo { name: NetEngineName; available: boolean; reason
 export function netEngines(): NetEngineInfo[] {
   return NET_ENGINES.map(name => {
     if (name === 'libuv') return { name, available: true };
-    const e = NativeNet.shared();
+    const e = NativeNet.shared(name);
     return typeof e === 'string' ? { name, available: false, reason: e } : { name, available: true };
   });
 }
@@ -42,8 +42,8 @@ export function netOn(name: string = 'auto'): NetModule {
   if (name === 'libuv') {
     return { engine: 'libuv', createServer: net.createServer, connect: net.connect, createConnection: net.createConnection, Socket: net.Socket, Server: net.Server } as unknown as NetModule;
   }
-  if (name !== 'epoll') throw unknownEngine(name, NET_ENGINES);
-  const shared = NativeNet.shared();
+  if (name !== 'epoll' && name !== 'io_uring') throw unknownEngine(name, NET_ENGINES);
+  const shared = NativeNet.shared(name);
   if (typeof shared === 'string') throw engineUnavailable(name, shared);
   const engine: NativeNet = shared;
   const connect = (...args: unknown[]) => {
@@ -51,7 +51,7 @@ export function netOn(name: string = 'auto'): NetModule {
     return (new Socket(options, engine).connect as (...a: unknown[]) => Socket)(...args);
   };
   return {
-    engine: 'epoll',
+    engine: shared.name,
     createServer: (options, listener) => new Server(options, listener, engine),
     connect,
     createConnection: connect,

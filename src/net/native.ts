@@ -1,11 +1,13 @@
-// The JS half of a native socket engine (native/net_epoll.c): one instance per thread, made on
-// first use. It hands each socket's events, which the addon delivers in one call per wake-up, to
-// the Socket or Server that owns the socket's number.
+// The JS half of a native socket engine (native/net.c, with net_epoll.c or net_uring.c): one
+// instance per engine and thread, made on first use. It hands each socket's events, which the
+// addon delivers in one call per wake-up, to the Socket or Server that owns the socket's number,
+// and keeps the buffers of a closed socket's send until the kernel has let go of them.
+import util from 'node:util';
 import { binding } from '../binding.js';
 
-/** Event types, as native/net_epoll.c numbers them. */
-export const EV = { ACCEPT: 1, DATA: 2, EOF: 3, ERROR: 4, WRITE: 5, CONNECT: 6 } as const;
-/** Socket options, as native/net_epoll.c numbers them. */
+/** Event types, as native/net.h numbers them. */
+export const EV = { ACCEPT: 1, DATA: 2, EOF: 3, ERROR: 4, WRITE: 5, CONNECT: 6, RELEASED: 7 } as const;
+/** Socket options, as native/net.h numbers them. */
 export const OPT = { NODELAY: 1, KEEPALIVE: 2 } as const;
 /** netWrite's answer when the kernel did not take everything: a WRITE event follows. */
 export const QUEUED = -1e9;
@@ -16,12 +18,13 @@ export interface NetTarget {
 }
 
 interface NetBinding {
-  netCreate(onEvents: (count: number, buffers: Buffer[]) => void, events: Float64Array): object | number;
+  netCreate(kind: string, onEvents: (count: number, buffers: Buffer[]) => void, events: Float64Array): object | number;
   netListen(h: object, family: number, address: string, port: number, backlog: number, ipv6Only: boolean): number;
   netConnect(h: object, family: number, address: string, port: number): number;
   netRead(h: object, id: number, on: boolean): number;
   netWrite(h: object, id: number, req: number, buffers: Uint8Array[]): number;
   netShutdown(h: object, id: number): number;
+  /** 1 while the kernel still holds requests of the socket (a RELEASED event follows). */
   netClose(h: object, id: number, reset: boolean): number;
   netSetOption(h: object, id: number, option: number, on: boolean, value: number): number;
   netRef(h: object, id: number, ref: boolean): number;
@@ -31,29 +34,47 @@ interface NetBinding {
 
 const EVENTS = 4096;
 
+/** The native socket engines, by the name netCreate takes. */
+export type NativeNetName = 'epoll' | 'io_uring';
+
 export class NativeNet {
-  readonly name = 'epoll';
+  readonly name: NativeNetName;
   readonly #b: NetBinding;
   readonly #h: object;
-  readonly #events = new Float64Array(EVENTS * 4);
+  #events = new Float64Array(0);
   readonly #targets = new Map<number, NetTarget>();
+  /** Buffers of closed sockets that the kernel may still read, until their RELEASED event. */
+  readonly #held = new Map<number, unknown>();
 
-  private constructor(b: NetBinding) {
+  private constructor(b: NetBinding, name: NativeNetName, h: object) {
     this.#b = b;
-    const h = b.netCreate((count, buffers) => this.#deliver(count, buffers), this.#events);
-    if (typeof h === 'number') throw new Error(`cannot set up the epoll socket engine: errno ${h}`);
+    this.name = name;
     this.#h = h;
   }
 
-  static #shared: NativeNet | undefined;
+  static readonly #shared = new Map<NativeNetName, NativeNet | string>();
 
-  /** The thread's epoll socket engine, or why there is none. */
-  static shared(): NativeNet | string {
-    if (NativeNet.#shared) return NativeNet.#shared;
+  /** The thread's engine of this name, or why there is none here. */
+  static shared(name: NativeNetName): NativeNet | string {
+    let e = NativeNet.#shared.get(name);
+    if (e !== undefined) return e;
     const b = binding() as unknown as Partial<NetBinding> | undefined;
-    if (!b?.netCreate) return b ? 'this build of the addon has no epoll socket engine (not Linux)' : 'the native addon is not loaded';
-    NativeNet.#shared = new NativeNet(b as NetBinding);
-    return NativeNet.#shared;
+    if (!b?.netCreate) {
+      e = b ? 'this build of the addon has no socket engines (not Linux)' : 'the native addon is not loaded';
+    } else {
+      let self: NativeNet | undefined;
+      const events = new Float64Array(EVENTS * 4);
+      const h = b.netCreate(name, (count, buffers) => self!.#deliver(count, buffers), events);
+      if (typeof h === 'number') {
+        e = `cannot set up the ${name} socket engine: ${util.getSystemErrorName(h)} (${util.getSystemErrorMap().get(h)?.[1] ?? h})`;
+      } else {
+        self = new NativeNet(b as NetBinding, name, h);
+        self.#events = events;
+        e = self;
+      }
+    }
+    NativeNet.#shared.set(name, e);
+    return e;
   }
 
   #deliver(count: number, buffers: Buffer[]): void {
@@ -62,7 +83,8 @@ export class NativeNet {
     for (let i = 0; i < count; i++) {
       const type = ev[4 * i], id = ev[4 * i + 1], a = ev[4 * i + 2], b = ev[4 * i + 3];
       const data = type === EV.DATA ? buffers[next++] : undefined;
-      this.#targets.get(id)?.event(type, a, b, data);
+      if (type === EV.RELEASED) this.#held.delete(id);
+      else this.#targets.get(id)?.event(type, a, b, data);
     }
   }
 
@@ -83,9 +105,12 @@ export class NativeNet {
     return typeof a === 'number' ? undefined : { address: a[1], family: a[0] === 6 ? 'IPv6' : 'IPv4', port: a[2] };
   }
 
-  /** Closes the socket now; its number may be given to a new socket at once. */
-  close(id: number, reset = false): void {
+  /**
+   * Closes the socket now; no more of its events come. buffers (of writes not done) stay
+   * referenced while the kernel may still read them.
+   */
+  close(id: number, reset: boolean, buffers: unknown): void {
     this.#targets.delete(id);
-    this.#b.netClose(this.#h, id, reset);
+    if (this.#b.netClose(this.#h, id, reset) === 1) this.#held.set(id, buffers);
   }
 }

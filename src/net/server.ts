@@ -128,7 +128,7 @@ export class Server extends EventEmitter implements NetTarget {
       return this;
     }
     if (cb) this.once('close', cb);
-    this.#net.close(this.#id);
+    this.#net.close(this.#id, false, undefined);
     this.#id = -1;
     this.#closing = true;
     this.#maybeClosed();

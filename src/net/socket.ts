@@ -217,13 +217,14 @@ export class Socket extends Duplex implements NetTarget {
   #close(reset: boolean): void {
     clearTimeout(this.#timer);
     this.#connecting = false;
+    const pending = this.#writes.splice(0);
     if (this.#id >= 0) {
-      this.#net.close(this.#id, reset);
+      this.#net.close(this.#id, reset, pending.map(w => w.buffers));
       this.#id = -1;
       this.#onClose?.(this);
     }
-    // Writes the kernel had not taken: their buffers are free now, each callback hears it.
-    for (const w of this.#writes.splice(0)) w.cb(netError(ECANCELED, 'write'));
+    // Writes not done: each callback hears it (the engine keeps their buffers while the kernel may read them).
+    for (const w of pending) w.cb(netError(ECANCELED, 'write'));
   }
 
   /** Closes with a TCP reset (RST) instead of FIN, as node's. */

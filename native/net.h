@@ -1,0 +1,100 @@
+// The socket engines' shared part (net.c): the N-API surface, the table of sockets, the events
+// JS receives, and what every engine does with plain syscalls (socket, bind, listen, shutdown,
+// setsockopt, addresses). Each engine (net_epoll.c, net_uring.c) brings how sockets wait:
+// readiness, or completions.
+#ifndef IOENGINE_NET_H
+#define IOENGINE_NET_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "addon.h"
+
+// Events JS receives, four doubles each: (type, socket, a, b). Same numbers in src/net/native.ts.
+enum { EV_ACCEPT = 1, EV_DATA, EV_EOF, EV_ERROR, EV_WRITE, EV_CONNECT, EV_RELEASED };
+// Options for setOption(): same numbers in src/net/native.ts.
+enum { OPT_NODELAY = 1, OPT_KEEPALIVE };
+
+#define SLOT_FREE -1     // fd of a free slot
+#define SLOT_CLOSED -2   // closed by JS; the slot waits (for the kernel, or the end of a delivery)
+
+typedef struct wq {
+  struct wq *next;
+  double req;         // JS's number for this write
+  struct iovec *iov;  // into JS buffers, referenced by JS until the WRITE event (or RELEASED)
+  int iovcnt, at;     // iov[at] is the first not fully written
+  size_t done;
+} wq_t;
+
+typedef struct sock {
+  int fd;
+  int listening, connecting, reading, refed;
+  wq_t *writes, *last;
+  // epoll
+  int in_epoll;
+  uint32_t interest;
+  // io_uring: requests the kernel holds for this socket, and what is armed
+  int inflight, recv_armed, send_busy, accept_armed;
+  struct sockaddr_storage peer;  // connect's address, read by the kernel
+} sock_t;
+
+typedef struct net net_t;
+
+typedef struct net_kind {
+  const char *name;
+  // Set up: the loop watcher included. Returns 0 or -errno.
+  int (*init)(net_t *n, napi_env env);
+  // A listener is ready (bound, listening): start accepting.
+  void (*listening)(net_t *n, int id);
+  // connect(2) the nonblocking socket to addr, later EV_CONNECT; or -errno now.
+  int (*connect)(net_t *n, int id, const struct sockaddr *addr, socklen_t len);
+  void (*read)(net_t *n, int id, int on);
+  // w is the socket's new last write: start it if nothing is ahead of it. Returns the bytes
+  // written at once when all of w was (w is then freed), QUEUED, or -errno (w freed).
+  double (*write)(net_t *n, int id, wq_t *w);
+  // The socket is being closed: 1 while the kernel still holds requests of it (EV_RELEASED then).
+  int (*close)(net_t *n, int id);
+  // Everything given back; the loop watcher closed, then net_free(n).
+  void (*stop)(net_t *n);
+} net_kind_t;
+
+#define QUEUED -1e9
+
+struct net {
+  const net_kind_t *kind;
+  napi_env env;
+  int closed, delivering, refs, closing_slots;
+  napi_ref on_events, events_ref;
+  napi_async_context async_context;
+  napi_async_cleanup_hook_handle cleanup;
+  uv_handle_t *watcher;  // the kind's loop handle: ref'ed while a socket is
+  double *ev;            // JS's Float64Array of events
+  size_t ev_cap, nev;
+  napi_value bufs;       // this delivery's Buffers, by DATA event order (inside a handle scope)
+  uint32_t nbufs;
+  sock_t *socks;
+  int nsocks, cap;
+  void *kind_data;
+};
+
+int net_new_sock(net_t *n, int fd);
+sock_t *net_sock(net_t *n, int64_t id);  // an open socket, or NULL
+void net_set_ref(net_t *n, sock_t *s, int ref);
+void net_free_writes(sock_t *s);
+// The slot of a closed socket is free again (after the kernel let go of it).
+void net_release(net_t *n, int id);
+int net_room(net_t *n);
+void net_emit(net_t *n, int type, int id, double a, double b);
+// Begin, then end, a wake-up's work: events gathered in between go to JS in one call at the end.
+int net_begin(net_t *n, napi_handle_scope *scope);
+void net_end(net_t *n, napi_handle_scope scope);
+// Bytes read for socket id: a Buffer (a copy) for its DATA event.
+void net_data(net_t *n, int id, const void *bytes, size_t len);
+// Called by the kind's stop() once its loop handle has closed.
+void net_free(net_t *n);
+
+extern const net_kind_t net_epoll_kind, net_uring_kind;
+
+#endif

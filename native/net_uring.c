@@ -1,0 +1,374 @@
+// The io_uring socket engine: completions, not readiness. A listener has one multishot accept
+// armed; a reading socket one multishot receive that takes its buffers from a ring of buffers the
+// engine provides (IORING_REGISTER_PBUF_RING), each copied out into a Buffer and given straight
+// back; a write is one SENDMSG (its rest sent again after a short send); connect is on the ring
+// too. The ring is the file engine's (io_uring_setup.c: set up, probed, torn down the same way),
+// watched by the loop through its eventfd. Requests made while JS takes a wake-up's events go to
+// the kernel in one io_uring_enter when it returns, and what completed inside that call is taken
+// in the same wake-up, for a few rounds.
+//
+// A socket closed with requests in flight: they are cancelled and its fd closed at once; its slot
+// (and the buffers of a send, which JS keeps) waits until the last one has completed (RELEASED).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "io_uring.h"
+#include "net.h"
+
+#define BUF_COUNT 512     // provided receive buffers (a power of two)
+#define BUF_SIZE 16384
+#define BUF_GROUP 7
+#define ROUNDS 4          // submit-and-reap rounds per wake-up
+
+enum { U_ACCEPT = 1, U_RECV, U_SEND, U_CONNECT };
+#define TAG(id, op) (((uint64_t)(id) << 3) | (op))
+
+typedef struct {
+  uring_t u;                   // engine_t first: uring_init's
+  struct io_uring_buf_ring *br;
+  size_t br_size;
+  unsigned char *bufs;
+  unsigned short br_tail;
+  int inflight;                // every request of every socket
+} ur_t;
+
+static ur_t *ur(net_t *n) { return n->kind_data; }
+
+static void give_buffer(ur_t *r, unsigned bid) {
+  struct io_uring_buf *b = &r->br->bufs[r->br_tail & (BUF_COUNT - 1)];
+  b->addr = (uint64_t)(uintptr_t)(r->bufs + (size_t)bid * BUF_SIZE);
+  b->len = BUF_SIZE;
+  b->bid = (unsigned short)bid;
+  r->br_tail++;
+  store_release(&r->br->tail, r->br_tail);  // the kernel may take it from here
+}
+
+static struct io_uring_sqe *sqe_for(net_t *n, int id, int op) {
+  struct io_uring_sqe *sqe = uring_get_sqe(&ur(n)->u);
+  if (!sqe) return NULL;
+  sqe->user_data = TAG(id, op);
+  if (id >= 0) n->socks[id].inflight++;
+  ur(n)->inflight++;
+  return sqe;
+}
+
+// Hands the SQEs written so far to the kernel, unless a wake-up is under way (it does at its end).
+static void submit(net_t *n, int now) {
+  uring_t *u = &ur(n)->u;
+  if (!now && n->delivering) return;
+  store_release(u->sq_tail, u->sq_local_tail);
+  if (u->to_submit) uring_submit_pending(u, 0, 0);
+}
+
+static void arm_accept(net_t *n, int id) {
+  struct io_uring_sqe *sqe = sqe_for(n, id, U_ACCEPT);
+  if (!sqe) return;
+  sqe->opcode = IORING_OP_ACCEPT;
+  sqe->fd = n->socks[id].fd;
+  sqe->ioprio = IORING_ACCEPT_MULTISHOT;
+  sqe->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+  n->socks[id].accept_armed = 1;
+}
+
+static void arm_recv(net_t *n, int id) {
+  struct io_uring_sqe *sqe = sqe_for(n, id, U_RECV);
+  if (!sqe) return;
+  sqe->opcode = IORING_OP_RECV;
+  sqe->fd = n->socks[id].fd;
+  sqe->ioprio = IORING_RECV_MULTISHOT;
+  sqe->flags = IOSQE_BUFFER_SELECT;
+  sqe->buf_group = BUF_GROUP;
+  n->socks[id].recv_armed = 1;
+}
+
+static void cancel(net_t *n, int id, int op) {
+  struct io_uring_sqe *sqe = uring_get_sqe(&ur(n)->u);
+  if (!sqe) return;
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
+  sqe->user_data = CANCEL_TAG;
+  if (op) {
+    sqe->addr = TAG(id, op);
+  } else {
+    sqe->fd = n->socks[id].fd;
+    sqe->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
+  }
+}
+
+// The socket's first write goes out: what is left of it, as one SENDMSG.
+static void send_head(net_t *n, int id) {
+  sock_t *s = &n->socks[id];
+  wq_t *w = s->writes;
+  struct io_uring_sqe *sqe = sqe_for(n, id, U_SEND);
+  if (!sqe) return;
+  // The message header lives with the write (heap), where the kernel reads it.
+  struct msghdr *msg = (struct msghdr *)(w->iov + w->iovcnt);
+  memset(msg, 0, sizeof *msg);
+  msg->msg_iov = w->iov + w->at;
+  msg->msg_iovlen = (size_t)(w->iovcnt - w->at);
+  sqe->opcode = IORING_OP_SENDMSG;
+  sqe->fd = s->fd;
+  sqe->addr = (uint64_t)(uintptr_t)msg;
+  sqe->msg_flags = MSG_NOSIGNAL;
+  s->send_busy = 1;
+}
+
+// ---- completions ----
+
+static void on_recv(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
+  ur_t *r = ur(n);
+  int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+  if (cqe->flags & IORING_CQE_F_BUFFER) {
+    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    if (s && cqe->res > 0) net_data(n, id, r->bufs + (size_t)bid * BUF_SIZE, (size_t)cqe->res);
+    give_buffer(r, bid);
+  }
+  if (more) return;
+  if (!s) return;
+  s->recv_armed = 0;
+  if (cqe->res == 0) {
+    s->reading = 0;
+    net_emit(n, EV_EOF, id, 0, 0);
+  } else if (cqe->res < 0 && cqe->res != -ECANCELED && cqe->res != -ENOBUFS) {
+    s->reading = 0;
+    net_emit(n, EV_ERROR, id, cqe->res, 0);
+  } else if (s->reading) {
+    arm_recv(n, id);  // out of buffers for a moment, or a single-shot end: on again
+  }
+}
+
+static void on_send(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
+  sock_t *slot = &n->socks[id];
+  wq_t *w = slot->writes;
+  slot->send_busy = 0;
+  if (!w) return;
+  if (s && cqe->res > 0) {
+    size_t put = (size_t)cqe->res;
+    w->done += put;
+    while (w->at < w->iovcnt && put >= w->iov[w->at].iov_len) put -= w->iov[w->at++].iov_len;
+    if (w->at < w->iovcnt) {  // short: the rest goes again
+      w->iov[w->at].iov_base = (char *)w->iov[w->at].iov_base + put;
+      w->iov[w->at].iov_len -= put;
+      send_head(n, id);
+      return;
+    }
+  }
+  slot->writes = w->next;
+  if (!slot->writes) slot->last = NULL;
+  if (s) net_emit(n, EV_WRITE, id, w->req, cqe->res < 0 ? cqe->res : (double)w->done);
+  free(w);
+  if (s && slot->writes) send_head(n, id);
+}
+
+static void on_accept(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
+  if (!(cqe->flags & IORING_CQE_F_MORE) && s) s->accept_armed = 0;
+  if (cqe->res < 0) {
+    if (s && cqe->res != -ECANCELED) {
+      s->listening = 0;  // out of descriptors or memory: the listener stops, and says why
+      net_emit(n, EV_ERROR, id, cqe->res, 0);
+    }
+    return;
+  }
+  int fd = cqe->res;
+  int sid = s ? net_new_sock(n, fd) : -1;
+  if (sid < 0) {
+    close(fd);
+    return;
+  }
+  net_set_ref(n, &n->socks[sid], 1);
+  net_emit(n, EV_ACCEPT, id, sid, 0);
+  s = &n->socks[id];  // the table may have moved
+  if (!s->accept_armed && s->listening) arm_accept(n, id);
+}
+
+// Takes what completed; returns how many. Events that do not fit this delivery wait in the ring.
+static unsigned reap(net_t *n) {
+  uring_t *u = &ur(n)->u;
+  unsigned head = *u->cq_head, tail = load_acquire(u->cq_tail), seen = 0;
+  while (head != tail && n->nev + 2 < n->ev_cap) {
+    struct io_uring_cqe *cqe = &u->cqes[head & *u->cq_mask];
+    head++;
+    seen++;
+    if (cqe->user_data == CANCEL_TAG) continue;
+    int id = (int)(cqe->user_data >> 3), op = (int)(cqe->user_data & 7);
+    sock_t *s = net_sock(n, id);  // NULL: closed by JS; its requests are only counted down
+    if (op == U_RECV) on_recv(n, id, s, cqe);
+    else if (op == U_SEND) on_send(n, id, s, cqe);
+    else if (op == U_ACCEPT) on_accept(n, id, s, cqe);
+    else if (op == U_CONNECT && s) s->connecting = 0, net_emit(n, EV_CONNECT, id, cqe->res, 0);
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+      ur(n)->inflight--;
+      if (--n->socks[id].inflight == 0 && n->socks[id].fd == SLOT_CLOSED) net_release(n, id);
+    }
+  }
+  store_release(u->cq_head, head);
+  return seen;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  net_t *n = h->data;
+  uring_t *u = &ur(n)->u;
+  uint64_t count;
+  while (read(u->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
+  for (int round = 0; round < ROUNDS && !n->closed; round++) {
+    napi_handle_scope scope;
+    if (!net_begin(n, &scope)) return;
+    unsigned seen = reap(n);
+    net_end(n, scope);
+    if (n->closed) return;
+    submit(n, 1);  // what JS asked for meanwhile; much of it completes inside the call
+    if (seen == 0 && load_acquire(u->cq_tail) == *u->cq_head) break;
+  }
+  // With IORING_FEAT_NODROP a full CQ parks completions in the kernel; entering flushes them.
+  if (load_acquire(u->sq_flags) & IORING_SQ_CQ_OVERFLOW) uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
+  if (load_acquire(u->cq_tail) != *u->cq_head) {
+    uint64_t one = 1;
+    (void)!write(u->event_fd, &one, sizeof one);  // more waits: another wake-up, after the loop's other work
+  }
+}
+
+// ---- the kind ----
+
+static void on_init_failed(uv_handle_t *h) { free(h->data); }
+
+static int ur_init(net_t *n, napi_env env) {
+  ur_t *r = calloc(1, sizeof *r);
+  if (!r) return -ENOMEM;
+  napi_get_uv_event_loop(env, &r->u.base.loop);
+  r->u.base.env = env;
+  int err = uring_init(&r->u.base, env, NULL);
+  if (err < 0) {
+    free(r);
+    return err;
+  }
+  uring_t *u = &r->u;
+  if (!u->supported[IORING_OP_SENDMSG] || !u->supported[IORING_OP_ACCEPT] || !u->supported[IORING_OP_RECV] || !u->supported[IORING_OP_CONNECT]) {
+    err = -EOPNOTSUPP;
+    goto fail;
+  }
+  // The receive buffers, and the ring through which they are given to the kernel (Linux 5.19).
+  r->br_size = BUF_COUNT * sizeof(struct io_uring_buf);
+  r->br = mmap(NULL, r->br_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  r->bufs = malloc((size_t)BUF_COUNT * BUF_SIZE);
+  if (r->br == MAP_FAILED || !r->bufs) {
+    err = -ENOMEM;
+    goto fail;
+  }
+  struct io_uring_buf_reg reg = { .ring_addr = (uint64_t)(uintptr_t)r->br, .ring_entries = BUF_COUNT, .bgid = BUF_GROUP };
+  if ((err = sys_register(u->ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1)) < 0) goto fail;
+  for (unsigned i = 0; i < BUF_COUNT; i++) give_buffer(r, i);
+  uv_poll_stop(&u->poll);
+  u->poll.data = n;
+  uv_poll_start(&u->poll, UV_READABLE, on_poll);
+  n->kind_data = r;
+  n->watcher = (uv_handle_t *)&u->poll;
+  return 0;
+fail:
+  if (r->br && r->br != MAP_FAILED) munmap(r->br, r->br_size);
+  free(r->bufs);
+  uv_poll_stop(&u->poll);
+  uring_release_ring(u);
+  u->poll.data = r;
+  uv_close((uv_handle_t *)&u->poll, on_init_failed);  // r goes with its handle
+  return err;
+}
+
+static void ur_listening(net_t *n, int id) {
+  arm_accept(n, id);
+  submit(n, 0);
+}
+
+static int ur_connect(net_t *n, int id, const struct sockaddr *addr, socklen_t len) {
+  sock_t *s = &n->socks[id];
+  memcpy(&s->peer, addr, len);
+  struct io_uring_sqe *sqe = sqe_for(n, id, U_CONNECT);
+  if (!sqe) return -EAGAIN;
+  sqe->opcode = IORING_OP_CONNECT;
+  sqe->fd = s->fd;
+  sqe->addr = (uint64_t)(uintptr_t)&s->peer;
+  sqe->off = len;
+  s->connecting = 1;
+  submit(n, 1);  // now: the kernel copies the address while it takes the SQE, and the table may move later
+  return 0;
+}
+
+static void ur_read(net_t *n, int id, int on) {
+  sock_t *s = &n->socks[id];
+  s->reading = on;
+  if (on && !s->recv_armed) arm_recv(n, id);
+  else if (!on && s->recv_armed) cancel(n, id, U_RECV);  // data already on its way still comes
+  submit(n, 0);
+}
+
+static double ur_write(net_t *n, int id, wq_t *w) {
+  sock_t *s = &n->socks[id];
+  if (!s->send_busy && s->writes == w) send_head(n, id);
+  submit(n, 0);
+  return QUEUED;
+}
+
+static int ur_close(net_t *n, int id) {
+  sock_t *s = &n->socks[id];
+  if (s->inflight > 0) {
+    cancel(n, id, 0);
+    submit(n, 1);  // the cancel must reach the kernel before the fd goes
+  }
+  close(s->fd);
+  // A send in flight keeps its write until its completion (the kernel reads its buffers, which JS
+  // keeps until RELEASED); the writes behind it are dropped.
+  wq_t *sending = s->send_busy ? s->writes : NULL;
+  if (sending) {
+    s->writes = sending->next;
+    sending->next = NULL;
+  }
+  net_free_writes(s);
+  s->writes = s->last = sending;
+  return s->inflight > 0;
+}
+
+static void on_closed(uv_handle_t *h) {
+  net_t *n = h->data;
+  ur_t *r = ur(n);
+  uring_release_ring(&r->u);
+  munmap(r->br, r->br_size);
+  free(r->bufs);
+  free(r);
+  net_free(n);
+}
+
+static void ur_stop(net_t *n) {
+  ur_t *r = ur(n);
+  uring_t *u = &r->u;
+  uv_poll_stop(&u->poll);
+  struct io_uring_sqe *sqe = uring_get_sqe(u);
+  if (sqe) {
+    sqe->opcode = IORING_OP_ASYNC_CANCEL;
+    sqe->user_data = CANCEL_TAG;
+    sqe->cancel_flags = IORING_ASYNC_CANCEL_ANY;
+  }
+  for (int i = 0; i < n->nsocks; i++)
+    if (n->socks[i].fd >= 0) close(n->socks[i].fd), n->socks[i].fd = SLOT_CLOSED;
+  // Every request the kernel holds must end before its buffers and the ring go away. No JS now.
+  store_release(u->sq_tail, u->sq_local_tail);
+  while (r->inflight > 0) {
+    if (uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS) < 0) break;
+    unsigned head = *u->cq_head, tail = load_acquire(u->cq_tail);
+    for (; head != tail; head++) {
+      struct io_uring_cqe *cqe = &u->cqes[head & *u->cq_mask];
+      if (cqe->user_data == CANCEL_TAG) continue;
+      if ((cqe->user_data & 7) == U_ACCEPT && cqe->res >= 0) close(cqe->res);
+      if (!(cqe->flags & IORING_CQE_F_MORE)) r->inflight--;
+    }
+    store_release(u->cq_head, head);
+  }
+  u->poll.data = n;
+  uv_close((uv_handle_t *)&u->poll, on_closed);
+}
+
+const net_kind_t net_uring_kind = {
+    .name = "io_uring", .init = ur_init, .listening = ur_listening, .connect = ur_connect, .read = ur_read,
+    .write = ur_write, .close = ur_close, .stop = ur_stop,
+};
