@@ -28,6 +28,12 @@
     ["OS=='linux'", {
       "targets": [
         {
+          "target_name": "netload",
+          "type": "executable",
+          "sources": ["native/tools/netload.c"],
+          "cflags": ["-std=gnu11", "-O2", "-Wall"]
+        },
+        {
           "target_name": "deny-io-uring",
           "type": "executable",
           "sources": ["native/tools/deny-io-uring.c"],

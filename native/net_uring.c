@@ -4,8 +4,7 @@
 // back; a write is one SENDMSG (its rest sent again after a short send); connect is on the ring
 // too. The ring is the file engine's (io_uring_setup.c: set up, probed, torn down the same way),
 // watched by the loop through its eventfd. Requests made while JS takes a wake-up's events go to
-// the kernel in one io_uring_enter when it returns, and what completed inside that call is taken
-// in the same wake-up, for a few rounds.
+// the kernel in one io_uring_enter when it returns.
 //
 // A socket closed with requests in flight: they are cancelled and its fd closed at once; its slot
 // (and the buffers of a send, which JS keeps) waits until the last one has completed (RELEASED).
@@ -22,7 +21,11 @@
 #define BUF_COUNT 512     // provided receive buffers (a power of two)
 #define BUF_SIZE 16384
 #define BUF_GROUP 7
-#define ROUNDS 4          // submit-and-reap rounds per wake-up
+// Completions taken per wake-up, then the loop's other work (timers, other handles) has its turn:
+// 64 measured best here (1 KiB request-response, 100 connections: 64 gave 460-550k requests in 5 s
+// with a 1 ms timer's p99 lateness 1.4-1.8 ms; 16: 360-510k, p99 0.3-0.6 ms; all of them at once,
+// up to 200: 440k, p99 8-9 ms).
+#define REAP_MAX 64
 
 enum { U_ACCEPT = 1, U_RECV, U_SEND, U_CONNECT };
 #define TAG(id, op) (((uint64_t)(id) << 3) | (op))
@@ -188,7 +191,7 @@ static void on_accept(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
 static unsigned reap(net_t *n) {
   uring_t *u = &ur(n)->u;
   unsigned head = *u->cq_head, tail = load_acquire(u->cq_tail), seen = 0;
-  while (head != tail && n->nev + 2 < n->ev_cap) {
+  while (head != tail && n->nev + 2 < n->ev_cap && seen < REAP_MAX) {
     struct io_uring_cqe *cqe = &u->cqes[head & *u->cq_mask];
     head++;
     seen++;
@@ -213,15 +216,12 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   uring_t *u = &ur(n)->u;
   uint64_t count;
   while (read(u->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
-  for (int round = 0; round < ROUNDS && !n->closed; round++) {
-    napi_handle_scope scope;
-    if (!net_begin(n, &scope)) return;
-    unsigned seen = reap(n);
-    net_end(n, scope);
-    if (n->closed) return;
-    submit(n, 1);  // what JS asked for meanwhile; much of it completes inside the call
-    if (seen == 0 && load_acquire(u->cq_tail) == *u->cq_head) break;
-  }
+  napi_handle_scope scope;
+  if (!net_begin(n, &scope)) return;
+  reap(n);
+  net_end(n, scope);
+  if (n->closed) return;
+  submit(n, 1);  // what JS asked for meanwhile, in one io_uring_enter
   // With IORING_FEAT_NODROP a full CQ parks completions in the kernel; entering flushes them.
   if (load_acquire(u->sq_flags) & IORING_SQ_CQ_OVERFLOW) uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
   if (load_acquire(u->cq_tail) != *u->cq_head) {

@@ -11,6 +11,7 @@ import { describeAuto } from '../engines/registry.js';
 import { unavailable } from './engines.js';
 import { fioEnginesFor, fioInstalled, runFio, type FioRun } from './fio-ref.js';
 import { fioJson } from './fio-json.js';
+import { isNetBench, netJson, netText, planNetBench, runNetBench, type NetJob } from './net.js';
 import { BenchUsageError, CLI_OPTIONS, isFileWorkload, JOB_OPTIONS } from './options.js';
 import { engineOfPass, planBench, type Job, type Plan } from './plan.js';
 import { Progress } from './progress.js';
@@ -55,6 +56,7 @@ export function benchHelp(): string {
 
 export async function bench(argv: readonly string[], io: BenchIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const err = (s: string) => io.stderr.write(`${printable(s)}\n`);
+  if (isNetBench(argv)) return netBench(argv, io, err);
   let plan: Plan;
   const known = ioengine.engines();
   try {
@@ -240,4 +242,37 @@ function cannotWrite(file: string): string | undefined {
 
 function cleanup(plan: Plan): void {
   for (const f of plan.temporary) fs.rmSync(f, { force: true });
+}
+
+/** --rw=rr|stream: the socket engines (src/bench/net.ts). */
+async function netBench(argv: readonly string[], io: BenchIo, err: (s: string) => void): Promise<number> {
+  let job: NetJob;
+  try {
+    job = planNetBench(argv);
+  } catch (e) {
+    if (e instanceof BenchUsageError) {
+      err(`ioengine bench: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  const why = job.output === undefined ? undefined : cannotWrite(job.output);
+  if (why) {
+    err(`ioengine bench: --output=${job.output}: ${why}`);
+    return 1;
+  }
+  const results = await runNetBench(job, s => err(s));
+  const text = job.outputFormat === 'json' ? `${JSON.stringify(netJson(job, results), null, 2)}\n` : printable(netText(job, results));
+  if (job.output === undefined) {
+    io.stdout.write(text);
+    return 0;
+  }
+  try {
+    fs.writeFileSync(job.output, text);
+  } catch (e) {
+    err(`ioengine bench: cannot write --output=${job.output} (${(e as Error).message}); the results follow on stdout`);
+    io.stdout.write(text);
+    return 1;
+  }
+  return 0;
 }

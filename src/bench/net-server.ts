@@ -1,0 +1,45 @@
+// The server of a network bench job, in a process of its own (started by net.ts as
+// `node dist/src/bench/net-server.js ENGINE MODE`): an echo server (rr) or a sink (stream) on one
+// socket engine, through ioengine/net's node:net-shaped API, on 127.0.0.1. It tells the parent its
+// port, and on `measure` / `stop` its CPU over the window and how late a 1 ms timer ran meanwhile.
+import { latencyHistogram } from './histogram.js';
+import { netOn } from '../net/index.js';
+
+const LOOP_TICK_MS = 1;
+
+export interface NetServerReport { cpuMs: { user: number; system: number }; loopDelayNs: { p50: number; p99: number; max: number } }
+
+const [engine, mode] = process.argv.slice(2);
+const net = netOn(engine);
+const server = net.createServer(socket => {
+  socket.setNoDelay(true);
+  socket.on('error', () => {}); // the load generator closes its connections as it pleases
+  if (mode === 'rr') socket.on('data', (d: Buffer) => socket.write(d));
+  else socket.resume();
+});
+
+const loop = latencyHistogram(false);
+let lastTick = performance.now();
+const ticker = setInterval(() => {
+  const now = performance.now();
+  loop.recordValue(Math.max(0, Math.round((now - lastTick - LOOP_TICK_MS) * 1e6)));
+  lastTick = now;
+}, LOOP_TICK_MS);
+
+let cpu0 = process.cpuUsage();
+process.on('message', (m: string) => {
+  if (m === 'measure') {
+    cpu0 = process.cpuUsage();
+    loop.reset();
+  } else if (m === 'stop') {
+    const cpu = process.cpuUsage(cpu0);
+    const report: NetServerReport = {
+      cpuMs: { user: cpu.user / 1000, system: cpu.system / 1000 },
+      loopDelayNs: { p50: loop.getValueAtPercentile(50), p99: loop.getValueAtPercentile(99), max: loop.maxValue },
+    };
+    clearInterval(ticker);
+    process.send!(report, undefined, undefined, () => process.exit(0));
+  }
+});
+process.on('disconnect', () => process.exit(0));
+server.listen({ port: 0, host: '127.0.0.1' }, () => process.send!({ port: (server.address() as { port: number }).port }));

@@ -1,0 +1,169 @@
+// `ioengine bench --rw=rr|stream`: the socket engines compared as the file engines are. Each engine
+// serves in a process of its own (net-server.ts) on 127.0.0.1; the load comes from one generator,
+// the same for every server: netload (native/tools/netload.c: C, epoll, one thread), whose CPU is
+// reported apart. rr: --iodepth connections each send --bs bytes and wait for them back, again and
+// again; stream: each writes --bs chunks as fast as the server reads. With --loops=N the engines
+// run N times, interleaved, and the median run of each is reported.
+import { execFile, fork } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseSize } from '../fio/units.js';
+import { netEngines } from '../net/index.js';
+import type { NetServerReport } from './net-server.js';
+import { BenchUsageError } from './options.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const NETLOAD = path.join(ROOT, 'build', 'Release', 'netload');
+const GENERATOR = 'netload (C, epoll, one thread)';
+
+export const NET_MODES = ['rr', 'stream'] as const;
+
+export interface NetJob {
+  name: string;
+  mode: (typeof NET_MODES)[number];
+  engines: string[];
+  bs: number;
+  connections: number;
+  seconds: number;
+  loops: number;
+  outputFormat: 'normal' | 'json';
+  output?: string;
+}
+
+interface NetLoad { requests: number; bytes: number; seconds: number; latency_us?: { p50: number; p99: number; max: number }; cpu_s: number }
+
+export interface NetResult {
+  jobname: string;
+  ioengine: string;
+  rw: string;
+  bs: number;
+  iodepth: number;
+  runtime_ms: number;
+  net: { requests: number; requests_per_sec: number; bytes_per_sec: number; latency_us?: NetLoad['latency_us'] };
+  usr_cpu: number;
+  sys_cpu: number;
+  /** Server CPU (user + system) per request (rr) or per MiB (stream), in µs. */
+  cpu_us_per_unit: number;
+  loop_delay_ms: { p50: number; p99: number; max: number };
+  generator: { name: string; cpu_s: number };
+}
+
+/** Is this argv a network job (--rw=rr or --rw=stream)? */
+export function isNetBench(argv: readonly string[]): boolean {
+  return argv.some(a => /^--rw=(rr|stream)$/.test(a));
+}
+
+export function planNetBench(argv: readonly string[]): NetJob {
+  const job: NetJob = { name: 'net', mode: 'rr', engines: [], bs: 1024, connections: 100, seconds: 5, loops: 1, outputFormat: 'normal' };
+  for (const arg of argv) {
+    const m = /^--([a-z_-]+)=(.*)$/.exec(arg);
+    if (!m) throw new BenchUsageError(`'${arg}': a network job takes only --name, --rw, --ioengine, --bs, --iodepth, --runtime, --loops, --output-format and --output, as --option=value`);
+    const [, name, value] = m;
+    const positive = (what: string) => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n <= 0) throw new BenchUsageError(`--${name}=${value}: ${what} must be a whole number above 0`);
+      return n;
+    };
+    switch (name) {
+      case 'name': job.name = value; break;
+      case 'rw': job.mode = value as NetJob['mode']; break;
+      case 'ioengine': job.engines = value.split(',').map(s => s.trim()).filter(Boolean); break;
+      case 'bs':
+        try { job.bs = parseSize(value); } catch (e) { throw new BenchUsageError(`--bs=${value}: ${(e as Error).message}`); }
+        if (job.bs <= 0 || job.bs > 64 << 20) throw new BenchUsageError(`--bs=${value}: a message is 1 byte to 64 MiB`);
+        break;
+      case 'iodepth': job.connections = positive('the number of connections'); break;
+      case 'runtime': job.seconds = positive('the seconds'); break;
+      case 'loops': job.loops = positive('the number of runs'); break;
+      case 'output-format':
+        if (value !== 'normal' && value !== 'json') throw new BenchUsageError(`--output-format=${value}: normal or json`);
+        job.outputFormat = value;
+        break;
+      case 'output': job.output = value; break;
+      default: throw new BenchUsageError(`--${name}: not an option of a network job (--name, --rw, --ioengine, --bs, --iodepth, --runtime, --loops, --output-format, --output)`);
+    }
+  }
+  const known = netEngines();
+  if (job.engines.length === 0 || job.engines.includes('all')) job.engines = known.filter(e => e.available).map(e => e.name);
+  for (const e of job.engines) {
+    const info = known.find(k => k.name === e);
+    if (!info) throw new BenchUsageError(`--ioengine=${e}: not a socket engine (${known.map(k => k.name).join(', ')}, all)`);
+    if (!info.available) throw new BenchUsageError(`--ioengine=${e}: not available here: ${info.reason}`);
+  }
+  if (job.connections > 10_000) throw new BenchUsageError(`--iodepth=${job.connections}: at most 10000 connections`);
+  return job;
+}
+
+/** One engine, one run: its server in a process of its own, netload against it. */
+async function runOnce(job: NetJob, engine: string): Promise<NetResult> {
+  if (!fs.existsSync(NETLOAD)) throw new Error(`the load generator is not built (${NETLOAD}): npm rebuild ioengine`);
+  const server = fork(new URL('./net-server.js', import.meta.url), [engine, job.mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const [hello] = await once(server, 'message') as [{ port: number }];
+    server.send('measure');
+    const load = await new Promise<NetLoad>((resolve, reject) => {
+      execFile(NETLOAD, [job.mode, String(hello.port), String(job.connections), String(job.bs), String(job.seconds)], { timeout: (job.seconds + 30) * 1000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`netload: ${stderr.trim() || err.message}`)) : resolve(JSON.parse(stdout) as NetLoad)));
+    });
+    server.send('stop');
+    const [report] = await once(server, 'message') as [NetServerReport];
+    const cpuMs = report.cpuMs.user + report.cpuMs.system;
+    const windowMs = load.seconds * 1000;
+    const units = job.mode === 'rr' ? load.requests : load.bytes / 2 ** 20;
+    const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+    return {
+      jobname: job.name, ioengine: engine, rw: job.mode, bs: job.bs, iodepth: job.connections, runtime_ms: Math.round(windowMs),
+      net: { requests: load.requests, requests_per_sec: Math.round(load.requests / load.seconds), bytes_per_sec: Math.round(load.bytes / load.seconds), latency_us: load.latency_us },
+      usr_cpu: Math.round((10000 * report.cpuMs.user) / windowMs) / 100,
+      sys_cpu: Math.round((10000 * report.cpuMs.system) / windowMs) / 100,
+      cpu_us_per_unit: units > 0 ? Math.round((cpuMs * 1000 / units) * 100) / 100 : 0,
+      loop_delay_ms: { p50: ms(report.loopDelayNs.p50), p99: ms(report.loopDelayNs.p99), max: ms(report.loopDelayNs.max) },
+      generator: { name: GENERATOR, cpu_s: load.cpu_s },
+    };
+  } finally {
+    server.kill();
+  }
+}
+
+export async function runNetBench(job: NetJob, progress: (s: string) => void): Promise<NetResult[]> {
+  const runs = new Map<string, NetResult[]>(job.engines.map(e => [e, []]));
+  for (let loop = 0; loop < job.loops; loop++) {
+    for (const engine of job.engines) {
+      progress(`${job.name}: ${engine}${job.loops > 1 ? ` (run ${loop + 1} of ${job.loops})` : ''}, ${job.seconds} s`);
+      runs.get(engine)!.push(await runOnce(job, engine));
+    }
+  }
+  const key = (r: NetResult) => (job.mode === 'rr' ? r.net.requests_per_sec : r.net.bytes_per_sec);
+  return job.engines.map(e => {
+    const sorted = runs.get(e)!.sort((a, b) => key(a) - key(b));
+    return sorted[Math.floor(sorted.length / 2)];
+  });
+}
+
+export function netJson(job: NetJob, results: NetResult[]): object {
+  return { 'fio version': 'ioengine-bench', 'global options': { rw: job.mode, bs: String(job.bs), iodepth: String(job.connections), runtime: String(job.seconds), loops: String(job.loops) }, generator: GENERATOR, jobs: results };
+}
+
+export function netText(job: NetJob, results: NetResult[]): string {
+  const rr = job.mode === 'rr';
+  const head = rr ? ['engine', 'requests/s', 'p50 µs', 'p99 µs', 'server CPU', 'µs CPU/request', 'loop p99 ms', 'loop max ms', 'generator CPU']
+    : ['engine', 'MiB/s', 'server CPU', 'µs CPU/MiB', 'loop p99 ms', 'loop max ms', 'generator CPU'];
+  const best = Math.max(...results.map(r => (rr ? r.net.requests_per_sec : r.net.bytes_per_sec)));
+  const rows = results.map(r => {
+    const value = rr ? r.net.requests_per_sec : r.net.bytes_per_sec;
+    const rel = `${value.toLocaleString('en-US')} (${(value / best).toFixed(2)}x)`;
+    const cpu = `${(r.usr_cpu + r.sys_cpu).toFixed(0)}%`;
+    const loop = [r.loop_delay_ms.p99.toFixed(2), r.loop_delay_ms.max.toFixed(2)];
+    const gen = `${r.generator.cpu_s.toFixed(1)} s`;
+    return rr ? [r.ioengine, rel, String(r.net.latency_us?.p50 ?? ''), String(r.net.latency_us?.p99 ?? ''), cpu, r.cpu_us_per_unit.toFixed(1), ...loop, gen]
+      : [r.ioengine, `${(r.net.bytes_per_sec / 2 ** 20).toFixed(0)} (${(value / best).toFixed(2)}x)`, cpu, r.cpu_us_per_unit.toFixed(0), ...loop, gen];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [
+    `${job.name}: ${job.mode === 'rr' ? 'request-response' : 'streaming'}, ${job.bs} B messages, ${job.connections} connections, ${job.seconds} s${job.loops > 1 ? `, median of ${job.loops} interleaved runs` : ''}; load from ${GENERATOR}`,
+    line(head), ...rows.map(line), '',
+  ].join('\n');
+}
