@@ -43,8 +43,12 @@ void uring_release_ring(uring_t *u) {
 }
 
 // Set flags the kernel does not know are refused with EINVAL: try the best set first, then less.
-static int setup_ring(unsigned entries, struct io_uring_params *p, unsigned sqpoll_idle_ms, int sqpoll) {
-  static const unsigned tries[] = {
+static int setup_ring(unsigned entries, struct io_uring_params *p, unsigned sqpoll_idle_ms, int sqpoll, int defer_taskrun) {
+  // DEFER_TASKRUN (Linux 6.1): completions' task work runs when we enter the ring for events, not
+  // by interrupting the thread whenever the network stack finishes a request (the socket engine).
+  const unsigned defer = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  const unsigned tries[] = {
+      defer_taskrun ? defer : IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER,
       IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER,
       IORING_SETUP_SUBMIT_ALL,
       0,
@@ -76,7 +80,7 @@ int uring_init(engine_t *e, napi_env env, napi_value options) {
   u->buffer_count = option_u32(env, options, "bufferCount", 0);
   u->buffer_size = option_u32(env, options, "bufferSize", 0);
   struct io_uring_params p;
-  int fd = setup_ring(entries, &p, sqpoll_idle, sqpoll);
+  int fd = setup_ring(entries, &p, sqpoll_idle, sqpoll, option_bool(env, options, "deferTaskrun") && !sqpoll);
   if (fd < 0) return fd;
   u->ring_fd = fd;
   u->features = p.features;

@@ -216,6 +216,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   uring_t *u = &ur(n)->u;
   uint64_t count;
   while (read(u->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
+  // With DEFER_TASKRUN the kernel's finished work becomes CQEs here, when we ask for events.
+  store_release(u->sq_tail, u->sq_local_tail);
+  uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
   napi_handle_scope scope;
   if (!net_begin(n, &scope)) return;
   reap(n);
@@ -239,7 +242,11 @@ static int ur_init(net_t *n, napi_env env) {
   if (!r) return -ENOMEM;
   napi_get_uv_event_loop(env, &r->u.base.loop);
   r->u.base.env = env;
-  int err = uring_init(&r->u.base, env, NULL);
+  napi_value options, yes;
+  napi_create_object(env, &options);
+  napi_get_boolean(env, true, &yes);
+  napi_set_named_property(env, options, "deferTaskrun", yes);
+  int err = uring_init(&r->u.base, env, options);
   if (err < 0) {
     free(r);
     return err;
@@ -305,7 +312,31 @@ static void ur_read(net_t *n, int id, int on) {
 
 static double ur_write(net_t *n, int id, wq_t *w) {
   sock_t *s = &n->socks[id];
-  if (!s->send_busy && s->writes == w) send_head(n, id);
+  if (s->send_busy || s->writes != w) return QUEUED;  // behind a send in flight
+  // Nothing ahead: what the socket takes now is sent now, without a completion to wait for (most
+  // writes); only the rest goes on the ring.
+  struct msghdr msg = { .msg_iov = w->iov, .msg_iovlen = (size_t)w->iovcnt };
+  ssize_t put = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (put < 0 && errno != EAGAIN && errno != EINTR) {
+    int err = -errno;
+    s->writes = s->last = NULL;
+    free(w);
+    return err;
+  }
+  if (put > 0) {
+    size_t left = (size_t)put;
+    w->done = (size_t)put;
+    while (w->at < w->iovcnt && left >= w->iov[w->at].iov_len) left -= w->iov[w->at++].iov_len;
+    if (w->at == w->iovcnt) {
+      double done = (double)w->done;
+      s->writes = s->last = NULL;
+      free(w);
+      return done;
+    }
+    w->iov[w->at].iov_base = (char *)w->iov[w->at].iov_base + left;
+    w->iov[w->at].iov_len -= left;
+  }
+  send_head(n, id);
   submit(n, 0);
   return QUEUED;
 }
@@ -314,8 +345,13 @@ static int ur_close(net_t *n, int id) {
   sock_t *s = &n->socks[id];
   if (s->inflight > 0) {
     cancel(n, id, 0);
-    submit(n, 1);  // the cancel must reach the kernel before the fd goes
+    // The cancel must reach the kernel before the fd goes, and its work run now (DEFER_TASKRUN
+    // would leave it for the next wake-up, the requests holding the socket open meanwhile).
+    store_release(ur(n)->u.sq_tail, ur(n)->u.sq_local_tail);
+    uring_submit_pending(&ur(n)->u, 0, IORING_ENTER_GETEVENTS);
   }
+  // A listener stops taking connections now, whatever still holds its file.
+  if (s->listening) shutdown(s->fd, SHUT_RDWR);
   close(s->fd);
   // A send in flight keeps its write until its completion (the kernel reads its buffers, which JS
   // keeps until RELEASED); the writes behind it are dropped.
