@@ -103,6 +103,19 @@ void net_data(net_t *n, int id, const void *bytes, size_t len) {
   net_emit(n, EV_DATA, id, (double)len, 0);
 }
 
+static void free_block(napi_env env, void *data, void *hint) { free(data); }
+
+int net_data_block(net_t *n, int id, void *block, size_t len) {
+  napi_value buf;
+  if (len < HANDOVER_MIN || napi_create_external_buffer(n->env, len, block, free_block, NULL, &buf) != napi_ok) {
+    net_data(n, id, block, len);
+    return 0;
+  }
+  napi_set_element(n->env, n->bufs, n->nbufs++, buf);
+  net_emit(n, EV_DATA, id, (double)len, 0);
+  return 1;
+}
+
 int net_begin(net_t *n, napi_handle_scope *scope) {
   if (n->closed || napi_open_handle_scope(n->env, scope) != napi_ok) return 0;
   napi_create_array(n->env, &n->bufs);

@@ -92,6 +92,12 @@ int net_begin(net_t *n, napi_handle_scope *scope);
 void net_end(net_t *n, napi_handle_scope scope);
 // Bytes read for socket id: a Buffer (a copy) for its DATA event.
 void net_data(net_t *n, int id, const void *bytes, size_t len);
+// Bytes read into block (malloc'ed): a read of HANDOVER_MIN bytes or more becomes the Buffer
+// itself, no copy (freed when JS lets go of it): returns 1, and the caller needs a new block.
+// A smaller one is copied (0: block stays the caller's), so that a short message does not pin a
+// whole block.
+#define HANDOVER_MIN 32768
+int net_data_block(net_t *n, int id, void *block, size_t len);
 // Called by the kind's stop() once its loop handle has closed.
 void net_free(net_t *n);
 

@@ -1,6 +1,6 @@
 // The epoll socket engine: nonblocking sockets watched by one epoll instance, level-triggered,
 // which the event loop watches through a uv_poll_t on the epoll fd. When epoll says a socket is
-// ready, it is accepted from, read from (into one slab, copied out into a Buffer per read) or its
+// ready, it is accepted from, read from (into one slab, which a large read takes with it to JS) or its
 // queued writes go on, all on the loop thread; a wake-up's events go to JS in one call. A write is
 // tried at once; what the kernel does not take waits for EPOLLOUT. Level-triggered: a socket with
 // more to read than one wake-up's share is simply reported again, so one busy connection cannot
@@ -20,7 +20,7 @@
 typedef struct {
   int epfd;
   uv_poll_t poll;
-  unsigned char slab[SLAB];
+  unsigned char *slab;  // malloc'ed: a large read hands it to JS (net_data_block)
 } ep_t;
 
 static ep_t *ep(net_t *n) { return n->kind_data; }
@@ -77,7 +77,12 @@ static void on_readable(net_t *n, int id) {
       net_emit(n, got == 0 ? EV_EOF : EV_ERROR, id, got == 0 ? 0 : -errno, 0);
       return;
     }
-    net_data(n, id, ep(n)->slab, (size_t)got);
+    if (net_data_block(n, id, ep(n)->slab, (size_t)got) && !(ep(n)->slab = malloc(SLAB))) {
+      s->reading = 0;  // no memory for the next read: the read fails, as node's would
+      update(n, id);
+      net_emit(n, EV_ERROR, id, -ENOMEM, 0);
+      return;
+    }
     if (got < SLAB) return;  // the socket is empty for now
   }
 }
@@ -158,8 +163,11 @@ static int ep_init(net_t *n, napi_env env) {
   ep_t *e = calloc(1, sizeof *e);
   if (!e) return -ENOMEM;
   e->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (e->epfd < 0) {
-    int err = -errno;
+  e->slab = malloc(SLAB);
+  if (e->epfd < 0 || !e->slab) {
+    int err = e->epfd < 0 ? -errno : -ENOMEM;
+    if (e->epfd >= 0) close(e->epfd);
+    free(e->slab);
     free(e);
     return err;
   }
@@ -220,6 +228,7 @@ static int ep_close(net_t *n, int id) {
 
 static void on_closed(uv_handle_t *h) {
   net_t *n = h->data;
+  free(ep(n)->slab);
   free(n->kind_data);
   net_free(n);
 }

@@ -1,8 +1,9 @@
 // The io_uring socket engine: completions, not readiness. A listener has one multishot accept
 // armed; a reading socket one multishot receive that takes its buffers from a ring of buffers the
-// engine provides (IORING_REGISTER_PBUF_RING), each copied out into a Buffer and given straight
-// back; a write is one SENDMSG (its rest sent again after a short send); connect is on the ring
-// too. The ring is the file engine's (io_uring_setup.c: set up, probed, torn down the same way),
+// engine provides (IORING_REGISTER_PBUF_RING): a small read is copied out into a Buffer and its
+// buffer given straight back, a large one becomes the Buffer and a new one takes its place. A
+// write is offered to the socket at once; what it does not take is one SENDMSG on the ring (its
+// rest sent again after a short send). connect is on the ring too. The ring is the file engine's (io_uring_setup.c: set up, probed, torn down the same way),
 // watched by the loop through its eventfd. Requests made while JS takes a wake-up's events go to
 // the kernel in one io_uring_enter when it returns.
 //
@@ -34,7 +35,7 @@ typedef struct {
   uring_t u;                   // engine_t first: uring_init's
   struct io_uring_buf_ring *br;
   size_t br_size;
-  unsigned char *bufs;
+  unsigned char *blocks[BUF_COUNT];  // malloc'ed: a large read hands its block to JS (net_data_block)
   unsigned short br_tail;
   int inflight;                // every request of every socket
 } ur_t;
@@ -43,7 +44,7 @@ static ur_t *ur(net_t *n) { return n->kind_data; }
 
 static void give_buffer(ur_t *r, unsigned bid) {
   struct io_uring_buf *b = &r->br->bufs[r->br_tail & (BUF_COUNT - 1)];
-  b->addr = (uint64_t)(uintptr_t)(r->bufs + (size_t)bid * BUF_SIZE);
+  b->addr = (uint64_t)(uintptr_t)r->blocks[bid];
   b->len = BUF_SIZE;
   b->bid = (unsigned short)bid;
   r->br_tail++;
@@ -126,8 +127,13 @@ static void on_recv(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
   int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
   if (cqe->flags & IORING_CQE_F_BUFFER) {
     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-    if (s && cqe->res > 0) net_data(n, id, r->bufs + (size_t)bid * BUF_SIZE, (size_t)cqe->res);
-    give_buffer(r, bid);
+    if (s && cqe->res > 0 && net_data_block(n, id, r->blocks[bid], (size_t)cqe->res)) {
+      unsigned char *fresh = malloc(BUF_SIZE);
+      r->blocks[bid] = fresh;
+      if (fresh) give_buffer(r, bid);  // else the ring is one buffer short from now on
+    } else {
+      give_buffer(r, bid);
+    }
   }
   if (more) return;
   if (!s) return;
@@ -259,8 +265,9 @@ static int ur_init(net_t *n, napi_env env) {
   // The receive buffers, and the ring through which they are given to the kernel (Linux 5.19).
   r->br_size = BUF_COUNT * sizeof(struct io_uring_buf);
   r->br = mmap(NULL, r->br_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  r->bufs = malloc((size_t)BUF_COUNT * BUF_SIZE);
-  if (r->br == MAP_FAILED || !r->bufs) {
+  int blocks = 1;
+  for (unsigned i = 0; i < BUF_COUNT; i++) blocks &= (r->blocks[i] = malloc(BUF_SIZE)) != NULL;
+  if (r->br == MAP_FAILED || !blocks) {
     err = -ENOMEM;
     goto fail;
   }
@@ -275,7 +282,7 @@ static int ur_init(net_t *n, napi_env env) {
   return 0;
 fail:
   if (r->br && r->br != MAP_FAILED) munmap(r->br, r->br_size);
-  free(r->bufs);
+  for (unsigned i = 0; i < BUF_COUNT; i++) free(r->blocks[i]);
   uv_poll_stop(&u->poll);
   uring_release_ring(u);
   u->poll.data = r;
@@ -370,7 +377,7 @@ static void on_closed(uv_handle_t *h) {
   ur_t *r = ur(n);
   uring_release_ring(&r->u);
   munmap(r->br, r->br_size);
-  free(r->bufs);
+  for (unsigned i = 0; i < BUF_COUNT; i++) free(r->blocks[i]);
   free(r);
   net_free(n);
 }
