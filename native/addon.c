@@ -19,13 +19,6 @@ static const engine_kind_t *const KINDS[] = {
 #endif
 };
 
-#define CHECK(call)                                                        \
-  do {                                                                     \
-    if ((call) != napi_ok) {                                               \
-      napi_throw_error(env, "ERR_IOENGINE_NATIVE", "N-API call failed: " #call); \
-      return NULL;                                                         \
-    }                                                                      \
-  } while (0)
 
 // ---- exports ----
 

@@ -7,6 +7,15 @@
 // records.c
 // Any TypedArray, DataView or ArrayBuffer: its bytes; -EINVAL for anything else, -EFAULT for
 // memory that is gone (detached).
+// An N-API call that must not fail: if it does, a JS error, and the function returns NULL.
+#define CHECK(call)                                                        \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      napi_throw_error(env, "ERR_IOENGINE_NATIVE", "N-API call failed: " #call); \
+      return NULL;                                                         \
+    }                                                                      \
+  } while (0)
+
 int bytes_of(napi_env env, napi_value v, uint8_t **data, size_t *len);
 // Fill r from record rec; 0, -EINVAL when the record does not fit its buffers, -EFAULT when a
 // buffer was detached after JS checked it.

@@ -14,14 +14,6 @@
 
 #include "net.h"
 
-#define CHECK(call)                                                          \
-  do {                                                                       \
-    if ((call) != napi_ok) {                                                 \
-      napi_throw_error(env, "ERR_IOENGINE_NATIVE", "N-API call failed: " #call); \
-      return NULL;                                                           \
-    }                                                                        \
-  } while (0)
-
 static napi_value num(napi_env env, double v) {
   napi_value r;
   napi_create_double(env, v, &r);
@@ -179,6 +171,21 @@ static net_t *unbox(napi_env env, napi_value v) {
   return box->net;
 }
 
+// The call's first n arguments into argv, and the engine the first one names (NULL: closed).
+static net_t *call_net(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  return unbox(env, argv[0]);
+}
+
+// The same, and the open socket the second argument names (NULL: none).
+static sock_t *call_sock(napi_env env, napi_callback_info info, size_t n, napi_value *argv, net_t **net, int64_t *id) {
+  net_t *e = call_net(env, info, n, argv);
+  if (!e || napi_get_value_int64(env, argv[1], id) != napi_ok) return NULL;
+  *net = e;
+  return net_sock(e, *id);
+}
+
 // netCreate(kind, onEvents(count, buffers), events: Float64Array) -> handle, or -errno
 static napi_value js_create(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -249,10 +256,8 @@ static int sockaddr_of(napi_env env, napi_value fam, napi_value addr, napi_value
 
 // netListen(h, family, address, port, backlog, ipv6Only) -> socket, or -errno
 static napi_value js_listen(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  net_t *n = unbox(env, argv[0]);
+  net_t *n = call_net(env, info, 6, argv);
   if (!n) return num(env, -EBADF);
   struct sockaddr_storage ss;
   socklen_t len;
@@ -284,10 +289,8 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
 
 // netConnect(h, family, address, port) -> socket (its CONNECT event follows), or -errno
 static napi_value js_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  net_t *n = unbox(env, argv[0]);
+  net_t *n = call_net(env, info, 4, argv);
   if (!n) return num(env, -EBADF);
   struct sockaddr_storage ss;
   socklen_t len;
@@ -311,21 +314,12 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   return num(env, id);
 }
 
-static sock_t *sock_arg(napi_env env, napi_value *argv, net_t **out, int64_t *id) {
-  net_t *n = unbox(env, argv[0]);
-  if (!n || napi_get_value_int64(env, argv[1], id) != napi_ok) return NULL;
-  *out = n;
-  return net_sock(n, *id);
-}
-
 // netRead(h, socket, on): start or stop reading.
 static napi_value js_read(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   net_t *n;
   int64_t id;
-  sock_t *s = sock_arg(env, argv, &n, &id);
+  sock_t *s = call_sock(env, info, 3, argv, &n, &id);
   bool on;
   if (!s || napi_get_value_bool(env, argv[2], &on) != napi_ok) return num(env, -EBADF);
   n->kind->read(n, (int)id, on);
@@ -335,12 +329,10 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
 // netWrite(h, socket, req, buffers) -> bytes written now (all of them), QUEUED (a WRITE event
 // follows; JS keeps the buffers until then), or -errno.
 static napi_value js_write(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   net_t *n;
   int64_t id;
-  sock_t *s = sock_arg(env, argv, &n, &id);
+  sock_t *s = call_sock(env, info, 4, argv, &n, &id);
   double req;
   uint32_t count;
   if (!s) return num(env, -EBADF);
@@ -368,12 +360,10 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
 
 // netShutdown(h, socket) -> 0 or -errno: no more writes (FIN); JS calls it once its writes are done.
 static napi_value js_shutdown(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   net_t *n;
   int64_t id;
-  sock_t *s = sock_arg(env, argv, &n, &id);
+  sock_t *s = call_sock(env, info, 2, argv, &n, &id);
   if (!s) return num(env, -EBADF);
   return num(env, shutdown(s->fd, SHUT_WR) < 0 ? -errno : 0);
 }
@@ -382,12 +372,10 @@ static napi_value js_shutdown(napi_env env, napi_callback_info info) {
 // its buffers until the RELEASED event), else 0. Writes not done fail in JS. With reset, the peer
 // gets RST, not FIN (SO_LINGER 0), as node's resetAndDestroy().
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   net_t *n;
   int64_t id;
-  sock_t *s = sock_arg(env, argv, &n, &id);
+  sock_t *s = call_sock(env, info, 3, argv, &n, &id);
   bool reset = false;
   if (!s) return num(env, 0);
   napi_get_value_bool(env, argv[2], &reset);
@@ -406,12 +394,10 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 // netSetOption(h, socket, option, on, value) -> 0 or -errno
 static napi_value js_set_option(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   net_t *n;
   int64_t id;
-  sock_t *s = sock_arg(env, argv, &n, &id);
+  sock_t *s = call_sock(env, info, 5, argv, &n, &id);
   int32_t opt = 0, value = 0;
   bool on = false;
   if (!s) return num(env, -EBADF);
@@ -430,12 +416,10 @@ static napi_value js_set_option(napi_env env, napi_callback_info info) {
 
 // netRef(h, socket, ref): whether this socket keeps the event loop alive.
 static napi_value js_ref(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   net_t *n;
   int64_t id;
-  sock_t *s = sock_arg(env, argv, &n, &id);
+  sock_t *s = call_sock(env, info, 3, argv, &n, &id);
   bool ref;
   if (!s || napi_get_value_bool(env, argv[2], &ref) != napi_ok) return num(env, -EBADF);
   net_set_ref(n, s, ref);
@@ -444,12 +428,10 @@ static napi_value js_ref(napi_env env, napi_callback_info info) {
 
 // netAddress(h, socket, peer) -> [family, address, port], or -errno
 static napi_value js_address(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3], result;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   net_t *n;
   int64_t id;
-  sock_t *s = sock_arg(env, argv, &n, &id);
+  sock_t *s = call_sock(env, info, 3, argv, &n, &id);
   bool peer;
   if (!s || napi_get_value_bool(env, argv[2], &peer) != napi_ok) return num(env, -EBADF);
   struct sockaddr_storage ss;

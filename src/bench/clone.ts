@@ -18,10 +18,10 @@ import {
 import { DEFAULT_SEED, workload } from './workload.js';
 import { isFileWorkload, type FileWorkload } from './options.js';
 import { fsOn } from '../fs/promises.js';
+import { LOOP_TICK_MS, watchLoop } from './loop-delay.js';
 
 const SAMPLE_MS = 500; // fio's bwavgtime and iopsavgtime
 const PROGRESS_MS = 200;
-const LOOP_TICK_MS = 1;
 
 /** Latencies of one kind of operation, in ns: exact min/max/mean/M2 (Welford) and a histogram. */
 class Latencies {
@@ -179,14 +179,8 @@ async function main(input: CloneInput): Promise<void> {
   const schedule = () => { nextEvent = Math.min(ramping ? startMs : nextSample, nextProgress, endMs); };
   schedule();
 
-  // How long the loop stands still: a timer of our own (perf_hooks' monitorEventLoopDelay
-  // records nothing while the loop never runs, the worst case).
-  let lastTick = performance.now();
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    loop.record(Math.max(0, Math.round((now - lastTick - LOOP_TICK_MS) * 1e6)));
-    lastTick = now;
-  }, LOOP_TICK_MS);
+  // How long the loop stands still.
+  const ticker = watchLoop(ns => loop.record(ns));
 
   // Everything that is due by time, out of the per-I/O path.
   const event = (now: number) => {

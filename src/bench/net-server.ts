@@ -3,9 +3,8 @@
 // socket engine, through ioengine/net's node:net-shaped API, on 127.0.0.1. It tells the parent its
 // port, and on `measure` / `stop` its CPU over the window and how late a 1 ms timer ran meanwhile.
 import { latencyHistogram } from './histogram.js';
+import { watchLoop } from './loop-delay.js';
 import { netOn } from '../net/index.js';
-
-const LOOP_TICK_MS = 1;
 
 export interface NetServerReport { cpuMs: { user: number; system: number }; loopDelayNs: { p50: number; p99: number; max: number } }
 
@@ -19,12 +18,7 @@ const server = net.createServer(socket => {
 });
 
 const loop = latencyHistogram(false);
-let lastTick = performance.now();
-const ticker = setInterval(() => {
-  const now = performance.now();
-  loop.recordValue(Math.max(0, Math.round((now - lastTick - LOOP_TICK_MS) * 1e6)));
-  lastTick = now;
-}, LOOP_TICK_MS);
+const ticker = watchLoop(ns => loop.recordValue(ns));
 
 let cpu0 = process.cpuUsage();
 process.on('message', (m: string) => {
