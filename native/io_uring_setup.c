@@ -46,7 +46,8 @@ void uring_release_ring(uring_t *u) {
 static int setup_ring(unsigned entries, struct io_uring_params *p, unsigned sqpoll_idle_ms, int sqpoll, int defer_taskrun) {
   // DEFER_TASKRUN (Linux 6.1): completions' task work runs when we enter the ring for events, not
   // by interrupting the thread whenever the network stack finishes a request (the socket engine).
-  const unsigned defer = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  // TASKRUN_FLAG: the kernel flags work it set aside, so the engine can come back for it.
+  const unsigned defer = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   const unsigned tries[] = {
       defer_taskrun ? defer : IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER,
       IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER,

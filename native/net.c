@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -65,6 +66,18 @@ void net_release(net_t *n, int id) {
   if (net_room(n)) net_emit(n, EV_RELEASED, id, 0, 0);  // JS lets go of the socket's buffers
 }
 
+void net_accept_failed(net_t *n, int id, int listen_fd, int err) {
+  if ((err == -EMFILE || err == -ENFILE) && n->reserve_fd >= 0) {
+    // As libuv: with the spare fd given up, the waiting connections are taken and closed, and
+    // nothing is reported (node:net's server says nothing either).
+    close(n->reserve_fd);
+    for (int fd; (fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0;) close(fd);
+    n->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return;
+  }
+  if (net_room(n)) net_emit(n, EV_ERROR, id, err, 0);  // the server's 'error' (accept ENOMEM), as node's
+}
+
 // Closed slots whose kernel requests are all done are free again (not while a delivery is under way).
 static void sweep(net_t *n) {
   for (int i = 0; n->closing_slots > 0 && i < n->nsocks; i++) {
@@ -97,15 +110,17 @@ void net_data(net_t *n, int id, const void *bytes, size_t len) {
 
 static void free_block(napi_env env, void *data, void *hint) { free(data); }
 
-int net_data_block(net_t *n, int id, void *block, size_t len) {
+void net_data_block(net_t *n, int id, void **block, size_t block_size, size_t len) {
   napi_value buf;
-  if (len < HANDOVER_MIN || napi_create_external_buffer(n->env, len, block, free_block, NULL, &buf) != napi_ok) {
-    net_data(n, id, block, len);
-    return 0;
+  void *fresh = len >= HANDOVER_MIN ? malloc(block_size) : NULL;  // the block's successor, first
+  if (!fresh || napi_create_external_buffer(n->env, len, *block, free_block, NULL, &buf) != napi_ok) {
+    free(fresh);
+    net_data(n, id, *block, len);
+    return;
   }
   napi_set_element(n->env, n->bufs, n->nbufs++, buf);
   net_emit(n, EV_DATA, id, (double)len, 0);
-  return 1;
+  *block = fresh;
 }
 
 int net_begin(net_t *n, napi_handle_scope *scope) {
@@ -142,7 +157,11 @@ void net_end(net_t *n, napi_handle_scope scope) {
 
 void net_free(net_t *n) {
   napi_async_cleanup_hook_handle hook = n->cleanup;
-  for (int i = 0; i < n->nsocks; i++) net_free_writes(&n->socks[i]);
+  if (n->reserve_fd >= 0) close(n->reserve_fd);
+  for (int i = 0; i < n->nsocks; i++) {
+    net_free_writes(&n->socks[i]);
+    free(n->socks[i].peer);
+  }
   free(n->socks);
   free(n);
   napi_remove_async_cleanup_hook(hook);
@@ -210,8 +229,10 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   n->env = env;
   n->ev = (double *)data;
   n->ev_cap = len / (4 * sizeof(double));
+  n->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   int err = kind->init(n, env);
   if (err < 0) {
+    if (n->reserve_fd >= 0) close(n->reserve_fd);
     free(n);
     return num(env, err);
   }
@@ -282,8 +303,13 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
     return num(env, id);
   }
   n->socks[id].listening = 1;
+  int err = n->kind->listening(n, id);
+  if (err < 0) {
+    n->kind->close(n, id);
+    n->socks[id].fd = SLOT_FREE;
+    return num(env, err);
+  }
   net_set_ref(n, &n->socks[id], 1);
-  n->kind->listening(n, id);
   return num(env, id);
 }
 
@@ -322,8 +348,7 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
   sock_t *s = call_sock(env, info, 3, argv, &n, &id);
   bool on;
   if (!s || napi_get_value_bool(env, argv[2], &on) != napi_ok) return num(env, -EBADF);
-  n->kind->read(n, (int)id, on);
-  return num(env, 0);
+  return num(env, n->kind->read(n, (int)id, on));
 }
 
 // netWrite(h, socket, req, buffers) -> bytes written now (all of them), QUEUED (a WRITE event

@@ -37,7 +37,7 @@ typedef struct sock {
   uint32_t interest;
   // io_uring: requests the kernel holds for this socket, and what is armed
   int inflight, recv_armed, send_busy, accept_armed;
-  struct sockaddr_storage peer;  // connect's address, read by the kernel
+  struct sockaddr_storage *peer;  // connect's address (malloc'ed: the table moves), until its completion
 } sock_t;
 
 typedef struct net net_t;
@@ -46,11 +46,12 @@ typedef struct net_kind {
   const char *name;
   // Set up: the loop watcher included. Returns 0 or -errno.
   int (*init)(net_t *n, napi_env env);
-  // A listener is ready (bound, listening): start accepting.
-  void (*listening)(net_t *n, int id);
+  // A listener is ready (bound, listening): start accepting. 0 or -errno.
+  int (*listening)(net_t *n, int id);
   // connect(2) the nonblocking socket to addr, later EV_CONNECT; or -errno now.
   int (*connect)(net_t *n, int id, const struct sockaddr *addr, socklen_t len);
-  void (*read)(net_t *n, int id, int on);
+  // Start or stop reading: 0, or -errno when it cannot start.
+  int (*read)(net_t *n, int id, int on);
   // w is the socket's new last write: start it if nothing is ahead of it. Returns the bytes
   // written at once when all of w was (w is then freed), QUEUED, or -errno (w freed).
   double (*write)(net_t *n, int id, wq_t *w);
@@ -66,6 +67,7 @@ struct net {
   const net_kind_t *kind;
   napi_env env;
   int closed, delivering, refs, closing_slots;
+  int reserve_fd;        // kept open, given up to shed a connection when out of descriptors
   napi_ref on_events, events_ref;
   napi_async_context async_context;
   napi_async_cleanup_hook_handle cleanup;
@@ -85,6 +87,10 @@ void net_set_ref(net_t *n, sock_t *s, int ref);
 void net_free_writes(sock_t *s);
 // The slot of a closed socket is free again (after the kernel let go of it).
 void net_release(net_t *n, int id);
+// accept() failed with err. Out of descriptors (EMFILE, ENFILE): the waiting connections are
+// accepted and closed with the fd kept for this, silently (libuv's way), so the listener does not
+// spin. Anything else: JS hears err (the server's 'error').
+void net_accept_failed(net_t *n, int id, int listen_fd, int err);
 int net_room(net_t *n);
 void net_emit(net_t *n, int type, int id, double a, double b);
 // Begin, then end, a wake-up's work: events gathered in between go to JS in one call at the end.
@@ -92,12 +98,12 @@ int net_begin(net_t *n, napi_handle_scope *scope);
 void net_end(net_t *n, napi_handle_scope scope);
 // Bytes read for socket id: a Buffer (a copy) for its DATA event.
 void net_data(net_t *n, int id, const void *bytes, size_t len);
-// Bytes read into block (malloc'ed): a read of HANDOVER_MIN bytes or more becomes the Buffer
-// itself, no copy (freed when JS lets go of it): returns 1, and the caller needs a new block.
-// A smaller one is copied (0: block stays the caller's), so that a short message does not pin a
-// whole block.
+// Bytes read into *block (malloc'ed, block_size bytes): a read of HANDOVER_MIN bytes or more
+// becomes the Buffer itself, no copy (freed when JS lets go of it), and *block a new block; a
+// smaller one is copied, so that a short message does not pin a whole block (and so is a large
+// one when no new block can be had).
 #define HANDOVER_MIN 32768
-int net_data_block(net_t *n, int id, void *block, size_t len);
+void net_data_block(net_t *n, int id, void **block, size_t block_size, size_t len);
 // Called by the kind's stop() once its loop handle has closed.
 void net_free(net_t *n);
 

@@ -48,11 +48,9 @@ static void on_accept(net_t *n, int id) {
     if (!l) return;
     int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
-      // Out of descriptors (EMFILE) or memory: the listener stops, and says why.
-      l->listening = 0;
-      update(n, id);
-      net_emit(n, EV_ERROR, id, -errno, 0);
+      if (errno == EAGAIN || errno == EINTR) return;
+      if (errno == ECONNABORTED) continue;
+      net_accept_failed(n, id, l->fd, -errno);  // the listener goes on, as libuv's
       return;
     }
     int sid = net_new_sock(n, fd);
@@ -77,14 +75,15 @@ static void on_readable(net_t *n, int id) {
       net_emit(n, got == 0 ? EV_EOF : EV_ERROR, id, got == 0 ? 0 : -errno, 0);
       return;
     }
-    if (net_data_block(n, id, ep(n)->slab, (size_t)got) && !(ep(n)->slab = malloc(SLAB))) {
-      s->reading = 0;  // no memory for the next read: the read fails, as node's would
-      update(n, id);
-      net_emit(n, EV_ERROR, id, -ENOMEM, 0);
-      return;
-    }
+    net_data_block(n, id, (void **)&ep(n)->slab, SLAB, (size_t)got);
     if (got < SLAB) return;  // the socket is empty for now
   }
+}
+
+// writev, without SIGPIPE for a peer that has gone (node ignores it; an embedder may not).
+static ssize_t send_iov(int fd, struct iovec *iov, int count) {
+  struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)count };
+  return sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 // Moves w past put bytes; returns 1 when all of it is written.
@@ -102,8 +101,8 @@ static int flush_writes(net_t *n, int id) {
   sock_t *s = &n->socks[id];
   while (s->writes) {
     wq_t *w = s->writes;
-    // A write done in an earlier wake-up whose event did not fit then: writev of nothing.
-    ssize_t put = writev(s->fd, w->iov + w->at, w->iovcnt - w->at);
+    // A write done in an earlier wake-up whose event did not fit then: a send of nothing.
+    ssize_t put = send_iov(s->fd, w->iov + w->at, w->iovcnt - w->at);
     if (put < 0) return errno == EAGAIN || errno == EINTR ? 0 : -errno;
     if (!advance(w, (size_t)put)) return 0;
     if (!net_room(n)) return 0;  // written; its event comes next wake-up
@@ -181,7 +180,10 @@ static int ep_init(net_t *n, napi_env env) {
   return 0;
 }
 
-static void ep_listening(net_t *n, int id) { update(n, id); }
+static int ep_listening(net_t *n, int id) {
+  update(n, id);
+  return n->socks[id].in_epoll ? 0 : -errno;
+}
 
 static int ep_connect(net_t *n, int id, const struct sockaddr *addr, socklen_t len) {
   if (connect(n->socks[id].fd, addr, len) < 0 && errno != EINPROGRESS) return -errno;
@@ -190,16 +192,17 @@ static int ep_connect(net_t *n, int id, const struct sockaddr *addr, socklen_t l
   return 0;
 }
 
-static void ep_read(net_t *n, int id, int on) {
+static int ep_read(net_t *n, int id, int on) {
   n->socks[id].reading = on;
   update(n, id);
+  return 0;
 }
 
 static double ep_write(net_t *n, int id, wq_t *w) {
   sock_t *s = &n->socks[id];
   if (s->writes == w) {
     // Nothing queued ahead: straight to the kernel, which usually takes it all.
-    ssize_t put = writev(s->fd, w->iov, w->iovcnt);
+    ssize_t put = send_iov(s->fd, w->iov, w->iovcnt);
     if (put < 0 && errno != EAGAIN && errno != EINTR) {
       int err = -errno;
       s->writes = s->last = NULL;
@@ -228,6 +231,7 @@ static int ep_close(net_t *n, int id) {
 
 static void on_closed(uv_handle_t *h) {
   net_t *n = h->data;
+  close(ep(n)->epfd);
   free(ep(n)->slab);
   free(n->kind_data);
   net_free(n);
@@ -239,9 +243,8 @@ static void ep_stop(net_t *n) {
       close(n->socks[i].fd);
       n->socks[i].fd = SLOT_FREE;
     }
-  close(ep(n)->epfd);
   uv_poll_stop(&ep(n)->poll);
-  uv_close((uv_handle_t *)&ep(n)->poll, on_closed);
+  uv_close((uv_handle_t *)&ep(n)->poll, on_closed);  // the epoll fd is closed there, after the handle
 }
 
 const net_kind_t net_epoll_kind = {

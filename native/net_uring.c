@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "io_uring.h"
@@ -38,6 +40,7 @@ typedef struct {
   unsigned char *blocks[BUF_COUNT];  // malloc'ed: a large read hands its block to JS (net_data_block)
   unsigned short br_tail;
   int inflight;                // every request of every socket
+  int leak;                    // the kernel still held requests when the engine stopped
 } ur_t;
 
 static ur_t *ur(net_t *n) { return n->kind_data; }
@@ -68,25 +71,28 @@ static void submit(net_t *n, int now) {
   if (u->to_submit) uring_submit_pending(u, 0, 0);
 }
 
-static void arm_accept(net_t *n, int id) {
+// The arm_ and send_ functions return 0, or -EBUSY when the submission queue stays full.
+static int arm_accept(net_t *n, int id) {
   struct io_uring_sqe *sqe = sqe_for(n, id, U_ACCEPT);
-  if (!sqe) return;
+  if (!sqe) return -EBUSY;
   sqe->opcode = IORING_OP_ACCEPT;
   sqe->fd = n->socks[id].fd;
   sqe->ioprio = IORING_ACCEPT_MULTISHOT;
   sqe->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
   n->socks[id].accept_armed = 1;
+  return 0;
 }
 
-static void arm_recv(net_t *n, int id) {
+static int arm_recv(net_t *n, int id) {
   struct io_uring_sqe *sqe = sqe_for(n, id, U_RECV);
-  if (!sqe) return;
+  if (!sqe) return -EBUSY;
   sqe->opcode = IORING_OP_RECV;
   sqe->fd = n->socks[id].fd;
   sqe->ioprio = IORING_RECV_MULTISHOT;
   sqe->flags = IOSQE_BUFFER_SELECT;
   sqe->buf_group = BUF_GROUP;
   n->socks[id].recv_armed = 1;
+  return 0;
 }
 
 static void cancel(net_t *n, int id, int op) {
@@ -103,11 +109,11 @@ static void cancel(net_t *n, int id, int op) {
 }
 
 // The socket's first write goes out: what is left of it, as one SENDMSG.
-static void send_head(net_t *n, int id) {
+static int send_head(net_t *n, int id) {
   sock_t *s = &n->socks[id];
   wq_t *w = s->writes;
   struct io_uring_sqe *sqe = sqe_for(n, id, U_SEND);
-  if (!sqe) return;
+  if (!sqe) return -EBUSY;
   // The message header lives with the write (heap), where the kernel reads it.
   struct msghdr *msg = (struct msghdr *)(w->iov + w->iovcnt);
   memset(msg, 0, sizeof *msg);
@@ -118,6 +124,17 @@ static void send_head(net_t *n, int id) {
   sqe->addr = (uint64_t)(uintptr_t)msg;
   sqe->msg_flags = MSG_NOSIGNAL;
   s->send_busy = 1;
+  return 0;
+}
+
+// The socket's first write fails with err; the ones behind it go on.
+static void fail_head(net_t *n, int id, int err) {
+  sock_t *s = &n->socks[id];
+  wq_t *w = s->writes;
+  s->writes = w->next;
+  if (!s->writes) s->last = NULL;
+  net_emit(n, EV_WRITE, id, w->req, err);
+  free(w);
 }
 
 // ---- completions ----
@@ -127,13 +144,8 @@ static void on_recv(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
   int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
   if (cqe->flags & IORING_CQE_F_BUFFER) {
     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-    if (s && cqe->res > 0 && net_data_block(n, id, r->blocks[bid], (size_t)cqe->res)) {
-      unsigned char *fresh = malloc(BUF_SIZE);
-      r->blocks[bid] = fresh;
-      if (fresh) give_buffer(r, bid);  // else the ring is one buffer short from now on
-    } else {
-      give_buffer(r, bid);
-    }
+    if (s && cqe->res > 0) net_data_block(n, id, (void **)&r->blocks[bid], BUF_SIZE, (size_t)cqe->res);
+    give_buffer(r, bid);
   }
   if (more) return;
   if (!s) return;
@@ -144,8 +156,9 @@ static void on_recv(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
   } else if (cqe->res < 0 && cqe->res != -ECANCELED && cqe->res != -ENOBUFS) {
     s->reading = 0;
     net_emit(n, EV_ERROR, id, cqe->res, 0);
-  } else if (s->reading) {
-    arm_recv(n, id);  // out of buffers for a moment, or a single-shot end: on again
+  } else if (s->reading && arm_recv(n, id) < 0) {  // out of buffers for a moment: on again
+    s->reading = 0;
+    net_emit(n, EV_ERROR, id, -EBUSY, 0);
   }
 }
 
@@ -161,7 +174,7 @@ static void on_send(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
     if (w->at < w->iovcnt) {  // short: the rest goes again
       w->iov[w->at].iov_base = (char *)w->iov[w->at].iov_base + put;
       w->iov[w->at].iov_len -= put;
-      send_head(n, id);
+      if (send_head(n, id) < 0) fail_head(n, id, -EBUSY);
       return;
     }
   }
@@ -169,15 +182,15 @@ static void on_send(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
   if (!slot->writes) slot->last = NULL;
   if (s) net_emit(n, EV_WRITE, id, w->req, cqe->res < 0 ? cqe->res : (double)w->done);
   free(w);
-  if (s && slot->writes) send_head(n, id);
+  while (s && slot->writes && send_head(n, id) < 0 && net_room(n)) fail_head(n, id, -EBUSY);
 }
 
 static void on_accept(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
   if (!(cqe->flags & IORING_CQE_F_MORE) && s) s->accept_armed = 0;
   if (cqe->res < 0) {
     if (s && cqe->res != -ECANCELED) {
-      s->listening = 0;  // out of descriptors or memory: the listener stops, and says why
-      net_emit(n, EV_ERROR, id, cqe->res, 0);
+      net_accept_failed(n, id, s->fd, cqe->res);  // the listener goes on, as libuv's
+      if (!s->accept_armed && arm_accept(n, id) < 0) net_emit(n, EV_ERROR, id, -EBUSY, 0);
     }
     return;
   }
@@ -191,6 +204,14 @@ static void on_accept(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
   net_emit(n, EV_ACCEPT, id, sid, 0);
   s = &n->socks[id];  // the table may have moved
   if (!s->accept_armed && s->listening) arm_accept(n, id);
+}
+
+static void on_connect(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
+  free(n->socks[id].peer);
+  n->socks[id].peer = NULL;
+  if (!s) return;
+  s->connecting = 0;
+  net_emit(n, EV_CONNECT, id, cqe->res, 0);
 }
 
 // Takes what completed; returns how many. Events that do not fit this delivery wait in the ring.
@@ -207,7 +228,7 @@ static unsigned reap(net_t *n) {
     if (op == U_RECV) on_recv(n, id, s, cqe);
     else if (op == U_SEND) on_send(n, id, s, cqe);
     else if (op == U_ACCEPT) on_accept(n, id, s, cqe);
-    else if (op == U_CONNECT && s) s->connecting = 0, net_emit(n, EV_CONNECT, id, cqe->res, 0);
+    else if (op == U_CONNECT) on_connect(n, id, s, cqe);
     if (!(cqe->flags & IORING_CQE_F_MORE)) {
       ur(n)->inflight--;
       if (--n->socks[id].inflight == 0 && n->socks[id].fd == SLOT_CLOSED) net_release(n, id);
@@ -233,7 +254,8 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   submit(n, 1);  // what JS asked for meanwhile, in one io_uring_enter
   // With IORING_FEAT_NODROP a full CQ parks completions in the kernel; entering flushes them.
   if (load_acquire(u->sq_flags) & IORING_SQ_CQ_OVERFLOW) uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
-  if (load_acquire(u->cq_tail) != *u->cq_head) {
+  // More waits: completions, or (TASKRUN_FLAG) task work the kernel set aside for our next entry.
+  if (load_acquire(u->cq_tail) != *u->cq_head || (load_acquire(u->sq_flags) & IORING_SQ_TASKRUN)) {
     uint64_t one = 1;
     (void)!write(u->event_fd, &one, sizeof one);  // more waits: another wake-up, after the loop's other work
   }
@@ -258,6 +280,14 @@ static int ur_init(net_t *n, napi_env env) {
     return err;
   }
   uring_t *u = &r->u;
+  // Multishot receive (IORING_RECV_MULTISHOT) came in Linux 6.0; the probe cannot tell flags.
+  struct utsname un;
+  int major = 0, minor = 0;
+  if (uname(&un) == 0) sscanf(un.release, "%d.%d", &major, &minor);
+  if (major < 6) {
+    err = -EOPNOTSUPP;
+    goto fail;
+  }
   if (!u->supported[IORING_OP_SENDMSG] || !u->supported[IORING_OP_ACCEPT] || !u->supported[IORING_OP_RECV] || !u->supported[IORING_OP_CONNECT]) {
     err = -EOPNOTSUPP;
     goto fail;
@@ -290,31 +320,40 @@ fail:
   return err;
 }
 
-static void ur_listening(net_t *n, int id) {
-  arm_accept(n, id);
+static int ur_listening(net_t *n, int id) {
+  int err = arm_accept(n, id);
   submit(n, 0);
+  return err;
 }
 
 static int ur_connect(net_t *n, int id, const struct sockaddr *addr, socklen_t len) {
   sock_t *s = &n->socks[id];
-  memcpy(&s->peer, addr, len);
+  if (!(s->peer = malloc(sizeof *s->peer))) return -ENOMEM;
+  memcpy(s->peer, addr, len);
   struct io_uring_sqe *sqe = sqe_for(n, id, U_CONNECT);
-  if (!sqe) return -EAGAIN;
+  if (!sqe) {
+    free(s->peer);
+    s->peer = NULL;
+    return -EBUSY;
+  }
   sqe->opcode = IORING_OP_CONNECT;
   sqe->fd = s->fd;
-  sqe->addr = (uint64_t)(uintptr_t)&s->peer;
+  sqe->addr = (uint64_t)(uintptr_t)s->peer;
   sqe->off = len;
   s->connecting = 1;
-  submit(n, 1);  // now: the kernel copies the address while it takes the SQE, and the table may move later
+  submit(n, 0);
   return 0;
 }
 
-static void ur_read(net_t *n, int id, int on) {
+static int ur_read(net_t *n, int id, int on) {
   sock_t *s = &n->socks[id];
+  int err = 0;
   s->reading = on;
-  if (on && !s->recv_armed) arm_recv(n, id);
+  if (on && !s->recv_armed) err = arm_recv(n, id);
   else if (!on && s->recv_armed) cancel(n, id, U_RECV);  // data already on its way still comes
   submit(n, 0);
+  if (err < 0) s->reading = 0;
+  return err;
 }
 
 static double ur_write(net_t *n, int id, wq_t *w) {
@@ -343,7 +382,11 @@ static double ur_write(net_t *n, int id, wq_t *w) {
     w->iov[w->at].iov_base = (char *)w->iov[w->at].iov_base + left;
     w->iov[w->at].iov_len -= left;
   }
-  send_head(n, id);
+  if (send_head(n, id) < 0) {
+    s->writes = s->last = NULL;
+    free(w);
+    return -EBUSY;
+  }
   submit(n, 0);
   return QUEUED;
 }
@@ -375,6 +418,10 @@ static int ur_close(net_t *n, int id) {
 static void on_closed(uv_handle_t *h) {
   net_t *n = h->data;
   ur_t *r = ur(n);
+  if (r->leak) {
+    napi_remove_async_cleanup_hook(n->cleanup);
+    return;
+  }
   uring_release_ring(&r->u);
   munmap(r->br, r->br_size);
   for (unsigned i = 0; i < BUF_COUNT; i++) free(r->blocks[i]);
@@ -386,18 +433,21 @@ static void ur_stop(net_t *n) {
   ur_t *r = ur(n);
   uring_t *u = &r->u;
   uv_poll_stop(&u->poll);
+  // Everything the kernel holds is cancelled (that SQE and those JS wrote meanwhile go in first,
+  // while their fds are still this engine's), then the fds are closed.
   struct io_uring_sqe *sqe = uring_get_sqe(u);
   if (sqe) {
     sqe->opcode = IORING_OP_ASYNC_CANCEL;
     sqe->user_data = CANCEL_TAG;
     sqe->cancel_flags = IORING_ASYNC_CANCEL_ANY;
   }
+  store_release(u->sq_tail, u->sq_local_tail);
+  int err = uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
   for (int i = 0; i < n->nsocks; i++)
     if (n->socks[i].fd >= 0) close(n->socks[i].fd), n->socks[i].fd = SLOT_CLOSED;
   // Every request the kernel holds must end before its buffers and the ring go away. No JS now.
-  store_release(u->sq_tail, u->sq_local_tail);
-  while (r->inflight > 0) {
-    if (uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS) < 0) break;
+  while (err >= 0 && r->inflight > 0) {
+    err = uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS);
     unsigned head = *u->cq_head, tail = load_acquire(u->cq_tail);
     for (; head != tail; head++) {
       struct io_uring_cqe *cqe = &u->cqes[head & *u->cq_mask];
@@ -407,6 +457,9 @@ static void ur_stop(net_t *n) {
     }
     store_release(u->cq_head, head);
   }
+  // The ring refuses to wait (it should not): its memory, and what the kernel may still read
+  // or write, is left as it is rather than freed under it.
+  r->leak = r->inflight > 0;
   u->poll.data = n;
   uv_close((uv_handle_t *)&u->poll, on_closed);
 }

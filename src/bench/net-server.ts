@@ -1,19 +1,24 @@
 // The server of a network bench job, in a process of its own (started by net.ts as
-// `node dist/src/bench/net-server.js ENGINE MODE`): an echo server (rr) or a sink (stream) on one
-// socket engine, through ioengine/net's node:net-shaped API, on 127.0.0.1. It tells the parent its
+// `node dist/src/bench/net-server.js ENGINE MODE [BYTES]`): an echo server (rr), a sink (stream) or
+// node:http answering every request with BYTES bytes (http), on one socket engine, through
+// ioengine/net's node:net-shaped API, on 127.0.0.1. It tells the parent its
 // port, and on `measure` / `stop` its CPU over the window and how late a 1 ms timer ran meanwhile.
+import http from 'node:http';
 import { latencyHistogram } from './histogram.js';
 import { watchLoop } from './loop-delay.js';
 import { netOn } from '../net/index.js';
 
 export interface NetServerReport { cpuMs: { user: number; system: number }; loopDelayNs: { p50: number; p99: number; max: number } }
 
-const [engine, mode] = process.argv.slice(2);
+const [engine, mode, size] = process.argv.slice(2);
 const net = netOn(engine);
+const body = Buffer.alloc(Number(size ?? 0), 'x');
+const web = mode === 'http' ? http.createServer((req, res) => { res.setHeader('content-type', 'text/plain'); res.end(body); }) : undefined;
 const server = net.createServer(socket => {
   socket.setNoDelay(true);
   socket.on('error', () => {}); // the load generator closes its connections as it pleases
-  if (mode === 'rr') socket.on('data', (d: Buffer) => socket.write(d));
+  if (web) web.emit('connection', socket);
+  else if (mode === 'rr') socket.on('data', (d: Buffer) => socket.write(d));
   else socket.resume();
 });
 

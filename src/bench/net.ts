@@ -1,10 +1,12 @@
-// `ioengine bench --rw=rr|stream`: the socket engines compared as the file engines are. Each engine
-// serves in a process of its own (net-server.ts) on 127.0.0.1; the load comes from one generator,
-// the same for every server: netload (native/tools/netload.c: C, epoll, one thread), whose CPU is
-// reported apart. rr: --iodepth connections each send --bs bytes and wait for them back, again and
-// again; stream: each writes --bs chunks as fast as the server reads. With --loops=N the engines
-// run N times, interleaved, and the median run of each is reported.
-import { execFile, fork } from 'node:child_process';
+// `ioengine bench --rw=rr|stream|http`: the socket engines compared as the file engines are. Each
+// engine serves in a process of its own (net-server.ts) on 127.0.0.1; the load comes from one
+// generator, the same for every server, whose CPU is reported apart: netload
+// (native/tools/netload.c: C, epoll, one thread) for rr and stream, wrk (Debian's, one thread) for
+// http. rr: --iodepth connections each send --bs bytes and wait for them back, again and again;
+// stream: each writes --bs chunks as fast as the server reads; http: keep-alive GETs to node:http
+// on the engine's sockets, answered with --bs bytes. With --loops=N the engines run N times,
+// interleaved, and the median run of each is reported.
+import { execFile, fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,8 +19,9 @@ import { BenchUsageError } from './options.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const NETLOAD = path.join(ROOT, 'build', 'Release', 'netload');
 const GENERATOR = 'netload (C, epoll, one thread)';
+const WRK = 'wrk (one thread)';
 
-export const NET_MODES = ['rr', 'stream'] as const;
+export const NET_MODES = ['rr', 'stream', 'http'] as const;
 
 export interface NetJob {
   name: string;
@@ -50,9 +53,9 @@ export interface NetResult {
   generator: { name: string; cpu_s: number };
 }
 
-/** Is this argv a network job (--rw=rr or --rw=stream)? */
+/** Is this argv a network job (--rw=rr, stream or http)? */
 export function isNetBench(argv: readonly string[]): boolean {
-  return argv.some(a => /^--rw=(rr|stream)$/.test(a));
+  return argv.some(a => /^--rw=(rr|stream|http)$/.test(a));
 }
 
 export function planNetBench(argv: readonly string[]): NetJob {
@@ -93,17 +96,18 @@ export function planNetBench(argv: readonly string[]): NetJob {
     if (!info.available) throw new BenchUsageError(`--ioengine=${e}: not available here: ${info.reason}`);
   }
   if (job.connections > 10_000) throw new BenchUsageError(`--iodepth=${job.connections}: at most 10000 connections`);
+  if (job.mode === 'http' && spawnSync('wrk', ['-v']).error) throw new BenchUsageError('--rw=http: its load generator, wrk, is not installed (Debian: apt-get install wrk)');
   return job;
 }
 
 /** One engine, one run: its server in a process of its own, netload against it. */
 async function runOnce(job: NetJob, engine: string): Promise<NetResult> {
   if (!fs.existsSync(NETLOAD)) throw new Error(`the load generator is not built (${NETLOAD}): npm rebuild ioengine`);
-  const server = fork(new URL('./net-server.js', import.meta.url), [engine, job.mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const server = fork(new URL('./net-server.js', import.meta.url), [engine, job.mode, String(job.bs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const [hello] = await once(server, 'message') as [{ port: number }];
     server.send('measure');
-    const load = await new Promise<NetLoad>((resolve, reject) => {
+    const load = job.mode === 'http' ? await wrk(job, hello.port) : await new Promise<NetLoad>((resolve, reject) => {
       execFile(NETLOAD, [job.mode, String(hello.port), String(job.connections), String(job.bs), String(job.seconds)], { timeout: (job.seconds + 30) * 1000 },
         (err, stdout, stderr) => (err ? reject(new Error(`netload: ${stderr.trim() || err.message}`)) : resolve(JSON.parse(stdout) as NetLoad)));
     });
@@ -111,7 +115,7 @@ async function runOnce(job: NetJob, engine: string): Promise<NetResult> {
     const [report] = await once(server, 'message') as [NetServerReport];
     const cpuMs = report.cpuMs.user + report.cpuMs.system;
     const windowMs = load.seconds * 1000;
-    const units = job.mode === 'rr' ? load.requests : load.bytes / 2 ** 20;
+    const units = job.mode === 'stream' ? load.bytes / 2 ** 20 : load.requests;
     const ms = (ns: number) => Math.round(ns / 1e4) / 100;
     return {
       jobname: job.name, ioengine: engine, rw: job.mode, bs: job.bs, iodepth: job.connections, runtime_ms: Math.round(windowMs),
@@ -120,11 +124,34 @@ async function runOnce(job: NetJob, engine: string): Promise<NetResult> {
       sys_cpu: Math.round((10000 * report.cpuMs.system) / windowMs) / 100,
       cpu_us_per_unit: units > 0 ? Math.round((cpuMs * 1000 / units) * 100) / 100 : 0,
       loop_delay_ms: { p50: ms(report.loopDelayNs.p50), p99: ms(report.loopDelayNs.p99), max: ms(report.loopDelayNs.max) },
-      generator: { name: GENERATOR, cpu_s: load.cpu_s },
+      generator: { name: generatorOf(job), cpu_s: load.cpu_s },
     };
   } finally {
     server.kill();
   }
+}
+
+const generatorOf = (job: NetJob) => (job.mode === 'http' ? WRK : GENERATOR);
+
+/** wrk -t1 against node:http on the engine: its requests, bytes and latency, and its CPU (bash's `times`). */
+function wrk(job: NetJob, port: number): Promise<NetLoad> {
+  const script = `wrk -t1 -c${job.connections} -d${job.seconds}s --latency http://127.0.0.1:${port}/ && times`;
+  return new Promise((resolve, reject) => {
+    execFile('bash', ['-c', script], { timeout: (job.seconds + 30) * 1000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`wrk: ${stderr.trim() || err.message}`));
+      const requests = Number(/(\d+) requests in ([\d.]+)s, ([\d.]+)([KMG]?B) read/.exec(stdout)?.[1]);
+      const [, secs, amount, unit] = /requests in ([\d.]+)s, ([\d.]+)([KMG]?B) read/.exec(stdout) ?? [];
+      const bytes = Number(amount) * ({ B: 1, KB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30 } as Record<string, number>)[unit];
+      const us = (p: string) => {
+        const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(stdout);
+        return m ? Number(m[1]) * ({ us: 1, ms: 1e3, s: 1e6 } as Record<string, number>)[m[2]] : 0;
+      };
+      // `times`: the shell's, then its children's (wrk's) user and system time, as 0m1.234s.
+      const t = [...stdout.matchAll(/(\d+)m([\d.]+)s/g)].map(m => Number(m[1]) * 60 + Number(m[2]));
+      if (!(requests > 0)) return reject(new Error(`wrk answered nothing usable: ${stdout.trim().slice(0, 300)}`));
+      resolve({ requests, bytes, seconds: Number(secs), latency_us: { p50: us('50'), p99: us('99'), max: 0 }, cpu_s: (t[2] ?? 0) + (t[3] ?? 0) });
+    });
+  });
 }
 
 export async function runNetBench(job: NetJob, progress: (s: string) => void): Promise<NetResult[]> {
@@ -135,7 +162,7 @@ export async function runNetBench(job: NetJob, progress: (s: string) => void): P
       runs.get(engine)!.push(await runOnce(job, engine));
     }
   }
-  const key = (r: NetResult) => (job.mode === 'rr' ? r.net.requests_per_sec : r.net.bytes_per_sec);
+  const key = (r: NetResult) => (job.mode === 'stream' ? r.net.bytes_per_sec : r.net.requests_per_sec);
   return job.engines.map(e => {
     const sorted = runs.get(e)!.sort((a, b) => key(a) - key(b));
     return sorted[Math.floor(sorted.length / 2)];
@@ -143,11 +170,11 @@ export async function runNetBench(job: NetJob, progress: (s: string) => void): P
 }
 
 export function netJson(job: NetJob, results: NetResult[]): object {
-  return { 'fio version': 'ioengine-bench', 'global options': { rw: job.mode, bs: String(job.bs), iodepth: String(job.connections), runtime: String(job.seconds), loops: String(job.loops) }, generator: GENERATOR, jobs: results };
+  return { 'fio version': 'ioengine-bench', 'global options': { rw: job.mode, bs: String(job.bs), iodepth: String(job.connections), runtime: String(job.seconds), loops: String(job.loops) }, generator: generatorOf(job), jobs: results };
 }
 
 export function netText(job: NetJob, results: NetResult[]): string {
-  const rr = job.mode === 'rr';
+  const rr = job.mode !== 'stream';
   const head = rr ? ['engine', 'requests/s', 'p50 µs', 'p99 µs', 'server CPU', 'µs CPU/request', 'loop p99 ms', 'loop max ms', 'generator CPU']
     : ['engine', 'MiB/s', 'server CPU', 'µs CPU/MiB', 'loop p99 ms', 'loop max ms', 'generator CPU'];
   const best = Math.max(...results.map(r => (rr ? r.net.requests_per_sec : r.net.bytes_per_sec)));
@@ -163,7 +190,7 @@ export function netText(job: NetJob, results: NetResult[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [
-    `${job.name}: ${job.mode === 'rr' ? 'request-response' : 'streaming'}, ${job.bs} B messages, ${job.connections} connections, ${job.seconds} s${job.loops > 1 ? `, median of ${job.loops} interleaved runs` : ''}; load from ${GENERATOR}`,
+    `${job.name}: ${{ rr: 'request-response', stream: 'streaming', http: 'node:http keep-alive GETs' }[job.mode]}, ${job.bs} B ${job.mode === 'http' ? 'bodies' : 'messages'}, ${job.connections} connections, ${job.seconds} s${job.loops > 1 ? `, median of ${job.loops} interleaved runs` : ''}; load from ${generatorOf(job)}`,
     line(head), ...rows.map(line), '',
   ].join('\n');
 }

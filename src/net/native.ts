@@ -80,12 +80,24 @@ export class NativeNet {
   #deliver(count: number, buffers: Buffer[]): void {
     const ev = this.#events;
     let next = 0;
+    let thrown: { error: unknown } | undefined;
     for (let i = 0; i < count; i++) {
       const type = ev[4 * i], id = ev[4 * i + 1], a = ev[4 * i + 2], b = ev[4 * i + 3];
       const data = type === EV.DATA ? buffers[next++] : undefined;
-      if (type === EV.RELEASED) this.#held.delete(id);
-      else this.#targets.get(id)?.event(type, a, b, data);
+      if (type === EV.RELEASED) {
+        this.#held.delete(id);
+        continue;
+      }
+      const target = this.#targets.get(id);
+      // A connection accepted for a listener closed earlier in this delivery: nobody takes it.
+      if (!target && type === EV.ACCEPT) this.close(a, false, undefined);
+      try {
+        target?.event(type, a, b, data);
+      } catch (error) {
+        thrown ??= { error }; // the user's handler threw: the other sockets' events still go out
+      }
     }
+    if (thrown) throw thrown.error; // then it is the program's uncaught exception, as node's
   }
 
   /** The socket's events go to target from now on. */
@@ -95,7 +107,8 @@ export class NativeNet {
     return this.#b.netListen(this.#h, family, address, port, backlog, ipv6Only);
   }
   connect(family: number, address: string, port: number): number { return this.#b.netConnect(this.#h, family, address, port); }
-  read(id: number, on: boolean): void { this.#b.netRead(this.#h, id, on); }
+  /** 0, or -errno when reading cannot start. */
+  read(id: number, on: boolean): number { return this.#b.netRead(this.#h, id, on); }
   write(id: number, req: number, buffers: Uint8Array[]): number { return this.#b.netWrite(this.#h, id, req, buffers); }
   shutdown(id: number): number { return this.#b.netShutdown(this.#h, id); }
   setOption(id: number, option: number, on: boolean, value = 0): number { return this.#b.netSetOption(this.#h, id, option, on, value); }

@@ -5,7 +5,7 @@
 import dns from 'node:dns';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { netUvHostPortError } from '../errors.js';
+import { netError, netUvHostPortError } from '../errors.js';
 import { EV, type NativeNet, type NetTarget } from './native.js';
 import { Socket, validatePort, type SocketOptions } from './socket.js';
 
@@ -91,7 +91,8 @@ export class Server extends EventEmitter implements NetTarget {
 
   /** @internal */
   event(type: number, a: number): void {
-    if (type === EV.ERROR) return void this.emit('error', netUvHostPortError(a, 'accept', this.#address?.address ?? '', this.#address?.port ?? 0));
+    // A connection that could not be taken (accept EMFILE): node's server says so and goes on.
+    if (type === EV.ERROR) return void this.emit('error', netError(a, 'accept'));
     if (type !== EV.ACCEPT) return;
     const socket = new Socket(this.#options, this.#net, { id: a, onClose: s => this.#gone(s), paused: this.#options.pauseOnConnect });
     if (this.maxConnections !== undefined && this.#connections.size >= this.maxConnections) {

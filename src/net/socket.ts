@@ -171,7 +171,8 @@ export class Socket extends Duplex implements NetTarget {
     }
     if (this.#reading) return;
     this.#reading = true;
-    this.#net.read(this.#id, true);
+    const r = this.#net.read(this.#id, true);
+    if (r < 0) this.destroy(netError(r, 'read'));
   }
 
   override _write(chunk: Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -179,12 +180,10 @@ export class Socket extends Duplex implements NetTarget {
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    if (this.#connecting) {
-      this.once('connect', () => this._writev(chunks, cb));
-      return;
-    }
+    if (this.#connecting) return this.#afterConnect(() => this._writev(chunks, cb), cb);
     if (this.#id < 0) return cb(netError(-32, 'write')); // EPIPE: never connected
-    const buffers = chunks.map(c => c.chunk);
+    // The kernel takes at most IOV_MAX (1024) pieces a call: more (a corked or backed-up stream) go as one.
+    const buffers = chunks.length > 1024 ? [Buffer.concat(chunks.map(c => c.chunk))] : chunks.map(c => c.chunk);
     const req = ++this.#req;
     const r = this.#net.write(this.#id, req, buffers);
     if (r === QUEUED) {
@@ -197,11 +196,24 @@ export class Socket extends Duplex implements NetTarget {
     cb();
   }
 
+  /** fn once connected; if the socket closes first, cb hears it, as node's. */
+  #afterConnect(fn: () => void, cb: (err?: Error | null) => void): void {
+    const closed = () => {
+      this.removeListener('connect', connected);
+      const err = new Error('Socket closed before the connection was established') as Error & { code: string };
+      err.code = 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION';
+      cb(err);
+    };
+    const connected = () => {
+      this.removeListener('close', closed);
+      fn();
+    };
+    this.once('connect', connected);
+    this.once('close', closed);
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
-    if (this.#connecting) {
-      this.once('connect', () => this._final(cb));
-      return;
-    }
+    if (this.#connecting) return this.#afterConnect(() => this._final(cb), cb);
     if (this.#id < 0) return cb();
     const r = this.#net.shutdown(this.#id);
     cb(r < 0 && r !== ENOTCONN ? netError(r, 'shutdown') : null);

@@ -1,7 +1,8 @@
-// ioengine bench --rw=rr|stream, running for real (1 s a job): every socket engine serves, the
+// ioengine bench --rw=rr|stream|http, running for real (1 s a job): every socket engine serves, the
 // load generator drives it, the JSON and the table say what was measured. Nothing here asserts a
 // speed; only that work was done and reported.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { netEngines } from '../../src/net/index.js';
 import { runCli } from '../run-cli.js';
@@ -32,6 +33,22 @@ test('stream, as a table: MiB/s per engine, relative to the best', { timeout: 60
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /streaming, 65536 B messages, 2 connections/);
   for (const e of available) assert.match(r.stdout, new RegExp(`^${e}\\s+\\d+ \\((1\\.00|0\\.\\d\\d)x\\)`, 'm'));
+});
+
+const wrk = spawnSync('wrk', ['-v']).error ? 'wrk is not installed (Debian: apt-get install wrk)' : false;
+
+test('http: node:http on every socket engine answers wrk\'s keep-alive GETs; requests, latency and wrk\'s CPU in the JSON', { timeout: 60_000, skip: wrk }, async () => {
+  const r = await runCli(['bench', '--rw=http', '--bs=100', '--iodepth=8', '--runtime=1', '--ioengine=all', '--output-format=json']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { generator: string; jobs: Record<string, any>[] };
+  assert.match(out.generator, /wrk/);
+  assert.deepEqual(out.jobs.map(j => j.ioengine), available);
+  for (const j of out.jobs) {
+    assert.ok(j.net.requests > 0, `${j.ioengine}: requests were answered`);
+    assert.ok(j.net.bytes_per_sec >= j.net.requests_per_sec * 100, `${j.ioengine}: each response carried its 100-byte body and headers`);
+    assert.ok(j.net.latency_us.p99 >= j.net.latency_us.p50 && j.net.latency_us.p50 > 0);
+    assert.ok(j.generator.cpu_s > 0, 'wrk\'s CPU');
+  }
 });
 
 test('bad network options are refused with a message, before anything runs', async () => {

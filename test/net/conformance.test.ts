@@ -3,6 +3,10 @@
 // result must be node's exactly (errors, the order of events), the test runs the scenario on
 // node:net too and compares. Loopback only; every wait is bounded by the test's timeout.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { once } from 'node:events';
 import http from 'node:http';
 import nodeNet from 'node:net';
@@ -199,6 +203,74 @@ for (const info of netEngines()) {
       while (!peerEnded) await new Promise(r => setImmediate(r));
       await peerEnded;
       await closeServer(server);
+    });
+
+    it('more than 1,024 chunks written at once (corked) all arrive, in order', async () => {
+      let heard: Promise<Buffer> | undefined;
+      const { server, port } = await listening(net(), s => { heard = readAll(s); });
+      const c = await connected(net(), port);
+      c.cork();
+      const chunks = Array.from({ length: 3000 }, (_, i) => Buffer.from(`${i},`));
+      for (const chunk of chunks) c.write(chunk);
+      c.uncork();
+      c.end();
+      while (!heard) await new Promise(r => setImmediate(r));
+      assert.equal((await heard).toString(), Buffer.concat(chunks).toString());
+      await closeServer(server);
+    });
+
+    it('a write and end() waiting for the connection hear node\'s error when the socket is destroyed first', async () => {
+      const { server, port } = await listening(net(), s => s.resume());
+      const outcome = async (m: NetModule) => {
+        const c = (m.connect as (p: number, h: string) => AnySocket)(port, '127.0.0.1');
+        const wrote = new Promise<unknown>(resolve => c.write('x', err => resolve((err as NodeJS.ErrnoException | undefined)?.code)));
+        c.destroy();
+        return wrote;
+      };
+      assert.deepEqual(await outcome(net()), await outcome(netOn('libuv')));
+      await closeServer(server);
+    });
+
+    it('out of descriptors: the server sheds connections silently, as node:net\'s, and goes on listening (a server under ulimit -n 40)', { skip: process.platform !== 'linux' && 'needs bash\'s ulimit' }, async () => {
+      // The server in a child under a low open-file limit; the clients here, where descriptors are plenty.
+      const script = `
+        const { netOn } = await import(${JSON.stringify(new URL('../../src/net/index.js', import.meta.url).href)});
+        const server = netOn(${JSON.stringify(info.name)}).createServer(s => s.end('hello'));
+        server.on('error', e => console.log('error', e.code, e.syscall, e.message));
+        server.listen(0, '127.0.0.1', () => console.log('port', server.address().port));
+      `;
+      const file = path.join(os.tmpdir(), `emfile-${process.pid}-${info.name}.mjs`);
+      fs.writeFileSync(file, script);
+      const child = spawn('bash', ['-c', `ulimit -n 40 && exec "${process.execPath}" "${file}"`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      const seen = async (re: RegExp) => {
+        for (let m; ; await new Promise(r => setTimeout(r, 5))) if ((m = re.exec(out))) return m;
+      };
+      const clients: AnySocket[] = [];
+      try {
+        const port = Number((await seen(/^port (\d+)$/m))[1]);
+        // The child keeps each connection open until we end it; past ~30 it runs out of descriptors.
+        for (let i = 0; i < 60; i++) {
+          const c = nodeNet.connect(port, '127.0.0.1');
+          c.on('error', () => {});
+          clients.push(c);
+          await new Promise(r => setTimeout(r, 5));
+        }
+        const shed = await Promise.all(clients.map(c => new Promise(r => (c.closed ? r(true) : (c.once('close', () => r(true)), setTimeout(() => r(false), 500))))));
+        assert.ok(shed.some(Boolean), 'connections beyond the limit were closed by the server');
+        assert.doesNotMatch(out, /^error/m, 'and nothing reported, as node:net');
+        for (const c of clients) c.destroy();
+        await new Promise(r => setTimeout(r, 200)); // the child closes its ends
+        const c = nodeNet.connect(port, '127.0.0.1');
+        assert.equal((await readAll(c)).toString(), 'hello', 'the server took a connection again once descriptors were free');
+      } finally {
+        for (const c of clients) c.destroy();
+        const closed = once(child, 'close');
+        child.kill();
+        await closed;
+        fs.rmSync(file, { force: true });
+      }
     });
 
     it('ECONNREFUSED: code, errno, syscall, address, port and message as node:net\'s', async () => {
