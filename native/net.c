@@ -351,8 +351,26 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
   return num(env, n->kind->read(n, (int)id, on));
 }
 
+ssize_t net_send(int fd, struct iovec *iov, int count) {
+  struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)count };
+  return sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+int net_advance(wq_t *w, size_t put) {
+  w->done += put;
+  while (w->at < w->iovcnt && put >= w->iov[w->at].iov_len) put -= w->iov[w->at++].iov_len;
+  if (w->at == w->iovcnt) return 1;
+  w->iov[w->at].iov_base = (char *)w->iov[w->at].iov_base + put;
+  w->iov[w->at].iov_len -= put;
+  return 0;
+}
+
+#define STACK_IOVS 64
+
 // netWrite(h, socket, req, buffers) -> bytes written now (all of them), QUEUED (a WRITE event
-// follows; JS keeps the buffers until then), or -errno.
+// follows; JS keeps the buffers until then), or -errno. With nothing queued ahead, the write is
+// offered to the socket at once, which usually takes it all: nothing is allocated then. What it
+// does not take is queued, and the engine sends it when the socket can take more.
 static napi_value js_write(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   net_t *n;
@@ -363,24 +381,45 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   if (!s) return num(env, -EBADF);
   if (napi_get_value_double(env, argv[2], &req) != napi_ok || napi_get_array_length(env, argv[3], &count) != napi_ok || count == 0 || count > IOV_MAX)
     return num(env, -EINVAL);
-  // Room behind the iovecs for a message header (io_uring's SENDMSG reads it there).
-  wq_t *w = malloc(sizeof *w + count * sizeof(struct iovec) + sizeof(struct msghdr));
-  if (!w) return num(env, -ENOMEM);
-  *w = (wq_t){ .req = req, .iov = (struct iovec *)(w + 1), .iovcnt = (int)count };
+  struct iovec stack[STACK_IOVS], *iov = count <= STACK_IOVS ? stack : malloc(count * sizeof *iov);
+  if (!iov) return num(env, -ENOMEM);
+  double result = -EINVAL;
   for (uint32_t i = 0; i < count; i++) {
     napi_value b;
     uint8_t *data;
     size_t len;
-    if (napi_get_element(env, argv[3], i, &b) != napi_ok || bytes_of(env, b, &data, &len) < 0) {
-      free(w);
-      return num(env, -EINVAL);
-    }
-    w->iov[i] = (struct iovec){ data, len };
+    if (napi_get_element(env, argv[3], i, &b) != napi_ok || bytes_of(env, b, &data, &len) < 0) goto done;
+    iov[i] = (struct iovec){ data, len };
   }
+  wq_t now = { .req = req, .iov = iov, .iovcnt = (int)count };
+  if (!s->writes) {
+    ssize_t put = net_send(s->fd, iov, (int)count);
+    if (put < 0 && errno != EAGAIN && errno != EINTR) {
+      result = -errno;
+      goto done;
+    }
+    if (put >= 0 && net_advance(&now, (size_t)put)) {
+      result = (double)now.done;
+      goto done;
+    }
+  }
+  // The rest, queued: its iovecs, and room behind them for a message header (io_uring's SENDMSG reads it there).
+  int left = now.iovcnt - now.at;
+  wq_t *w = malloc(sizeof *w + (size_t)left * sizeof(struct iovec) + sizeof(struct msghdr));
+  if (!w) {
+    result = -ENOMEM;
+    goto done;
+  }
+  *w = (wq_t){ .req = req, .iov = (struct iovec *)(w + 1), .iovcnt = left, .done = now.done };
+  memcpy(w->iov, iov + now.at, (size_t)left * sizeof *iov);
   if (s->last) s->last->next = w;
   else s->writes = w;
   s->last = w;
-  return num(env, n->kind->write(n, (int)id, w));
+  int err = n->kind->queued(n, (int)id);
+  result = err < 0 ? err : QUEUED;
+done:
+  if (iov != stack) free(iov);
+  return num(env, result);
 }
 
 // netShutdown(h, socket) -> 0 or -errno: no more writes (FIN); JS calls it once its writes are done.

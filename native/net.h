@@ -52,9 +52,9 @@ typedef struct net_kind {
   int (*connect)(net_t *n, int id, const struct sockaddr *addr, socklen_t len);
   // Start or stop reading: 0, or -errno when it cannot start.
   int (*read)(net_t *n, int id, int on);
-  // w is the socket's new last write: start it if nothing is ahead of it. Returns the bytes
-  // written at once when all of w was (w is then freed), QUEUED, or -errno (w freed).
-  double (*write)(net_t *n, int id, wq_t *w);
+  // A write the socket did not take at once was queued last: send it when the socket can take
+  // more. 0, or -errno: it cannot be (then it is taken off the queue, freed, and JS told).
+  int (*queued)(net_t *n, int id);
   // The socket is being closed: 1 while the kernel still holds requests of it (EV_RELEASED then).
   int (*close)(net_t *n, int id);
   // Everything given back; the loop watcher closed, then net_free(n).
@@ -82,6 +82,11 @@ struct net {
 };
 
 int net_new_sock(net_t *n, int fd);
+// writev, without SIGPIPE for a peer that has gone (node ignores it; an embedder may not), and
+// never waiting.
+ssize_t net_send(int fd, struct iovec *iov, int count);
+// Moves w past put bytes written; returns 1 when all of it is.
+int net_advance(wq_t *w, size_t put);
 sock_t *net_sock(net_t *n, int64_t id);  // an open socket, or NULL
 void net_set_ref(net_t *n, sock_t *s, int ref);
 void net_free_writes(sock_t *s);

@@ -80,31 +80,15 @@ static void on_readable(net_t *n, int id) {
   }
 }
 
-// writev, without SIGPIPE for a peer that has gone (node ignores it; an embedder may not).
-static ssize_t send_iov(int fd, struct iovec *iov, int count) {
-  struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)count };
-  return sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-// Moves w past put bytes; returns 1 when all of it is written.
-static int advance(wq_t *w, size_t put) {
-  w->done += put;
-  while (w->at < w->iovcnt && put >= w->iov[w->at].iov_len) put -= w->iov[w->at++].iov_len;
-  if (w->at == w->iovcnt) return 1;
-  w->iov[w->at].iov_base = (char *)w->iov[w->at].iov_base + put;
-  w->iov[w->at].iov_len -= put;
-  return 0;
-}
-
 // Writes what the kernel takes of the socket's queue: 0, or -errno (the queue then fails whole).
 static int flush_writes(net_t *n, int id) {
   sock_t *s = &n->socks[id];
   while (s->writes) {
     wq_t *w = s->writes;
     // A write done in an earlier wake-up whose event did not fit then: a send of nothing.
-    ssize_t put = send_iov(s->fd, w->iov + w->at, w->iovcnt - w->at);
+    ssize_t put = net_send(s->fd, w->iov + w->at, w->iovcnt - w->at);
     if (put < 0) return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-    if (!advance(w, (size_t)put)) return 0;
+    if (!net_advance(w, (size_t)put)) return 0;
     if (!net_room(n)) return 0;  // written; its event comes next wake-up
     s->writes = w->next;
     if (!s->writes) s->last = NULL;
@@ -198,26 +182,9 @@ static int ep_read(net_t *n, int id, int on) {
   return 0;
 }
 
-static double ep_write(net_t *n, int id, wq_t *w) {
-  sock_t *s = &n->socks[id];
-  if (s->writes == w) {
-    // Nothing queued ahead: straight to the kernel, which usually takes it all.
-    ssize_t put = send_iov(s->fd, w->iov, w->iovcnt);
-    if (put < 0 && errno != EAGAIN && errno != EINTR) {
-      int err = -errno;
-      s->writes = s->last = NULL;
-      free(w);
-      return err;
-    }
-    if (put >= 0 && advance(w, (size_t)put)) {
-      double done = (double)w->done;
-      s->writes = s->last = NULL;
-      free(w);
-      return done;
-    }
-  }
-  update(n, id);
-  return QUEUED;
+static int ep_queued(net_t *n, int id) {
+  update(n, id);  // EPOLLOUT: the queue goes on when the socket can take more
+  return 0;
 }
 
 static int ep_close(net_t *n, int id) {
@@ -249,5 +216,5 @@ static void ep_stop(net_t *n) {
 
 const net_kind_t net_epoll_kind = {
     .name = "epoll", .init = ep_init, .listening = ep_listening, .connect = ep_connect, .read = ep_read,
-    .write = ep_write, .close = ep_close, .stop = ep_stop,
+    .queued = ep_queued, .close = ep_close, .stop = ep_stop,
 };

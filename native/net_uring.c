@@ -1,9 +1,9 @@
 // The io_uring socket engine: completions, not readiness. A listener has one multishot accept
 // armed; a reading socket one multishot receive that takes its buffers from a ring of buffers the
 // engine provides (IORING_REGISTER_PBUF_RING): a small read is copied out into a Buffer and its
-// buffer given straight back, a large one becomes the Buffer and a new one takes its place. A
-// write is offered to the socket at once; what it does not take is one SENDMSG on the ring (its
-// rest sent again after a short send). connect is on the ring too. The ring is the file engine's (io_uring_setup.c: set up, probed, torn down the same way),
+// buffer given straight back, a large one becomes the Buffer and a new one takes its place. What
+// a write's first offer to the socket (net.c) leaves is one SENDMSG on the ring (its rest sent
+// again after a short send). connect is on the ring too. The ring is the file engine's (io_uring_setup.c: set up, probed, torn down the same way),
 // watched by the loop through its eventfd. Requests made while JS takes a wake-up's events go to
 // the kernel in one io_uring_enter when it returns.
 //
@@ -167,16 +167,9 @@ static void on_send(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
   wq_t *w = slot->writes;
   slot->send_busy = 0;
   if (!w) return;
-  if (s && cqe->res > 0) {
-    size_t put = (size_t)cqe->res;
-    w->done += put;
-    while (w->at < w->iovcnt && put >= w->iov[w->at].iov_len) put -= w->iov[w->at++].iov_len;
-    if (w->at < w->iovcnt) {  // short: the rest goes again
-      w->iov[w->at].iov_base = (char *)w->iov[w->at].iov_base + put;
-      w->iov[w->at].iov_len -= put;
-      if (send_head(n, id) < 0) fail_head(n, id, -EBUSY);
-      return;
-    }
+  if (s && cqe->res > 0 && !net_advance(w, (size_t)cqe->res)) {  // short: the rest goes again
+    if (send_head(n, id) < 0) fail_head(n, id, -EBUSY);
+    return;
   }
   slot->writes = w->next;
   if (!slot->writes) slot->last = NULL;
@@ -356,39 +349,17 @@ static int ur_read(net_t *n, int id, int on) {
   return err;
 }
 
-static double ur_write(net_t *n, int id, wq_t *w) {
+static int ur_queued(net_t *n, int id) {
   sock_t *s = &n->socks[id];
-  if (s->send_busy || s->writes != w) return QUEUED;  // behind a send in flight
-  // Nothing ahead: what the socket takes now is sent now, without a completion to wait for (most
-  // writes); only the rest goes on the ring.
-  struct msghdr msg = { .msg_iov = w->iov, .msg_iovlen = (size_t)w->iovcnt };
-  ssize_t put = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (put < 0 && errno != EAGAIN && errno != EINTR) {
-    int err = -errno;
-    s->writes = s->last = NULL;
-    free(w);
-    return err;
-  }
-  if (put > 0) {
-    size_t left = (size_t)put;
-    w->done = (size_t)put;
-    while (w->at < w->iovcnt && left >= w->iov[w->at].iov_len) left -= w->iov[w->at++].iov_len;
-    if (w->at == w->iovcnt) {
-      double done = (double)w->done;
-      s->writes = s->last = NULL;
-      free(w);
-      return done;
-    }
-    w->iov[w->at].iov_base = (char *)w->iov[w->at].iov_base + left;
-    w->iov[w->at].iov_len -= left;
-  }
+  if (s->send_busy) return 0;  // behind a send in flight: it follows that one
   if (send_head(n, id) < 0) {
+    wq_t *w = s->writes;  // the only one: nothing was in flight
     s->writes = s->last = NULL;
     free(w);
     return -EBUSY;
   }
   submit(n, 0);
-  return QUEUED;
+  return 0;
 }
 
 static int ur_close(net_t *n, int id) {
@@ -466,5 +437,5 @@ static void ur_stop(net_t *n) {
 
 const net_kind_t net_uring_kind = {
     .name = "io_uring", .init = ur_init, .listening = ur_listening, .connect = ur_connect, .read = ur_read,
-    .write = ur_write, .close = ur_close, .stop = ur_stop,
+    .queued = ur_queued, .close = ur_close, .stop = ur_stop,
 };
