@@ -28,6 +28,11 @@
     ["OS=='linux'", {
       "targets": [
         {
+          "target_name": "large_memory",
+          "sources": ["native/large_memory.cc"],
+          "cflags_cc": ["-std=gnu++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"]
+        },
+        {
           "target_name": "netload",
           "type": "executable",
           "sources": ["native/tools/netload.c"],

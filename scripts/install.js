@@ -11,7 +11,7 @@ if (process.platform !== 'linux') {
 }
 const r = spawnSync('node-gyp', ['rebuild'], { stdio: 'inherit', shell: process.platform === 'win32' });
 if (r.error) {
-  console.error(`ioengine: could not run node-gyp (${r.error.message}); it needs python3, make and a C compiler.`);
+  console.error(`ioengine: could not run node-gyp (${r.error.message}); it needs python3, make and a C and C++ compiler.`);
   process.exit(1);
 }
 process.exit(r.status ?? 1);

@@ -48,7 +48,7 @@ function load(): void {
     }
   }
   failure = `the native addon could not be loaded:\n${errors.join('\n')}\n` +
-    `Build it with \`npm rebuild ioengine\` (needs python3, make and a C compiler); ` +
+    `Build it with \`npm rebuild ioengine\` (needs python3, make and a C and C++ compiler); ` +
     `the libuv, workers and null engines work without it.`;
 }
 
@@ -56,6 +56,33 @@ function load(): void {
 export function binding(): Binding | undefined {
   if (!loaded && !failure) load();
   return loaded;
+}
+
+/** native/large_memory.cc: result memory used again once the collector frees it. */
+export interface LargeMemory {
+  /** A Buffer of size bytes in memory of its own, not initialized; undefined when none can be mapped. */
+  largeBuffer(size: number): Buffer | undefined;
+  /** Bytes kept for use again. */
+  cachedBytes(): number;
+}
+
+let largeMemoryLoaded: LargeMemory | null | undefined;
+
+/** The large-memory addon, or undefined where it was not built (then node's allocator serves). */
+export function largeMemory(): LargeMemory | undefined {
+  if (largeMemoryLoaded === undefined) {
+    largeMemoryLoaded = null;
+    const require = createRequire(import.meta.url);
+    for (const candidate of ['build/Release/large_memory.node', 'build/Debug/large_memory.node']) {
+      try {
+        largeMemoryLoaded = require(path.join(root, candidate)) as LargeMemory;
+        break;
+      } catch {
+        // not built here: the next, or none
+      }
+    }
+  }
+  return largeMemoryLoaded ?? undefined;
 }
 
 export function bindingError(): string | undefined {

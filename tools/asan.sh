@@ -14,14 +14,14 @@ trap 'rm -rf "$tree"' EXIT
 cp -r "$root/package.json" "$root/binding.gyp" "$root/native" "$root/dist" "$tree/"
 mkdir "$tree/test" && cp -r "$root/test/fixtures" "$tree/test/"  # the fault filesystem's source
 ln -s "$root/node_modules" "$tree/node_modules"
-(cd "$tree" && CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g" LDFLAGS="-fsanitize=address" \
+(cd "$tree" && CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g" CXXFLAGS="-fsanitize=address -fno-omit-frame-pointer -g" LDFLAGS="-fsanitize=address" \
   npm exec --no -- node-gyp rebuild >/dev/null)  # through npm: its config names the headers (nodedir)
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
   tests=(conformance/read-write.test.js conformance/vectored.test.js conformance/concurrency.test.js
     conformance/teardown.test.js conformance/faults.test.js conformance/fault-fs.test.js conformance/many.test.js conformance/model.test.js
     conformance/fs-promises.test.js auto.test.js reclaim.test.js direct.test.js io_uring.test.js
-    net/conformance.test.js)
+    net/conformance.test.js large-memory.test.js)
 fi
 cd "$tree"
 LD_PRELOAD="$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \

@@ -4,7 +4,7 @@
 import { Buffer } from 'node:buffer';
 import { constants } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { binding } from '../binding.js';
+import { binding, largeMemory } from '../binding.js';
 import { abortError, fileTooLarge, invalidArgType } from '../errors.js';
 import { freeStatFields, S, statFields } from '../stats.js';
 import type { Bytes } from '../validate.js';
@@ -46,9 +46,14 @@ export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | u
   if (size > IO_MAX) throw fileTooLarge(size);
   if (size === 0) return readUnknown(h, encoding, signal);
   if (!encoding) {
-    const buffer = Buffer.allocUnsafeSlow(size); // its own memory, as node's: transferable, .buffer of its size
-    // Fresh memory is faulted in page by page as the read fills it: most of a cached read's cost.
-    if (size >= HUGE_READ) binding()?.adviseHugePages(buffer);
+    // Its own memory, as node's: transferable, .buffer of its size. Fresh memory is zeroed and
+    // faulted in as the read fills it, most of a cached read's cost: a large result takes memory
+    // a freed one left (native/large_memory.cc), else 2 MiB pages.
+    let buffer = size >= HUGE_READ ? largeMemory()?.largeBuffer(size) : undefined;
+    if (!buffer) {
+      buffer = Buffer.allocUnsafeSlow(size);
+      if (size >= HUGE_READ) binding()?.adviseHugePages(buffer);
+    }
     // A large file just opened (position 0) in parts read at once: threads fill them side by side.
     if (fromStart && size >= 2 * PART) return readParts(h, buffer, signal);
     // Up to 512 KiB node reads once, and a short count ends the file (it takes the file to have
@@ -58,7 +63,7 @@ export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | u
     for (;;) {
       const { bytesRead } = await h.read(buffer, total, size - total, null);
       total += bytesRead;
-      if (bytesRead === 0 || total === size || !chunked) return total === size ? buffer : buffer.subarray(0, total);
+      if (bytesRead === 0 || total === size || !chunked) return shortened(buffer, total);
       checkAborted(signal);
     }
   }
@@ -93,7 +98,17 @@ async function readParts(h: WholeFileHandle, buffer: Buffer, signal: AbortSignal
   const got = await Promise.all(parts);
   checkAborted(signal);
   const short = got.findIndex((n, i) => n < Math.min(PART, size - i * PART));
-  return short < 0 ? buffer : buffer.subarray(0, short * PART + got[short]);
+  return short < 0 ? buffer : shortened(buffer, short * PART + got[short]);
+}
+
+/**
+ * The first n bytes of buffer, the file having been shorter than its size said. The rest is
+ * cleared: memory used again (largeBuffer) may still hold an earlier result's bytes.
+ */
+function shortened(buffer: Buffer, n: number): Buffer {
+  if (n === buffer.length) return buffer;
+  buffer.fill(0, n);
+  return buffer.subarray(0, n);
 }
 
 /** A file whose size stat does not tell (a pipe, /proc): 64 KiB at a time until the end. */
