@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "addon.h"
 
@@ -241,6 +242,19 @@ static napi_value js_advise_huge_pages(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// filePosition(fd): where fd's current position is (lseek SEEK_CUR), or -errno (ESPIPE: a pipe,
+// a socket, a terminal). Never waits for a device.
+static napi_value js_file_position(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) fd = -1;
+  off_t at = fd < 0 ? -1 : lseek(fd, 0, SEEK_CUR);
+  CHECK(napi_create_double(env, at < 0 ? -(double)(fd < 0 ? EBADF : errno) : (double)at, &result));
+  return result;
+}
+
 // misalignment(view, offset, alignment): (address of view[offset]) % alignment.
 static napi_value js_misalignment(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -295,6 +309,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"misalignment", NULL, js_misalignment, NULL, NULL, NULL, napi_default, NULL},
       {"buffers", NULL, js_buffers, NULL, NULL, NULL, napi_default, NULL},
       {"adviseHugePages", NULL, js_advise_huge_pages, NULL, NULL, NULL, napi_default, NULL},
+      {"filePosition", NULL, js_file_position, NULL, NULL, NULL, napi_default, NULL},
       {"supports", NULL, js_supports, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
       {"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},

@@ -18,6 +18,8 @@ export interface Binding {
   misalignment(view: NodeJS.ArrayBufferView, offset: number, alignment: number): number;
   /** Transparent huge pages for the view's memory, before a read fills it: 0 or -errno. */
   adviseHugePages(view: NodeJS.ArrayBufferView): number;
+  /** Where fd's current position is (lseek SEEK_CUR), or -errno (a pipe, a socket, a terminal: ESPIPE). */
+  filePosition(fd: number): number;
   cancel(handle: object, id?: number): void;
   buffers(handle: object): ArrayBuffer | undefined;
   destroy(handle: object): void;

@@ -5,11 +5,13 @@
 import type { EventEmitter } from 'node:events';
 import { finished, Readable, Writable } from 'node:stream';
 import { markAsUntransferable } from 'node:worker_threads';
+import { binding } from '../binding.js';
 import { invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { validateInteger, validateObject, validateSignal, type Bytes } from '../validate.js';
 
 /** What the streams need of a handle (src/file-handle.ts). */
 export interface StreamHandle {
+  readonly fd: number;
   read(buffer: Bytes, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }>;
   sync(): Promise<void>;
   write(buffer: Bytes, offset: number, length: number, position: number | null): Promise<{ bytesWritten: number }>;
@@ -55,6 +57,17 @@ function range(o: Record<string, unknown>): { start: number | undefined; end: nu
   return { start, end };
 }
 
+/**
+ * Where a stream without `start` can read ahead from: the file's current position, when the
+ * file has positions and its handle goes with the stream (closed at its end or destroy, so
+ * that no one reads on where a one-read-at-a-time stream would have left the position, as
+ * node's does). Else undefined: one read at a time at the current position.
+ */
+function aheadFrom(handle: StreamHandle, closedWithStream: boolean): number | undefined {
+  const at = closedWithStream ? binding()?.filePosition(handle.fd) : undefined;
+  return at !== undefined && at >= 0 ? at : undefined;
+}
+
 /** One read of the read-ahead: filled in when it completes. */
 interface Ahead {
   buffer: Buffer;
@@ -76,6 +89,8 @@ export class FileReadStream extends Readable {
   #handleGone = false;
   /** Where the next read starts; undefined: at the handle's current position (one read at a time). */
   #position: number | undefined;
+  /** The last byte to read, where #position is known (end, or end bytes past where the file was). */
+  #last = Infinity;
   readonly #ahead: Ahead[] = [];
   /** Reads made void by a short read before them: destroy() still waits for them. */
   readonly #void: Promise<void>[] = [];
@@ -103,7 +118,8 @@ export class FileReadStream extends Readable {
     this.#unit = highWaterMark * Math.min(16, Math.max(1, Math.floor(READ_UNIT / highWaterMark)));
     this.start = start;
     this.end = end;
-    this.#position = start;
+    this.#position = start ?? aheadFrom(handle, closesFile && o.autoClose !== false);
+    if (this.#position !== undefined) this.#last = start === undefined ? this.#position + end : end;
     endWithHandle(this, handle, () => { this.#handleGone = true; });
   }
 
@@ -115,7 +131,7 @@ export class FileReadStream extends Readable {
   /** Bytes the next read asks for: a chunk first (a small file costs one), then whole units, up to end. */
   #nextLength(): number {
     const size = this.bytesRead === 0 && this.#ahead.length === 0 ? this.#chunk : this.#unit;
-    const left = this.#position !== undefined ? this.end - this.#position + 1 : this.end - this.bytesRead + 1;
+    const left = this.#position !== undefined ? this.#last - this.#position + 1 : this.end - this.bytesRead + 1;
     return Math.min(size, left);
   }
 

@@ -299,6 +299,16 @@ conformance('fs/promises', test => {
       assertBytes(ours, node, `createReadStream(${JSON.stringify(options)})`);
       assert.equal(h.fd, -1, 'autoClose closed the handle');
     }
+    // Without start, from where the file is (read ahead from there when the stream closes the
+    // handle); end counts from there, as node's.
+    for (const options of [{}, { end: 70_000, highWaterMark: 1000 }, { autoClose: false }, { autoClose: false, end: 3 }]) {
+      const h = await f.open(p), nh = await fsp.open(p);
+      await h.read(Buffer.alloc(12_345), 0, 12_345, null);
+      await nh.read(Buffer.alloc(12_345), 0, 12_345, null);
+      const ours = await collect(h.createReadStream(options)), node = await collect(nh.createReadStream(options));
+      assertBytes(ours, node, `createReadStream(${JSON.stringify(options)}) after a read of 12,345 bytes`);
+      if (options.autoClose === false) await Promise.all([h.close(), nh.close()]);
+    }
     const h = await f.open(p);
     const chunks: number[] = [];
     await new Promise((resolve, reject) => h.createReadStream({ highWaterMark: 4096 }).on('data', c => chunks.push(c.length)).on('end', resolve).on('error', reject));
