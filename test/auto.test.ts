@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { allocAligned, createEngine, engines } from '../src/index.js';
+import { allocAligned, createEngine, engines, type FileHandle } from '../src/index.js';
 
 const uring = engines().find(e => e.name === 'io_uring')!;
 const skip = uring.available ? false : `io_uring unavailable: ${uring.reason}`;
@@ -169,6 +169,30 @@ describe('auto', () => {
     assert.deepEqual(results.map(r => r.bytesRead), bufs.map(b => b.length));
     assert.ok(bufs.every(b => b.every(x => x === 1)));
     await h.close();
+    await engine.close();
+  });
+
+  it('sends every large read of a file read ahead (several at once) to the pool, until it is closed', { skip }, async () => {
+    const engine = createEngine('auto');
+    const poolBytesRead = () => fs.readdirSync('/proc/self/task').reduce((sum, t) => {
+      try {
+        if (fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() !== 'ioengine-pool') return sum;
+        return sum + Number(/rchar: (\d+)/.exec(fs.readFileSync(`/proc/self/task/${t}/io`, 'utf8'))![1]);
+      } catch {
+        return sum; // a thread that just ended
+      }
+    }, 0);
+    const readAlone = async (h: FileHandle) => {
+      const before = poolBytesRead();
+      const buf = Buffer.alloc(128 * 1024);
+      assert.equal((await h.read(buf, 0, buf.length, 0)).bytesRead, buf.length);
+      return poolBytesRead() - before;
+    };
+    const ahead = await engine.open(file, 'r'), other = await engine.open(file, 'r');
+    await Promise.all([0, 1, 2, 3].map(i => ahead.read(Buffer.alloc(128 * 1024), 0, 128 * 1024, i * 128 * 1024)));
+    assert.ok(await readAlone(ahead) >= 128 * 1024, 'a file read ahead: even a read alone goes to the pool');
+    assert.equal(await readAlone(other), 0, 'another file\'s read alone stays on the ring');
+    await Promise.all([ahead.close(), other.close()]);
     await engine.close();
   });
 

@@ -40,7 +40,7 @@ export function autoChoices(engine: string, inline: boolean, pool: boolean): Aut
     why: 'the page cache takes one in microseconds, less than a handoff to a thread; ext4 has no non-blocking buffered write, so io_uring would hand each to a kernel worker. A write that waits (throttling, the journal) pauses this for a while',
   });
   if (pool) choices.push({
-    operations: `buffered reads of ${LARGE_READ / 1024} KiB or more while another is in flight`,
+    operations: `buffered reads of ${LARGE_READ / 1024} KiB or more while another is in flight, or of a file read several at a time (read-ahead)`,
     way: 'pool',
     why: 'copying large reads out of the page cache is the work: threads do it on every core at once',
   });
@@ -59,6 +59,9 @@ export class AutoBackend implements Backend {
   /** The engine's own pool (its fallback, which it cancels and destroys). */
   readonly #pool: () => Backend;
   #largeReads = 0;
+  /** Large reads in flight by file, and the files that have had several at once. */
+  readonly #largeByFile = new Map<number, number>();
+  readonly #readAhead = new Set<number>();
   /** Files opened with O_DIRECT: their reads stay on the engine. */
   readonly #direct = new Set<number>();
   /** Large reads in flight, by the caller's done: abort() finds them by it. */
@@ -69,12 +72,18 @@ export class AutoBackend implements Backend {
     this.#pool = pool;
   }
 
-  /** Where a read of length goes: the pool when it is large and another large one is in flight. */
+  /**
+   * Where a read of length goes: the pool when it is large and another large one is in flight,
+   * or when its file is read several large reads at a time (read-ahead: a stream, a parallel
+   * reader), so that each of its reads is copied beside the program's work, not in its way.
+   */
   #readOn(fd: number, length: number, position: number, done: Done): [Backend, Done] {
     // At the file position (-1) reads stay in order on one engine; direct reads copy nothing.
     if (length < LARGE_READ || position < 0 || this.#direct.has(fd)) return [this.#base, done];
+    const onFile = this.#largeByFile.get(fd) ?? 0;
+    if (onFile > 0) this.#readAhead.add(fd);
     let on = this.#base;
-    if (this.#largeReads > 0) {
+    if (this.#largeReads > 0 || this.#readAhead.has(fd)) {
       try {
         on = this.#pool();
       } catch {
@@ -82,8 +91,12 @@ export class AutoBackend implements Backend {
       }
     }
     this.#largeReads++;
+    this.#largeByFile.set(fd, onFile + 1);
     const counted: Done = result => {
       this.#largeReads--;
+      const left = this.#largeByFile.get(fd)! - 1;
+      if (left > 0) this.#largeByFile.set(fd, left);
+      else this.#largeByFile.delete(fd);
       this.#counted.delete(done);
       done(result);
     };
@@ -114,6 +127,7 @@ export class AutoBackend implements Backend {
   }
   close(fd: number, done: Done): void {
     this.#direct.delete(fd);
+    this.#readAhead.delete(fd);
     this.#base.close(fd, done);
   }
 
