@@ -15,7 +15,7 @@
       ],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/io_uring_setup.c", "native/io_uring_register.c", "native/io_uring_queue.c", "native/io_uring_reap.c", "native/linux_aio.c", "native/posix_aio.c", "native/net.c", "native/net_epoll.c", "native/net_uring.c"],
+          "sources": ["native/io_uring_setup.c", "native/io_uring_register.c", "native/io_uring_queue.c", "native/io_uring_reap.c", "native/linux_aio.c", "native/posix_aio.c", "native/net.c", "native/net_epoll.c", "native/net_uring.c", "native/net_thread.c"],
           "libraries": ["-lrt"]
         }]
       ],

@@ -123,6 +123,17 @@ void net_data_block(net_t *n, int id, void **block, size_t block_size, size_t le
   *block = fresh;
 }
 
+void net_data_owned(net_t *n, int id, void *block, size_t len) {
+  napi_value buf;
+  if (len < HANDOVER_MIN || napi_create_external_buffer(n->env, len, block, free_block, NULL, &buf) != napi_ok) {
+    net_data(n, id, block, len);
+    free(block);
+    return;
+  }
+  napi_set_element(n->env, n->bufs, n->nbufs++, buf);
+  net_emit(n, EV_DATA, id, (double)len, 0);
+}
+
 int net_begin(net_t *n, napi_handle_scope *scope) {
   if (n->closed || napi_open_handle_scope(n->env, scope) != napi_ok) return 0;
   napi_create_array(n->env, &n->bufs);
@@ -213,7 +224,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   char name[16];
   size_t len;
   CHECK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len));
-  const net_kind_t *kind = !strcmp(name, "epoll") ? &net_epoll_kind : !strcmp(name, "io_uring") ? &net_uring_kind : NULL;
+  const net_kind_t *kind = !strcmp(name, "epoll") ? &net_epoll_kind : !strcmp(name, "io_uring") ? &net_uring_kind
+                         : !strcmp(name, "thread") ? &net_thread_kind : NULL;
   uint8_t *data;
   if (!kind) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "unknown socket engine");
@@ -392,7 +404,7 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
     iov[i] = (struct iovec){ data, len };
   }
   wq_t now = { .req = req, .iov = iov, .iovcnt = (int)count };
-  if (!s->writes) {
+  if (!s->writes && !s->send_busy) {  // nothing queued ahead of it, nor being sent
     ssize_t put = net_send(s->fd, iov, (int)count);
     if (put < 0 && errno != EAGAIN && errno != EINTR) {
       result = -errno;

@@ -1,7 +1,7 @@
 // The socket engines' shared part (net.c): the N-API surface, the table of sockets, the events
 // JS receives, and what every engine does with plain syscalls (socket, bind, listen, shutdown,
-// setsockopt, addresses). Each engine (net_epoll.c, net_uring.c) brings how sockets wait:
-// readiness, or completions.
+// setsockopt, addresses). Each engine (net_epoll.c, net_uring.c, net_thread.c) brings how
+// sockets wait: readiness, completions, or threads blocked in the calls.
 #ifndef IOENGINE_NET_H
 #define IOENGINE_NET_H
 #ifndef _GNU_SOURCE
@@ -35,7 +35,9 @@ typedef struct sock {
   // epoll
   int in_epoll;
   uint32_t interest;
-  // io_uring: requests the kernel holds for this socket, and what is armed
+  // io_uring: requests the kernel holds for this socket, and what is armed. send_busy: a write
+  // is being sent (io_uring), or writes are queued on a thread (thread: how many); later writes
+  // queue behind. inflight (thread): the slot waits for the connection's threads.
   int inflight, recv_armed, send_busy, accept_armed;
   struct sockaddr_storage *peer;  // connect's address (malloc'ed: the table moves), until its completion
 } sock_t;
@@ -109,9 +111,12 @@ void net_data(net_t *n, int id, const void *bytes, size_t len);
 // one when no new block can be had).
 #define HANDOVER_MIN 32768
 void net_data_block(net_t *n, int id, void **block, size_t block_size, size_t len);
+// Bytes read into block (malloc'ed): from HANDOVER_MIN bytes the Buffer itself (freed when JS lets
+// go of it), else copied and freed.
+void net_data_owned(net_t *n, int id, void *block, size_t len);
 // Called by the kind's stop() once its loop handle has closed.
 void net_free(net_t *n);
 
-extern const net_kind_t net_epoll_kind, net_uring_kind;
+extern const net_kind_t net_epoll_kind, net_uring_kind, net_thread_kind;
 
 #endif

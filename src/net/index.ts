@@ -1,6 +1,6 @@
 // `ioengine/net`: node:net's TCP over ioengine's socket engines. Change the import, keep the program:
 //   import { createServer, connect } from 'ioengine/net';
-// netOn('io_uring') (or 'epoll', or 'libuv': node:net itself, the reference) gives the same functions on the engine
+// netOn('io_uring') (or 'epoll', 'thread', or 'libuv': node:net itself, the reference) gives the same functions on the engine
 // you choose; the default is `auto`. What is not TCP (IPC paths, BlockList, isIP) is node:net's own.
 import net from 'node:net';
 import { engineUnavailable, unknownEngine } from '../errors.js';
@@ -12,7 +12,7 @@ export { Server, Socket };
 export type { ConnectOptions, ListenOptions, ServerOptions, SocketOptions };
 
 /** The socket engines, best first: what `auto` picks from. */
-export const NET_ENGINES = ['io_uring', 'epoll', 'libuv'] as const;
+export const NET_ENGINES = ['io_uring', 'epoll', 'thread', 'libuv'] as const;
 export type NetEngineName = (typeof NET_ENGINES)[number];
 
 export interface NetEngineInfo { name: NetEngineName; available: boolean; reason?: string }
@@ -42,7 +42,7 @@ export function netOn(name: string = 'auto'): NetModule {
   if (name === 'libuv') {
     return { engine: 'libuv', createServer: net.createServer, connect: net.connect, createConnection: net.createConnection, Socket: net.Socket, Server: net.Server } as unknown as NetModule;
   }
-  if (name !== 'epoll' && name !== 'io_uring') throw unknownEngine(name, NET_ENGINES);
+  if (name !== 'epoll' && name !== 'io_uring' && name !== 'thread') throw unknownEngine(name, NET_ENGINES);
   const shared = NativeNet.shared(name);
   if (typeof shared === 'string') throw engineUnavailable(name, shared);
   const engine: NativeNet = shared;

@@ -35,7 +35,7 @@ interface NetBinding {
 const EVENTS = 4096;
 
 /** The native socket engines, by the name netCreate takes. */
-export type NativeNetName = 'epoll' | 'io_uring';
+export type NativeNetName = 'epoll' | 'io_uring' | 'thread';
 
 export class NativeNet {
   readonly name: NativeNetName;

@@ -357,7 +357,7 @@ for (const info of netEngines()) {
 describe('ioengine/net', () => {
   it('names its engines, with a reason for any that cannot run', () => {
     const all = netEngines();
-    assert.deepEqual(all.map(e => e.name), ['io_uring', 'epoll', 'libuv']);
+    assert.deepEqual(all.map(e => e.name), ['io_uring', 'epoll', 'thread', 'libuv']);
     for (const e of all) if (!e.available) assert.ok(e.reason, `${e.name} says why not`);
     assert.throws(() => netOn('bogus'), { code: 'ERR_IOENGINE_UNKNOWN' });
   });
