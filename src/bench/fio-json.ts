@@ -18,7 +18,7 @@ const NS_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
 const US_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
 const MS_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000, 2000];
 
-const IOENGINE_VERSION = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+export const IOENGINE_VERSION = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
 
 /** fio prints percentages above 0 and below 0.01 as 0.01, so that a rare bucket still shows. */
 const pct = (part: number, whole: number) => {

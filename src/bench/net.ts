@@ -11,8 +11,10 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostInfo } from '../fio/host.js';
 import { parseSize } from '../fio/units.js';
 import { netEngines } from '../net/index.js';
+import { IOENGINE_VERSION } from './fio-json.js';
 import type { NetServerReport } from './net-server.js';
 import { BenchUsageError } from './options.js';
 
@@ -169,8 +171,40 @@ export async function runNetBench(job: NetJob, progress: (s: string) => void): P
   });
 }
 
-export function netJson(job: NetJob, results: NetResult[]): object {
-  return { 'fio version': 'ioengine-bench', 'global options': { rw: job.mode, bs: String(job.bs), iodepth: String(job.connections), runtime: String(job.seconds), loops: String(job.loops) }, generator: generatorOf(job), jobs: results };
+const WHAT = { rr: 'request-response', stream: 'streaming', http: 'node:http keep-alive GETs' } as const;
+
+/**
+ * The results as fio's JSON has them, besides their own keys (net, cpu_us_per_unit, loop_delay_ms,
+ * generator): each request is an I/O of the read direction (a MiB of the stream's bytes its
+ * bandwidth), latency the generator's, loop delay as file jobs record it. So `ioengine report`
+ * charts the socket engines as it does the file engines.
+ */
+export function netJson(job: NetJob, results: NetResult[], startedAt = new Date()): object {
+  const pct = (p50: number, p99: number) => ({ [(50).toFixed(6)]: p50, [(99).toFixed(6)]: p99 });
+  const none = { iops: 0, bw_bytes: 0, total_ios: 0 };
+  const description = `${WHAT[job.mode]}, ${job.bs} B ${job.mode === 'http' ? 'bodies' : 'messages'}, ${job.connections} connections: ` +
+    `IOPS are ${job.mode === 'stream' ? 'writes received' : 'requests answered'} a second, latency is the load generator's (${generatorOf(job)})`;
+  return {
+    'ioengine version': `ioengine-${IOENGINE_VERSION}`,
+    'ioengine host': hostInfo(startedAt),
+    timestamp: Math.floor(startedAt.getTime() / 1000),
+    'global options': { rw: job.mode, bs: String(job.bs), iodepth: String(job.connections), runtime: String(job.seconds), loops: String(job.loops) },
+    generator: generatorOf(job),
+    jobs: results.map(r => ({
+      ...r,
+      'job options': { ioengine: r.ioengine, description, rw: r.rw, bs: String(r.bs), iodepth: String(r.iodepth) },
+      job_runtime: r.runtime_ms,
+      read: {
+        iops: job.mode === 'stream' ? r.net.bytes_per_sec / job.bs : r.net.requests_per_sec,
+        bw_bytes: r.net.bytes_per_sec,
+        total_ios: job.mode === 'stream' ? Math.round((r.net.bytes_per_sec * r.runtime_ms) / 1000 / job.bs) : r.net.requests,
+        runtime: r.runtime_ms,
+        ...(r.net.latency_us ? { clat_ns: { percentile: pct(r.net.latency_us.p50 * 1000, r.net.latency_us.p99 * 1000) } } : {}),
+      },
+      write: none,
+      'ioengine loop delay_ns': { max: r.loop_delay_ms.max * 1e6, N: 1, percentile: pct(r.loop_delay_ms.p50 * 1e6, r.loop_delay_ms.p99 * 1e6) },
+    })),
+  };
 }
 
 export function netText(job: NetJob, results: NetResult[]): string {
@@ -190,7 +224,7 @@ export function netText(job: NetJob, results: NetResult[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [
-    `${job.name}: ${{ rr: 'request-response', stream: 'streaming', http: 'node:http keep-alive GETs' }[job.mode]}, ${job.bs} B ${job.mode === 'http' ? 'bodies' : 'messages'}, ${job.connections} connections, ${job.seconds} s${job.loops > 1 ? `, median of ${job.loops} interleaved runs` : ''}; load from ${generatorOf(job)}`,
+    `${job.name}: ${WHAT[job.mode]}, ${job.bs} B ${job.mode === 'http' ? 'bodies' : 'messages'}, ${job.connections} connections, ${job.seconds} s${job.loops > 1 ? `, median of ${job.loops} interleaved runs` : ''}; load from ${generatorOf(job)}`,
     line(head), ...rows.map(line), '',
   ].join('\n');
 }

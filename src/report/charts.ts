@@ -56,8 +56,10 @@ function throughput(w: Workload): ChartSpec {
   };
 }
 
-function latency(w: Workload): ChartSpec {
+/** None when no engine has latency figures (a socket stream's load generator measures none). */
+function latency(w: Workload): ChartSpec | undefined {
   const rows = drawn(w).filter(r => r.latency.some(v => v !== null));
+  if (!rows.length) return undefined;
   return {
     id: `${w.id}-latency`,
     kind: 'latency',
@@ -128,8 +130,7 @@ function sweep(s: Sweep): ChartSpec {
 
 function workloadCharts(w: Workload): ChartSpec[] {
   if (!drawn(w).length) return [];
-  const delay = loop(w);
-  return delay ? [throughput(w), latency(w), cpu(w), delay] : [throughput(w), latency(w), cpu(w)];
+  return [throughput(w), latency(w), cpu(w), loop(w)].filter((c): c is ChartSpec => c !== undefined);
 }
 
 export function chartSpecs(model: ReportModel): ChartSpec[] {

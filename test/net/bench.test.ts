@@ -1,8 +1,11 @@
 // ioengine bench --rw=rr|stream|http, running for real (1 s a job): every socket engine serves, the
-// load generator drives it, the JSON and the table say what was measured. Nothing here asserts a
+// load generator drives it, the JSON and the table say what was measured, the report charts it. Nothing here asserts a
 // speed; only that work was done and reported.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { netEngines } from '../../src/net/index.js';
 import { runCli } from '../run-cli.js';
@@ -25,6 +28,22 @@ test('rr on every socket engine: requests done and echoed, latency, server CPU, 
     assert.ok(j.usr_cpu + j.sys_cpu > 0, `${j.ioengine}: the server's CPU`);
     assert.ok(j.loop_delay_ms.max >= j.loop_delay_ms.p99 && j.loop_delay_ms.p99 >= 0);
     assert.ok(j.generator.cpu_s > 0);
+    // fio's shape too, for `ioengine report`: a request is an I/O
+    assert.equal(j.read.iops, j.net.requests_per_sec);
+    assert.equal(j.read.total_ios, j.net.requests);
+    assert.equal(j['job options'].ioengine, j.ioengine);
+    assert.equal(j['ioengine loop delay_ns'].max, j.loop_delay_ms.max * 1e6);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ioengine-net-report-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'rr.json'), r.stdout);
+    const page = await runCli(['report', path.join(dir, 'rr.json'), '-o', path.join(dir, 'rr.html')]);
+    assert.equal(page.code, 0, page.stderr);
+    const html = fs.readFileSync(path.join(dir, 'rr.html'), 'utf8');
+    assert.match(html, /requests answered a second/);
+    for (const e of available) assert.match(html, new RegExp(`>${e}<`), `${e} is in the report`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
