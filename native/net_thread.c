@@ -11,7 +11,8 @@
 // (SO_SNDTIMEO); its fd is closed, and its slot and buffers released, once all its threads are gone.
 //
 // Bounded: while THREADS_MAX threads run, listeners stop accepting (the kernel's backlog holds
-// the connections that wait), as a thread-per-connection server does. A reader hands the loop at
+// the connections that wait), as a thread-per-connection server does. Connections already open
+// still start their readers and writers; past what the system allows, that read or write fails. A reader hands the loop at
 // most UNREAD_MAX reads not yet delivered, so a program that does not keep up is not flooded.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,7 +31,7 @@
 #define BLOCK 65536         // one recv's most, as node's reads
 #define UNREAD_MAX 2
 #define SEND_WAKE_MS 50
-#define ACCEPT_WAKE_MS 200  // a listener's poll() looks at `closing` at least this often
+#define ACCEPT_WAKE_MS 200  // a listener's or a connect's poll() looks at `closing` at least this often
 #define STOP_WAIT_S 5       // how long stop() waits for the threads before it leaves them be
 
 enum { M_ACCEPT = 1, M_ACCEPT_FAILED, M_DATA, M_EOF, M_ERROR, M_WRITE, M_CONNECT, M_EXIT };
@@ -88,11 +89,12 @@ static void post(tq_t *t, msg_t *m) {
   pthread_mutex_unlock(&t->lock);
 }
 
-// A message of no more than its type and two numbers. A message that cannot be allocated is
-// dropped, except a thread's leaving, which is preallocated (thread_main).
+// A message of no more than its type and two numbers. Out of memory, it is tried again every
+// millisecond (JS waits for each of these: a write's end, a connect, a failure); a thread's
+// leaving is preallocated (thread_main).
 static void tell(conn_t *c, int type, double a, double b) {
-  msg_t *m = malloc(sizeof *m);
-  if (!m) return;
+  msg_t *m;
+  while (!(m = malloc(sizeof *m))) usleep(1000);
   *m = (msg_t){ .type = type, .c = c, .a = a, .b = b };
   post(c->t, m);
 }
@@ -108,6 +110,7 @@ static void *acceptor(conn_t *c) {
     struct pollfd p = { .fd = c->fd, .events = POLLIN };
     if (poll(&p, 1, ACCEPT_WAKE_MS) <= 0 || closing(c)) continue;
     int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);  // blocking, as the connection's threads want it
+    int err = errno;
     if (fd >= 0) {
       msg_t *m = malloc(sizeof *m);
       if (!m) {
@@ -118,13 +121,13 @@ static void *acceptor(conn_t *c) {
       post(t, m);
       continue;
     }
-    if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
+    if (err == EAGAIN || err == EINTR || err == ECONNABORTED) continue;
     // The loop deals with it (out of descriptors: it sheds the waiting connections); until then
     // this thread waits, so as not to spin on the same failure.
     pthread_mutex_lock(&c->lock);
     c->unread = 1;
     pthread_mutex_unlock(&c->lock);
-    tell(c, M_ACCEPT_FAILED, -errno, 0);
+    tell(c, M_ACCEPT_FAILED, -err, 0);
     pthread_mutex_lock(&c->lock);
     while (c->unread && !c->closing) pthread_cond_wait(&c->cond, &c->lock);
     pthread_mutex_unlock(&c->lock);
@@ -198,12 +201,16 @@ static void *writer(conn_t *c) {
 
 static void *connector(conn_t *c) {
   int err = 0;
+  // connect() gives up after SO_SNDTIMEO (EINPROGRESS), or a signal interrupts it (EINTR): the
+  // connect goes on, and is waited for as a nonblocking one is, looking at `closing` meanwhile
+  // (a close before connect() began does not end the attempt: shutdown() had nothing to end).
   if (connect(c->fd, (struct sockaddr *)&c->peer, c->peer_len) < 0) err = errno == EINTR ? EINPROGRESS : errno;
-  if (err == EINPROGRESS) {  // interrupted: the connect goes on; wait for it as a nonblocking one would
+  if (err == EINPROGRESS) {
     struct pollfd p = { .fd = c->fd, .events = POLLOUT };
-    while (poll(&p, 1, -1) < 0 && errno == EINTR) {}
+    while (!closing(c) && poll(&p, 1, ACCEPT_WAKE_MS) <= 0) {}
     socklen_t len = sizeof err;
-    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (closing(c)) err = ECANCELED;
+    else getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
   }
   tell(c, M_CONNECT, -err, 0);
   return NULL;
@@ -320,6 +327,9 @@ static void set_closing(conn_t *c) {
   __atomic_store_n(&c->closing, 1, __ATOMIC_RELEASE);
   pthread_cond_broadcast(&c->cond);
   pthread_mutex_unlock(&c->lock);
+  pthread_mutex_lock(&c->t->lock);  // a listener waiting for room (THREADS_MAX) wakes too
+  pthread_cond_broadcast(&c->t->cond);
+  pthread_mutex_unlock(&c->t->lock);
   shutdown(c->fd, SHUT_RD);  // wakes recv (0), a blocked connect and a listener's poll; nothing goes to the peer
 }
 
@@ -524,7 +534,9 @@ static int th_close(net_t *n, int id) {
 static void on_closed(uv_handle_t *h) {
   net_t *n = h->data;
   tq_t *t = tq(n);
-  int left = t->running;  // threads that did not leave in time keep what they use
+  pthread_mutex_lock(&t->lock);
+  int left = t->running;  // threads that did not leave in time keep what they use: all of it, leaked
+  pthread_mutex_unlock(&t->lock);
   for (msg_t *m = t->head, *next; m; m = next) {
     next = m->next;
     if (m->type == M_ACCEPT) close(m->fd);

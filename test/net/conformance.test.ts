@@ -74,6 +74,35 @@ for (const info of netEngines()) {
       await closeServer(server);
     });
 
+    it('connects destroyed at once, to a listener that answers no SYN: each closes, nothing of them stays', async () => {
+      // A listener whose queue is full (backlog 0, never accepting) drops the SYNs that follow.
+      const py = spawn('python3', ['-c', [
+        'import socket, sys',
+        "l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(0)",
+        'f = [socket.socket() for i in range(4)]',
+        '[s.setblocking(False) or s.connect_ex(l.getsockname()) for s in f]',
+        'print(l.getsockname()[1], flush=True); sys.stdin.read()',
+      ].join('\n')], { stdio: ['pipe', 'pipe', 'inherit'] });
+      try {
+        const [line] = await once(py.stdout!, 'data') as [Buffer];
+        const port = Number(String(line).trim());
+        const threads = () => fs.readdirSync('/proc/self/task').length;
+        const before = threads();
+        const closed = Array.from({ length: 20 }, () => {
+          const s = (net().connect as (o: object) => AnySocket)({ port, host: '127.0.0.1' });
+          s.on('error', () => {});
+          process.nextTick(() => s.destroy()); // right after the connect went to the engine
+          return once(s, 'close');
+        });
+        await Promise.all(closed);
+        // (the thread engine's connect threads get no SYN-ACK: they must notice the close)
+        for (let i = 0; i < 100 && threads() > before; i++) await new Promise(resolve => setTimeout(resolve, 20));
+        assert.ok(threads() <= before, `threads back to ${before} (now ${threads()})`);
+      } finally {
+        py.kill();
+      }
+    });
+
     it('1,000 connections at once, each gets its own message back', async () => {
       const { server, port } = await listening(net(), echo);
       const replies = await Promise.all(Array.from({ length: 1000 }, async (_, i) => {
