@@ -55,6 +55,9 @@ export interface NetResult {
   generator: { name: string; cpu_s: number };
 }
 
+/** After a native socket engine's name: through its lower-level interface. */
+export const RAW = '-raw';
+
 /** Is this argv a network job (--rw=rr, stream or http)? */
 export function isNetBench(argv: readonly string[]): boolean {
   return argv.some(a => /^--rw=(rr|stream|http)$/.test(a));
@@ -93,8 +96,11 @@ export function planNetBench(argv: readonly string[]): NetJob {
   const known = netEngines();
   if (job.engines.length === 0 || job.engines.includes('all')) job.engines = known.filter(e => e.available).map(e => e.name);
   for (const e of job.engines) {
-    const info = known.find(k => k.name === e);
-    if (!info) throw new BenchUsageError(`--ioengine=${e}: not a socket engine (${known.map(k => k.name).join(', ')}, all)`);
+    // ENGINE-raw: the engine through the lower-level interface (rawOn), not streams.
+    const raw = e.endsWith(RAW);
+    const info = known.find(k => k.name === (raw ? e.slice(0, -RAW.length) : e));
+    if (!info || (raw && info.name === 'libuv')) throw new BenchUsageError(`--ioengine=${e}: not a socket engine (${known.map(k => k.name).join(', ')}, all; ${RAW} after a native one for its lower-level interface)`);
+    if (raw && job.mode === 'http') throw new BenchUsageError(`--ioengine=${e}: node:http needs a stream, which the lower-level interface is not`);
     if (!info.available) throw new BenchUsageError(`--ioengine=${e}: not available here: ${info.reason}`);
   }
   if (job.connections > 10_000) throw new BenchUsageError(`--iodepth=${job.connections}: at most 10000 connections`);

@@ -9,6 +9,7 @@ import { Server, type ListenOptions, type ServerOptions } from './server.js';
 import { Socket, type ConnectOptions, type SocketOptions } from './socket.js';
 
 export { Server, Socket };
+export { rawOn, RawConnection, RawServer, type RawHandlers, type RawListenOptions, type RawModule } from './raw.js';
 export type { ConnectOptions, ListenOptions, ServerOptions, SocketOptions };
 
 /** The socket engines, best first: what `auto` picks from. */

@@ -47,11 +47,12 @@ test('rr on every socket engine: requests done and echoed, latency, server CPU, 
   }
 });
 
-test('stream, as a table: MiB/s per engine, relative to the best', { timeout: 60_000 }, async () => {
-  const r = await runCli(['bench', '--rw=stream', '--bs=64k', '--iodepth=2', '--runtime=1', `--ioengine=${available.join(',')}`]);
+test('stream, as a table: MiB/s per engine (and through the lower-level interface), relative to the best', { timeout: 60_000 }, async () => {
+  const engines = [...available, ...available.filter(e => e !== 'libuv').map(e => `${e}-raw`)];
+  const r = await runCli(['bench', '--rw=stream', '--bs=64k', '--iodepth=2', '--runtime=1', `--ioengine=${engines.join(',')}`]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /streaming, 65536 B messages, 2 connections/);
-  for (const e of available) assert.match(r.stdout, new RegExp(`^${e}\\s+\\d+ \\((1\\.00|0\\.\\d\\d)x\\)`, 'm'));
+  for (const e of engines) assert.match(r.stdout, new RegExp(`^${e}\\s+\\d+ \\((1\\.00|0\\.\\d\\d)x\\)`, 'm'));
 });
 
 const wrk = spawnSync('wrk', ['-v']).error ? 'wrk is not installed (Debian: apt-get install wrk)' : false;
@@ -76,6 +77,8 @@ test('bad network options are refused with a message, before anything runs', asy
     [['--rw=rr', '--ioengine=sync'], /--ioengine=sync: not a socket engine/],
     [['--rw=rr', '--iodepth=0'], /--iodepth=0: the number of connections must be a whole number above 0/],
     [['--rw=stream', '--bs=lots'], /--bs=lots: expected a size/],
+    [['--rw=rr', '--ioengine=libuv-raw'], /--ioengine=libuv-raw: not a socket engine/],
+    [['--rw=http', '--ioengine=epoll-raw'], /node:http needs a stream/],
   ] as const) {
     const r = await runCli(['bench', ...args]);
     assert.equal(r.code, 1, r.stdout);
