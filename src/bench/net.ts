@@ -35,7 +35,12 @@ export interface NetJob {
   loops: number;
   outputFormat: 'normal' | 'json';
   output?: string;
+  /** --bun=PATH: a reference row, Bun's own node:net serving the same job */
+  bun?: string;
 }
+
+/** The reference row's name when --bun is given. */
+export const BUN_ROW = 'bun node:net';
 
 interface NetLoad { requests: number; bytes: number; seconds: number; latency_us?: { p50: number; p99: number; max: number }; cpu_s: number }
 
@@ -67,7 +72,7 @@ export function planNetBench(argv: readonly string[]): NetJob {
   const job: NetJob = { name: 'net', mode: 'rr', engines: [], bs: 1024, connections: 100, seconds: 5, loops: 1, outputFormat: 'normal' };
   for (const arg of argv) {
     const m = /^--([a-z_-]+)=(.*)$/.exec(arg);
-    if (!m) throw new BenchUsageError(`'${arg}': a network job takes only --name, --rw, --ioengine, --bs, --iodepth, --runtime, --loops, --output-format and --output, as --option=value`);
+    if (!m) throw new BenchUsageError(`'${arg}': a network job takes only --name, --rw, --ioengine, --bs, --iodepth, --runtime, --loops, --output-format, --output and --bun, as --option=value`);
     const [, name, value] = m;
     const positive = (what: string) => {
       const n = Number(value);
@@ -90,7 +95,11 @@ export function planNetBench(argv: readonly string[]): NetJob {
         job.outputFormat = value;
         break;
       case 'output': job.output = value; break;
-      default: throw new BenchUsageError(`--${name}: not an option of a network job (--name, --rw, --ioengine, --bs, --iodepth, --runtime, --loops, --output-format, --output)`);
+      case 'bun':
+        if (spawnSync(value, ['--version']).status !== 0) throw new BenchUsageError(`--bun=${value}: not a Bun that runs here (\`npm install bun\` in a scratch folder gives one)`);
+        job.bun = value;
+        break;
+      default: throw new BenchUsageError(`--${name}: not an option of a network job (--name, --rw, --ioengine, --bs, --iodepth, --runtime, --loops, --output-format, --output, --bun)`);
     }
   }
   const known = netEngines();
@@ -103,6 +112,7 @@ export function planNetBench(argv: readonly string[]): NetJob {
     if (raw && job.mode === 'http') throw new BenchUsageError(`--ioengine=${e}: node:http needs a stream, which the lower-level interface is not`);
     if (!info.available) throw new BenchUsageError(`--ioengine=${e}: not available here: ${info.reason}`);
   }
+  if (job.bun) job.engines.push(BUN_ROW);
   if (job.connections > 10_000) throw new BenchUsageError(`--iodepth=${job.connections}: at most 10000 connections`);
   if (job.mode === 'http' && spawnSync('wrk', ['-v']).error) throw new BenchUsageError('--rw=http: its load generator, wrk, is not installed (Debian: apt-get install wrk)');
   return job;
@@ -111,7 +121,9 @@ export function planNetBench(argv: readonly string[]): NetJob {
 /** One engine, one run: its server in a process of its own, netload against it. */
 async function runOnce(job: NetJob, engine: string): Promise<NetResult> {
   if (!fs.existsSync(NETLOAD)) throw new Error(`the load generator is not built (${NETLOAD}): npm rebuild ioengine`);
-  const server = fork(new URL('./net-server.js', import.meta.url), [engine, job.mode, String(job.bs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // Bun's row: the same server, on node:net as Bun has it.
+  const bun = engine === BUN_ROW ? { execPath: job.bun } : {};
+  const server = fork(new URL('./net-server.js', import.meta.url), [bun.execPath ? 'libuv' : engine, job.mode, String(job.bs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...bun });
   try {
     const [hello] = await once(server, 'message') as [{ port: number }];
     server.send('measure');

@@ -79,6 +79,7 @@ test('bad network options are refused with a message, before anything runs', asy
     [['--rw=stream', '--bs=lots'], /--bs=lots: expected a size/],
     [['--rw=rr', '--ioengine=libuv-raw'], /--ioengine=libuv-raw: not a socket engine/],
     [['--rw=http', '--ioengine=epoll-raw'], /node:http needs a stream/],
+    [['--rw=rr', '--bun=/nonexistent/bun'], /--bun=\/nonexistent\/bun: not a Bun that runs here/],
   ] as const) {
     const r = await runCli(['bench', ...args]);
     assert.equal(r.code, 1, r.stdout);
