@@ -547,6 +547,15 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// netDescribe(h) -> how the engine works here (where the kernel decides), or undefined
+static napi_value js_describe(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result = NULL;
+  net_t *n = call_net(env, info, 1, argv);
+  const char *text = n && n->kind->describe ? n->kind->describe(n) : NULL;
+  if (text) napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
 int net_define(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"netCreate", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
@@ -560,6 +569,7 @@ int net_define(napi_env env, napi_value exports) {
       {"netRef", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
       {"netAddress", NULL, js_address, NULL, NULL, NULL, napi_default, NULL},
       {"netDestroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
+      {"netDescribe", NULL, js_describe, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof *props, props) == napi_ok ? 0 : -1;
 }

@@ -61,6 +61,8 @@ typedef struct net_kind {
   int (*close)(net_t *n, int id);
   // Everything given back; the loop watcher closed, then net_free(n).
   void (*stop)(net_t *n);
+  // How this engine works here, where that depends on the kernel (optional).
+  const char *(*describe)(net_t *n);
 } net_kind_t;
 
 #define QUEUED -1e9

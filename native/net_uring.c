@@ -1,6 +1,7 @@
 // The io_uring socket engine: completions, not readiness. A listener has one multishot accept
-// armed; a reading socket one multishot receive that takes its buffers from a ring of buffers the
-// engine provides (IORING_REGISTER_PBUF_RING): a small read is copied out into a Buffer and its
+// armed; a reading socket one multishot receive (before Linux 6.0: a receive armed again as each
+// completes) that takes its buffers from a ring of buffers the engine provides
+// (IORING_REGISTER_PBUF_RING, Linux 5.19): a small read is copied out into a Buffer and its
 // buffer given straight back, a large one becomes the Buffer and a new one takes its place. What
 // a write's first offer to the socket (net.c) leaves is one SENDMSG on the ring (its rest sent
 // again after a short send). connect is on the ring too. The ring is the file engine's (io_uring_setup.c: set up, probed, torn down the same way),
@@ -41,6 +42,7 @@ typedef struct {
   unsigned short br_tail;
   int inflight;                // every request of every socket
   int leak;                    // the kernel still held requests when the engine stopped
+  int multishot_recv;          // Linux 6.0: one receive armed for many; else one per read
 } ur_t;
 
 static ur_t *ur(net_t *n) { return n->kind_data; }
@@ -88,16 +90,17 @@ static int arm_recv(net_t *n, int id) {
   if (!sqe) return -EBUSY;
   sqe->opcode = IORING_OP_RECV;
   sqe->fd = n->socks[id].fd;
-  sqe->ioprio = IORING_RECV_MULTISHOT;
+  sqe->ioprio = ur(n)->multishot_recv ? IORING_RECV_MULTISHOT : 0;  // single-shot: armed again at each completion (on_recv)
   sqe->flags = IOSQE_BUFFER_SELECT;
   sqe->buf_group = BUF_GROUP;
   n->socks[id].recv_armed = 1;
   return 0;
 }
 
-static void cancel(net_t *n, int id, int op) {
+// 0, or -EBUSY: the submission queue stayed full (the kernel took none of it).
+static int cancel(net_t *n, int id, int op) {
   struct io_uring_sqe *sqe = uring_get_sqe(&ur(n)->u);
-  if (!sqe) return;
+  if (!sqe) return -EBUSY;
   sqe->opcode = IORING_OP_ASYNC_CANCEL;
   sqe->user_data = CANCEL_TAG;
   if (op) {
@@ -106,6 +109,7 @@ static void cancel(net_t *n, int id, int op) {
     sqe->fd = n->socks[id].fd;
     sqe->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
   }
+  return 0;
 }
 
 // The socket's first write goes out: what is left of it, as one SENDMSG.
@@ -273,14 +277,14 @@ static int ur_init(net_t *n, napi_env env) {
     return err;
   }
   uring_t *u = &r->u;
-  // Multishot receive (IORING_RECV_MULTISHOT) came in Linux 6.0; the probe cannot tell flags.
+  // Multishot receive (IORING_RECV_MULTISHOT) came in Linux 6.0, and the probe cannot tell
+  // flags: the release says. Before, each receive is armed again as it completes.
+  // IOENGINE_NET_RECV=single asks for that here too (to test it on a newer kernel).
   struct utsname un;
   int major = 0, minor = 0;
   if (uname(&un) == 0) sscanf(un.release, "%d.%d", &major, &minor);
-  if (major < 6) {
-    err = -EOPNOTSUPP;
-    goto fail;
-  }
+  const char *mode = getenv("IOENGINE_NET_RECV");
+  r->multishot_recv = major >= 6 && !(mode && !strcmp(mode, "single"));
   if (!u->supported[IORING_OP_SENDMSG] || !u->supported[IORING_OP_ACCEPT] || !u->supported[IORING_OP_RECV] || !u->supported[IORING_OP_CONNECT]) {
     err = -EOPNOTSUPP;
     goto fail;
@@ -365,7 +369,9 @@ static int ur_queued(net_t *n, int id) {
 static int ur_close(net_t *n, int id) {
   sock_t *s = &n->socks[id];
   if (s->inflight > 0) {
-    cancel(n, id, 0);
+    // No room for the cancel: the socket shut for reading ends its receive and accept at least
+    // (nothing goes to the peer); a send in flight ends when the peer reads or goes.
+    if (cancel(n, id, 0) < 0) shutdown(s->fd, SHUT_RD);
     // The cancel must reach the kernel before the fd goes, and its work run now (DEFER_TASKRUN
     // would leave it for the next wake-up, the requests holding the socket open meanwhile).
     store_release(ur(n)->u.sq_tail, ur(n)->u.sq_local_tail);
@@ -435,7 +441,11 @@ static void ur_stop(net_t *n) {
   uv_close((uv_handle_t *)&u->poll, on_closed);
 }
 
+static const char *ur_describe(net_t *n) {
+  return ur(n)->multishot_recv ? "multishot receive" : "single-shot receive (multishot needs Linux 6.0)";
+}
+
 const net_kind_t net_uring_kind = {
     .name = "io_uring", .init = ur_init, .listening = ur_listening, .connect = ur_connect, .read = ur_read,
-    .queued = ur_queued, .close = ur_close, .stop = ur_stop,
+    .queued = ur_queued, .close = ur_close, .stop = ur_stop, .describe = ur_describe,
 };

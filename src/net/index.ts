@@ -16,14 +16,23 @@ export type { ConnectOptions, ListenOptions, ServerOptions, SocketOptions };
 export const NET_ENGINES = ['io_uring', 'epoll', 'thread', 'libuv'] as const;
 export type NetEngineName = (typeof NET_ENGINES)[number];
 
-export interface NetEngineInfo { name: NetEngineName; available: boolean; reason?: string }
+export interface NetEngineInfo {
+  name: NetEngineName;
+  available: boolean;
+  /** why it is not available */
+  reason?: string;
+  /** how it works here, where the kernel decides (io_uring: multishot receive, or single-shot before Linux 6.0) */
+  detail?: string;
+}
 
 /** Every socket engine, whether it runs here, and why not. */
 export function netEngines(): NetEngineInfo[] {
   return NET_ENGINES.map(name => {
     if (name === 'libuv') return { name, available: true };
     const e = NativeNet.shared(name);
-    return typeof e === 'string' ? { name, available: false, reason: e } : { name, available: true };
+    if (typeof e === 'string') return { name, available: false, reason: e };
+    const detail = e.detail;
+    return detail ? { name, available: true, detail } : { name, available: true };
   });
 }
 

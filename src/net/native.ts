@@ -30,6 +30,7 @@ interface NetBinding {
   netRef(h: object, id: number, ref: boolean): number;
   netAddress(h: object, id: number, peer: boolean): [number, string, number] | number;
   netDestroy(h: object): void;
+  netDescribe(h: object): string | undefined;
 }
 
 const EVENTS = 4096;
@@ -99,6 +100,9 @@ export class NativeNet {
     }
     if (thrown) throw thrown.error; // then it is the program's uncaught exception, as node's
   }
+
+  /** How the engine works here, where the kernel decides (io_uring: multishot receive or not). */
+  get detail(): string | undefined { return this.#b.netDescribe(this.#h); }
 
   /** The socket's events go to target from now on. */
   own(id: number, target: NetTarget): void { this.#targets.set(id, target); }
