@@ -404,7 +404,10 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
     iov[i] = (struct iovec){ data, len };
   }
   wq_t now = { .req = req, .iov = iov, .iovcnt = (int)count };
-  if (!s->writes && !s->send_busy) {  // nothing queued ahead of it, nor being sent
+  size_t total = 0;
+  for (uint32_t i = 0; s->zerocopy && i < count; i++) total += iov[i].iov_len;
+  // Nothing queued ahead of it, nor being sent; and not one to send without a copy.
+  if (!s->writes && !s->send_busy && !(s->zerocopy && total >= NET_ZEROCOPY_MIN)) {
     ssize_t put = net_send(s->fd, iov, (int)count);
     if (put < 0 && errno != EAGAIN && errno != EINTR) {
       result = -errno;
@@ -481,6 +484,10 @@ static napi_value js_set_option(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[3], &on);
   napi_get_value_int32(env, argv[4], &value);
   int v = on, r;
+  if (opt == OPT_ZEROCOPY) {
+    r = n->kind->zerocopy ? n->kind->zerocopy(n, (int)id, on) : -EOPNOTSUPP;
+    return num(env, r);
+  }
   if (opt == OPT_NODELAY) {
     r = setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
   } else {
@@ -547,6 +554,14 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// netZeroCopy(h) -> whether the engine can send without copying here
+static napi_value js_zero_copy(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  net_t *n = call_net(env, info, 1, argv);
+  CHECK(napi_get_boolean(env, n && n->kind->zerocopy && n->kind->zerocopy(n, -1, 1) == 0, &result));
+  return result;
+}
+
 // netDescribe(h) -> how the engine works here (where the kernel decides), or undefined
 static napi_value js_describe(napi_env env, napi_callback_info info) {
   napi_value argv[1], result = NULL;
@@ -570,6 +585,7 @@ int net_define(napi_env env, napi_value exports) {
       {"netAddress", NULL, js_address, NULL, NULL, NULL, napi_default, NULL},
       {"netDestroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
       {"netDescribe", NULL, js_describe, NULL, NULL, NULL, napi_default, NULL},
+      {"netZeroCopy", NULL, js_zero_copy, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof *props, props) == napi_ok ? 0 : -1;
 }

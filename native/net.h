@@ -15,7 +15,10 @@
 // Events JS receives, four doubles each: (type, socket, a, b). Same numbers in src/net/native.ts.
 enum { EV_ACCEPT = 1, EV_DATA, EV_EOF, EV_ERROR, EV_WRITE, EV_CONNECT, EV_RELEASED };
 // Options for setOption(): same numbers in src/net/native.ts.
-enum { OPT_NODELAY = 1, OPT_KEEPALIVE };
+enum { OPT_NODELAY = 1, OPT_KEEPALIVE, OPT_ZEROCOPY };
+// A write of this many bytes or more on a zero-copy socket is not offered to the socket at once
+// (a copy): it goes to the engine, which sends it without copying.
+#define NET_ZEROCOPY_MIN 16384
 
 #define SLOT_FREE -1     // fd of a free slot
 #define SLOT_CLOSED -2   // closed by JS; the slot waits (for the kernel, or the end of a delivery)
@@ -39,6 +42,9 @@ typedef struct sock {
   // is being sent (io_uring), or writes are queued on a thread (thread: how many); later writes
   // queue behind. inflight (thread): the slot waits for the connection's threads.
   int inflight, recv_armed, send_busy, accept_armed;
+  // zero-copy sends (io_uring: SENDMSG_ZC): on; and the sent count or error of the send whose
+  // notification (the kernel let go of the buffers) has not come yet
+  int zerocopy, zc_result;
   struct sockaddr_storage *peer;  // connect's address (malloc'ed: the table moves), until its completion
 } sock_t;
 
@@ -61,6 +67,9 @@ typedef struct net_kind {
   int (*close)(net_t *n, int id);
   // Everything given back; the loop watcher closed, then net_free(n).
   void (*stop)(net_t *n);
+  // Zero-copy sends on (1) or off (0) for the socket (id -1: can it): 0, or -EOPNOTSUPP
+  // (optional: none without it).
+  int (*zerocopy)(net_t *n, int id, int on);
   // How this engine works here, where that depends on the kernel (optional).
   const char *(*describe)(net_t *n);
 } net_kind_t;

@@ -123,7 +123,7 @@ static int send_head(net_t *n, int id) {
   memset(msg, 0, sizeof *msg);
   msg->msg_iov = w->iov + w->at;
   msg->msg_iovlen = (size_t)(w->iovcnt - w->at);
-  sqe->opcode = IORING_OP_SENDMSG;
+  sqe->opcode = s->zerocopy ? IORING_OP_SENDMSG_ZC : IORING_OP_SENDMSG;
   sqe->fd = s->fd;
   sqe->addr = (uint64_t)(uintptr_t)msg;
   sqe->msg_flags = MSG_NOSIGNAL;
@@ -168,16 +168,24 @@ static void on_recv(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
 
 static void on_send(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
   sock_t *slot = &n->socks[id];
+  // A zero-copy send completes twice: its result (F_MORE: a notification follows), then the
+  // notification that the kernel let go of the buffers. The write is done only then.
+  int res = cqe->res;
+  if (!(cqe->flags & IORING_CQE_F_NOTIF) && (cqe->flags & IORING_CQE_F_MORE)) {
+    slot->zc_result = res;
+    return;
+  }
+  if (cqe->flags & IORING_CQE_F_NOTIF) res = slot->zc_result;
   wq_t *w = slot->writes;
   slot->send_busy = 0;
   if (!w) return;
-  if (s && cqe->res > 0 && !net_advance(w, (size_t)cqe->res)) {  // short: the rest goes again
+  if (s && res > 0 && !net_advance(w, (size_t)res)) {  // short: the rest goes again
     if (send_head(n, id) < 0) fail_head(n, id, -EBUSY);
     return;
   }
   slot->writes = w->next;
   if (!slot->writes) slot->last = NULL;
-  if (s) net_emit(n, EV_WRITE, id, w->req, cqe->res < 0 ? cqe->res : (double)w->done);
+  if (s) net_emit(n, EV_WRITE, id, w->req, res < 0 ? res : (double)w->done);
   free(w);
   while (s && slot->writes && send_head(n, id) < 0 && net_room(n)) fail_head(n, id, -EBUSY);
 }
@@ -441,11 +449,17 @@ static void ur_stop(net_t *n) {
   uv_close((uv_handle_t *)&u->poll, on_closed);
 }
 
+static int ur_zerocopy(net_t *n, int id, int on) {
+  if (on && !ur(n)->u.supported[IORING_OP_SENDMSG_ZC]) return -EOPNOTSUPP;  // Linux 6.1
+  if (id >= 0) n->socks[id].zerocopy = on;  // a send in flight goes on as it started
+  return 0;
+}
+
 static const char *ur_describe(net_t *n) {
   return ur(n)->multishot_recv ? "multishot receive" : "single-shot receive (multishot needs Linux 6.0)";
 }
 
 const net_kind_t net_uring_kind = {
     .name = "io_uring", .init = ur_init, .listening = ur_listening, .connect = ur_connect, .read = ur_read,
-    .queued = ur_queued, .close = ur_close, .stop = ur_stop, .describe = ur_describe,
+    .queued = ur_queued, .close = ur_close, .stop = ur_stop, .zerocopy = ur_zerocopy, .describe = ur_describe,
 };

@@ -107,6 +107,11 @@ export function engineSetupFailed(name: string, errno: number, syscall: string, 
   return err;
 }
 
+/** setZeroCopy() on a socket engine that cannot send without copying here. */
+export function zeroCopyUnsupported(engine: string): Error {
+  return coded(new Error(`Zero-copy sends are not supported by the ${engine} socket engine here (io_uring on Linux 6.1 or later has them)`), 'ERR_IOENGINE_UNSUPPORTED');
+}
+
 export function engineUnavailable(name: string, reason: string): CodedError {
   return coded(new Error(`The ${name} engine is not available here: ${reason}`), 'ERR_IOENGINE_UNAVAILABLE');
 }

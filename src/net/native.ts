@@ -8,7 +8,7 @@ import { binding } from '../binding.js';
 /** Event types, as native/net.h numbers them. */
 export const EV = { ACCEPT: 1, DATA: 2, EOF: 3, ERROR: 4, WRITE: 5, CONNECT: 6, RELEASED: 7 } as const;
 /** Socket options, as native/net.h numbers them. */
-export const OPT = { NODELAY: 1, KEEPALIVE: 2 } as const;
+export const OPT = { NODELAY: 1, KEEPALIVE: 2, ZEROCOPY: 3 } as const;
 /** netWrite's answer when the kernel did not take everything: a WRITE event follows. */
 export const QUEUED = -1e9;
 
@@ -31,6 +31,7 @@ interface NetBinding {
   netAddress(h: object, id: number, peer: boolean): [number, string, number] | number;
   netDestroy(h: object): void;
   netDescribe(h: object): string | undefined;
+  netZeroCopy(h: object): boolean;
 }
 
 const EVENTS = 4096;
@@ -103,6 +104,9 @@ export class NativeNet {
 
   /** How the engine works here, where the kernel decides (io_uring: multishot receive or not). */
   get detail(): string | undefined { return this.#b.netDescribe(this.#h); }
+
+  /** Can this engine send without copying here (setZeroCopy). */
+  get zeroCopy(): boolean { return this.#b.netZeroCopy(this.#h); }
 
   /** The socket's events go to target from now on. */
   own(id: number, target: NetTarget): void { this.#targets.set(id, target); }

@@ -7,7 +7,7 @@
 // flow control is the program's (pause() and resume(), write()'s answer, the drain handler).
 import dns from 'node:dns';
 import net from 'node:net';
-import { engineUnavailable, invalidArgType, netError, netHostPortError, netUvHostPortError } from '../errors.js';
+import { engineUnavailable, invalidArgType, netError, netHostPortError, netUvHostPortError, zeroCopyUnsupported } from '../errors.js';
 import { EV, NativeNet, OPT, QUEUED, type NativeNetName, type NetTarget } from './native.js';
 import { validatePort } from './socket.js';
 
@@ -174,6 +174,13 @@ export class RawConnection implements NetTarget {
     this.#queued.clear();
     // A turn later, as node's 'close': the program's own call to close() has returned first.
     setImmediate(() => this.#handlers.close?.(this, error));
+  }
+
+  /** Writes of 16 KiB or more without a copy, as Socket.setZeroCopy: drain then says the kernel let go of the buffers. */
+  setZeroCopy(on = true): this {
+    if (on && !this.#net.zeroCopy) throw zeroCopyUnsupported(this.#net.name);
+    if (this.#id >= 0 && !this.#closed) this.#net.setOption(this.#id, OPT.ZEROCOPY, on);
+    return this;
   }
 
   setNoDelay(noDelay = true): this {

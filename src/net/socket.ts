@@ -5,7 +5,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
-import { invalidArgType, netError, netHostPortError, type NetError } from '../errors.js';
+import { invalidArgType, netError, netHostPortError, zeroCopyUnsupported, type NetError } from '../errors.js';
 import { EV, OPT, QUEUED, type NativeNet, type NetTarget } from './native.js';
 
 const ECANCELED = -125;
@@ -14,6 +14,8 @@ const ENOTCONN = -107;
 export interface SocketOptions {
   allowHalfOpen?: boolean;
   noDelay?: boolean;
+  /** ioengine's: send large writes without copying them (setZeroCopy) */
+  zeroCopy?: boolean;
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
   signal?: AbortSignal;
@@ -24,6 +26,7 @@ export interface ConnectOptions {
   host?: string;
   family?: number;
   noDelay?: boolean;
+  zeroCopy?: boolean;
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
 }
@@ -44,6 +47,7 @@ export class Socket extends Duplex implements NetTarget {
   #req = 0;
   #writes: PendingWrite[] = [];
   #noDelay: boolean | undefined;
+  #zeroCopy = false;
   #keepAlive: [boolean, number] | undefined;
   #refed = true;
   #timer: NodeJS.Timeout | undefined;
@@ -58,6 +62,7 @@ export class Socket extends Duplex implements NetTarget {
     super({ allowHalfOpen: options.allowHalfOpen ?? false, emitClose: false, autoDestroy: true, signal: options.signal });
     this.#net = engine;
     if (options.noDelay) this.#noDelay = true;
+    if (options.zeroCopy) this.#zeroCopy = true;
     if (options.keepAlive) this.#keepAlive = [true, options.keepAliveInitialDelay ?? 0];
     if (accepted) {
       this.#id = accepted.id;
@@ -81,6 +86,7 @@ export class Socket extends Duplex implements NetTarget {
     const port = validatePort(o.port);
     const host = o.host ?? 'localhost';
     if (o.noDelay) this.#noDelay = true;
+    if (o.zeroCopy) this.#zeroCopy = true;
     if (o.keepAlive) this.#keepAlive = [true, o.keepAliveInitialDelay ?? 0];
     if (cb) this.once('connect', cb);
     this.#connecting = true;
@@ -123,6 +129,7 @@ export class Socket extends Duplex implements NetTarget {
 
   #applyOptions(): void {
     if (this.#noDelay !== undefined) this.#net.setOption(this.#id, OPT.NODELAY, this.#noDelay);
+    if (this.#zeroCopy) this.#net.setOption(this.#id, OPT.ZEROCOPY, true); // refused: writes copy, as without it
     if (this.#keepAlive) this.#net.setOption(this.#id, OPT.KEEPALIVE, this.#keepAlive[0], Math.floor(this.#keepAlive[1] / 1000));
   }
 
@@ -257,6 +264,19 @@ export class Socket extends Duplex implements NetTarget {
   setNoDelay(noDelay = true): this {
     this.#noDelay = noDelay;
     if (this.#id >= 0 && !this.#connecting) this.#net.setOption(this.#id, OPT.NODELAY, noDelay);
+    return this;
+  }
+
+  /**
+   * ioengine's, not node's: writes of 16 KiB or more go to the kernel without a copy (io_uring's
+   * SENDMSG_ZC, Linux 6.1); a write's callback then comes once the kernel has let go of its
+   * buffer, which must not change until then. Throws (ERR_IOENGINE_UNSUPPORTED) on an engine
+   * that cannot; false turns it off for later writes.
+   */
+  setZeroCopy(on = true): this {
+    if (on && !this.#net.zeroCopy) throw zeroCopyUnsupported(this.#net.name);
+    this.#zeroCopy = on;
+    if (this.#id >= 0 && !this.#connecting) this.#net.setOption(this.#id, OPT.ZEROCOPY, on);
     return this;
   }
 

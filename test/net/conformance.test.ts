@@ -74,6 +74,34 @@ for (const info of netEngines()) {
       await closeServer(server);
     });
 
+    it('zero-copy sends (setZeroCopy): every byte arrives, each write\'s callback once the kernel let go; refused where the engine cannot', async () => {
+      const probe = (net().connect as (o: object) => AnySocket)({ port: 9, host: '127.0.0.1' });
+      probe.on('error', () => {});
+      const zc = probe as unknown as { setZeroCopy?: (on?: boolean) => unknown };
+      const can = typeof zc.setZeroCopy === 'function' && (() => { try { zc.setZeroCopy!(); return true; } catch (e) { assert.equal((e as { code?: string }).code, 'ERR_IOENGINE_UNSUPPORTED'); return false; } })();
+      probe.destroy();
+      if (info.name === 'io_uring') assert.ok(can, 'io_uring sends without copying on this kernel');
+      if (!can) return;
+      const { server, port } = await listening(net(), s => { s.on('error', () => {}); s.pipe(s); }); // the last client goes mid-write
+      const c = await connected(net(), port, '127.0.0.1', { zeroCopy: true });
+      const data = pattern(8 << 20, 5);
+      const back = readAll(c);
+      let called = 0;
+      for (let at = 0; at < data.length; at += 1 << 20) c.write(data.subarray(at, at + (1 << 20)), () => { called++; });
+      c.end();
+      const got = await back;
+      assert.ok(got.equals(data), '8 MiB back in order');
+      assert.equal(called, 8, 'every write heard back');
+      await once(c, 'close');
+      // destroyed with zero-copy writes in flight: the buffers stay the kernel's until it is done
+      const d = await connected(net(), port, '127.0.0.1', { zeroCopy: true });
+      for (let i = 0; i < 16; i++) d.write(pattern(1 << 20, i), () => {});
+      d.on('error', () => {});
+      d.destroy();
+      await once(d, 'close');
+      await closeServer(server);
+    });
+
     it('connects destroyed at once, to a listener that answers no SYN: each closes, nothing of them stays', async () => {
       // A listener whose queue is full (backlog 0, never accepting) drops the SYNs that follow.
       const py = spawn('python3', ['-c', [
