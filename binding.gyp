@@ -15,12 +15,14 @@
       ],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/io_uring_setup.c", "native/io_uring_register.c", "native/io_uring_queue.c", "native/io_uring_reap.c", "native/linux_aio.c", "native/posix_aio.c", "native/net.c", "native/net_epoll.c", "native/net_uring.c", "native/net_thread.c"],
+          "sources": ["native/io_uring_setup.c", "native/io_uring_register.c", "native/io_uring_queue.c", "native/io_uring_reap.c", "native/linux_aio.c", "native/posix_aio.c", "native/net.c", "native/net_epoll.c", "native/net_uring.c", "native/net_thread.c", "native/owned_buffer.cc"],
           "libraries": ["-lrt"]
         }]
       ],
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_c": ["-std=gnu11"],
+      "cflags_cc": ["-std=gnu++17"],
       "libraries": ["-lpthread"]
     }
   ],

@@ -108,28 +108,17 @@ void net_data(net_t *n, int id, const void *bytes, size_t len) {
   net_emit(n, EV_DATA, id, (double)len, 0);
 }
 
-static void free_block(napi_env env, void *data, void *hint) { free(data); }
-
-void net_data_block(net_t *n, int id, void **block, size_t block_size, size_t len) {
+void net_data_block(net_t *n, int id, js_block_t *block, size_t block_size, size_t len) {
+  js_block_t fresh;
   napi_value buf;
-  void *fresh = len >= HANDOVER_MIN ? malloc(block_size) : NULL;  // the block's successor, first
-  if (!fresh || napi_create_external_buffer(n->env, len, *block, free_block, NULL, &buf) != napi_ok) {
-    free(fresh);
-    net_data(n, id, *block, len);
+  // The block's successor first: without one, the bytes are copied and the block stays.
+  if (len < HANDOVER_MIN || js_block_new(&fresh, block_size) < 0) {
+    net_data(n, id, block->data, len);
     return;
   }
-  napi_set_element(n->env, n->bufs, n->nbufs++, buf);
-  net_emit(n, EV_DATA, id, (double)len, 0);
+  buf = js_block_buffer(n->env, block, len);
   *block = fresh;
-}
-
-void net_data_owned(net_t *n, int id, void *block, size_t len) {
-  napi_value buf;
-  if (len < HANDOVER_MIN || napi_create_external_buffer(n->env, len, block, free_block, NULL, &buf) != napi_ok) {
-    net_data(n, id, block, len);
-    free(block);
-    return;
-  }
+  if (!buf) return;  // only while JS is torn down (a worker terminated): nobody to hand them to
   napi_set_element(n->env, n->bufs, n->nbufs++, buf);
   net_emit(n, EV_DATA, id, (double)len, 0);
 }

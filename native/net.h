@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 
 #include "addon.h"
+#include "owned_buffer.h"
 
 // Events JS receives, four doubles each: (type, socket, a, b). Same numbers in src/net/native.ts.
 enum { EV_ACCEPT = 1, EV_DATA, EV_EOF, EV_ERROR, EV_WRITE, EV_CONNECT, EV_RELEASED };
@@ -116,15 +117,11 @@ int net_begin(net_t *n, napi_handle_scope *scope);
 void net_end(net_t *n, napi_handle_scope scope);
 // Bytes read for socket id: a Buffer (a copy) for its DATA event.
 void net_data(net_t *n, int id, const void *bytes, size_t len);
-// Bytes read into *block (malloc'ed, block_size bytes): a read of HANDOVER_MIN bytes or more
-// becomes the Buffer itself, no copy (freed when JS lets go of it), and *block a new block; a
-// smaller one is copied, so that a short message does not pin a whole block (and so is a large
-// one when no new block can be had).
+// Bytes read into *block (owned_buffer.h, block_size bytes): a read of HANDOVER_MIN bytes or more
+// becomes the Buffer itself, no copy, and *block a new block; a smaller one is copied, so that a
+// short message does not pin a whole block (and so is a large one when no new block can be had).
 #define HANDOVER_MIN 32768
-void net_data_block(net_t *n, int id, void **block, size_t block_size, size_t len);
-// Bytes read into block (malloc'ed): from HANDOVER_MIN bytes the Buffer itself (freed when JS lets
-// go of it), else copied and freed.
-void net_data_owned(net_t *n, int id, void *block, size_t len);
+void net_data_block(net_t *n, int id, js_block_t *block, size_t block_size, size_t len);
 // Called by the kind's stop() once its loop handle has closed.
 void net_free(net_t *n);
 

@@ -20,7 +20,7 @@
 typedef struct {
   int epfd;
   uv_poll_t poll;
-  unsigned char *slab;  // malloc'ed: a large read hands it to JS (net_data_block)
+  js_block_t slab;  // a large read hands it to JS (net_data_block)
 } ep_t;
 
 static ep_t *ep(net_t *n) { return n->kind_data; }
@@ -67,7 +67,7 @@ static void on_readable(net_t *n, int id) {
   for (int i = 0; i < READS_PER_SOCKET && net_room(n); i++) {
     sock_t *s = net_sock(n, id);
     if (!s || !s->reading) return;
-    ssize_t got = recv(s->fd, ep(n)->slab, SLAB, 0);
+    ssize_t got = recv(s->fd, ep(n)->slab.data, SLAB, 0);
     if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (got <= 0) {
       s->reading = 0;
@@ -75,7 +75,7 @@ static void on_readable(net_t *n, int id) {
       net_emit(n, got == 0 ? EV_EOF : EV_ERROR, id, got == 0 ? 0 : -errno, 0);
       return;
     }
-    net_data_block(n, id, (void **)&ep(n)->slab, SLAB, (size_t)got);
+    net_data_block(n, id, &ep(n)->slab, SLAB, (size_t)got);
     if (got < SLAB) return;  // the socket is empty for now
   }
 }
@@ -146,11 +146,11 @@ static int ep_init(net_t *n, napi_env env) {
   ep_t *e = calloc(1, sizeof *e);
   if (!e) return -ENOMEM;
   e->epfd = epoll_create1(EPOLL_CLOEXEC);
-  e->slab = malloc(SLAB);
-  if (e->epfd < 0 || !e->slab) {
+  int slab = js_block_new(&e->slab, SLAB);
+  if (e->epfd < 0 || slab < 0) {
     int err = e->epfd < 0 ? -errno : -ENOMEM;
     if (e->epfd >= 0) close(e->epfd);
-    free(e->slab);
+    if (slab == 0) js_block_free(&e->slab);
     free(e);
     return err;
   }
@@ -199,7 +199,7 @@ static int ep_close(net_t *n, int id) {
 static void on_closed(uv_handle_t *h) {
   net_t *n = h->data;
   close(ep(n)->epfd);
-  free(ep(n)->slab);
+  js_block_free(&ep(n)->slab);
   free(n->kind_data);
   net_free(n);
 }

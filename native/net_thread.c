@@ -383,8 +383,9 @@ static int handle(net_t *n, msg_t *m) {
       c->unread--;
       pthread_cond_broadcast(&c->cond);
       pthread_mutex_unlock(&c->lock);
-      net_data_owned(n, id, m->block, (size_t)m->a);
-      m->block = NULL;
+      // Copied into memory of V8's own (freed by young collections) and the block freed: the
+      // reader's block is malloc'ed on its thread, which V8's allocator is not for.
+      net_data(n, id, m->block, (size_t)m->a);
       break;
     case M_EOF:
       net_emit(n, EV_EOF, id, 0, 0);

@@ -38,7 +38,7 @@ typedef struct {
   uring_t u;                   // engine_t first: uring_init's
   struct io_uring_buf_ring *br;
   size_t br_size;
-  unsigned char *blocks[BUF_COUNT];  // malloc'ed: a large read hands its block to JS (net_data_block)
+  js_block_t blocks[BUF_COUNT];  // a large read hands its block to JS (net_data_block)
   unsigned short br_tail;
   int inflight;                // every request of every socket
   int leak;                    // the kernel still held requests when the engine stopped
@@ -49,7 +49,7 @@ static ur_t *ur(net_t *n) { return n->kind_data; }
 
 static void give_buffer(ur_t *r, unsigned bid) {
   struct io_uring_buf *b = &r->br->bufs[r->br_tail & (BUF_COUNT - 1)];
-  b->addr = (uint64_t)(uintptr_t)r->blocks[bid];
+  b->addr = (uint64_t)(uintptr_t)r->blocks[bid].data;
   b->len = BUF_SIZE;
   b->bid = (unsigned short)bid;
   r->br_tail++;
@@ -148,7 +148,7 @@ static void on_recv(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
   int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
   if (cqe->flags & IORING_CQE_F_BUFFER) {
     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-    if (s && cqe->res > 0) net_data_block(n, id, (void **)&r->blocks[bid], BUF_SIZE, (size_t)cqe->res);
+    if (s && cqe->res > 0) net_data_block(n, id, &r->blocks[bid], BUF_SIZE, (size_t)cqe->res);
     give_buffer(r, bid);
   }
   if (more) return;
@@ -301,7 +301,7 @@ static int ur_init(net_t *n, napi_env env) {
   r->br_size = BUF_COUNT * sizeof(struct io_uring_buf);
   r->br = mmap(NULL, r->br_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   int blocks = 1;
-  for (unsigned i = 0; i < BUF_COUNT; i++) blocks &= (r->blocks[i] = malloc(BUF_SIZE)) != NULL;
+  for (unsigned i = 0; i < BUF_COUNT; i++) blocks &= js_block_new(&r->blocks[i], BUF_SIZE) == 0;
   if (r->br == MAP_FAILED || !blocks) {
     err = -ENOMEM;
     goto fail;
@@ -317,7 +317,7 @@ static int ur_init(net_t *n, napi_env env) {
   return 0;
 fail:
   if (r->br && r->br != MAP_FAILED) munmap(r->br, r->br_size);
-  for (unsigned i = 0; i < BUF_COUNT; i++) free(r->blocks[i]);
+  for (unsigned i = 0; i < BUF_COUNT; i++) js_block_free(&r->blocks[i]);
   uv_poll_stop(&u->poll);
   uring_release_ring(u);
   u->poll.data = r;
@@ -409,7 +409,7 @@ static void on_closed(uv_handle_t *h) {
   }
   uring_release_ring(&r->u);
   munmap(r->br, r->br_size);
-  for (unsigned i = 0; i < BUF_COUNT; i++) free(r->blocks[i]);
+  for (unsigned i = 0; i < BUF_COUNT; i++) js_block_free(&r->blocks[i]);
   free(r);
   net_free(n);
 }
