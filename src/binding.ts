@@ -66,6 +66,8 @@ export interface LargeMemory {
   largeBuffer(size: number): Buffer | undefined;
   /** Bytes kept for use again. */
   cachedBytes(): number;
+  /** Unmaps what has been unused for idleMs or more; returns the bytes still kept. */
+  trim(idleMs: number): number;
 }
 
 let largeMemoryLoaded: LargeMemory | null | undefined;

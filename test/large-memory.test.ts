@@ -93,3 +93,15 @@ test('readFile of large files again and again, each result the file and memory o
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('trim gives back the memory unused for as long as asked, and only that', { skip }, async () => {
+  let dropped: Buffer | undefined = memory!.largeBuffer(36 * MiB)!;
+  dropped.fill(1);
+  dropped = undefined;
+  const kept = await cachedAbove(0);
+  assert.ok(kept > 0);
+  assert.equal(memory!.trim(60_000), kept, 'nothing has been unused for a minute');
+  await sleep(30);
+  assert.equal(memory!.trim(20), 0, 'all of it unused for 20 ms: given back');
+  assert.equal(memory!.cachedBytes(), 0);
+});

@@ -49,7 +49,7 @@ export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | u
     // Its own memory, as node's: transferable, .buffer of its size. Fresh memory is zeroed and
     // faulted in as the read fills it, most of a cached read's cost: a large result takes memory
     // a freed one left (native/large_memory.cc), else 2 MiB pages.
-    let buffer = size >= HUGE_READ ? largeMemory()?.largeBuffer(size) : undefined;
+    let buffer = size >= HUGE_READ ? largeResult(size) : undefined;
     if (!buffer) {
       buffer = Buffer.allocUnsafeSlow(size);
       if (size >= HUGE_READ) binding()?.adviseHugePages(buffer);
@@ -78,6 +78,31 @@ export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | u
     text += decoder.write(buffer.subarray(0, bytesRead));
     checkAborted(signal);
   }
+}
+
+/** How long memory a large result left stays kept for the next, unused. */
+const KEEP_IDLE_MS = 10_000;
+/** How long after the last large result the timer still looks (results collected late come back then). */
+const WATCH_MS = 60_000;
+let trimming: NodeJS.Timeout | undefined;
+let lastLarge = 0;
+
+/**
+ * A large result's memory (native/large_memory.cc). An unref()ed timer gives back what stays
+ * unused: every KEEP_IDLE_MS while anything is kept or a result was made lately.
+ */
+function largeResult(size: number): Buffer | undefined {
+  const memory = largeMemory();
+  if (!memory) return undefined;
+  lastLarge = performance.now();
+  if (!trimming) {
+    const trim = () => {
+      const kept = memory.trim(KEEP_IDLE_MS);
+      trimming = kept > 0 || performance.now() - lastLarge < WATCH_MS ? setTimeout(trim, KEEP_IDLE_MS).unref() : undefined;
+    };
+    trimming = setTimeout(trim, KEEP_IDLE_MS).unref();
+  }
+  return memory.largeBuffer(size);
 }
 
 /**
