@@ -405,6 +405,19 @@ static int handle(net_t *n, msg_t *m) {
   return 1;
 }
 
+// Puts messages m (a list) back at the head of the queue, ahead of what came meanwhile; again:
+// and signal the loop to come back for them.
+static void put_back(tq_t *t, msg_t *m, int again) {
+  pthread_mutex_lock(&t->lock);
+  msg_t *last = m;
+  while (last->next) last = last->next;
+  last->next = t->head;
+  if (!t->head) t->tail = last;
+  t->head = m;
+  if (again && !t->stopped) uv_async_send(&t->async);
+  pthread_mutex_unlock(&t->lock);
+}
+
 static void on_async(uv_async_t *h) {
   net_t *n = h->data;
   tq_t *t = tq(n);
@@ -413,35 +426,15 @@ static void on_async(uv_async_t *h) {
   t->head = t->tail = NULL;
   pthread_mutex_unlock(&t->lock);
   napi_handle_scope scope;
-  if (!m || !net_begin(n, &scope)) {
-    // Closed meanwhile: stop() and on_closed() free what is queued; put it back for them.
-    if (m) {
-      pthread_mutex_lock(&t->lock);
-      msg_t *last = m;
-      while (last->next) last = last->next;
-      last->next = t->head;
-      if (!t->head) t->tail = last;
-      t->head = m;
-      pthread_mutex_unlock(&t->lock);
-    }
-    return;
-  }
+  if (!m) return;
+  if (!net_begin(n, &scope)) return put_back(t, m, 0);  // closed meanwhile: stop() and on_closed() free them
   while (m) {
     msg_t *next = m->next;
     if (!handle(n, m)) break;
     free(m);
     m = next;
   }
-  if (m) {  // no room for the rest: the next wake-up, ahead of what came meanwhile
-    pthread_mutex_lock(&t->lock);
-    msg_t *last = m;
-    while (last->next) last = last->next;
-    last->next = t->head;
-    if (!t->head) t->tail = last;
-    t->head = m;
-    uv_async_send(&t->async);
-    pthread_mutex_unlock(&t->lock);
-  }
+  if (m) put_back(t, m, 1);  // no room for the rest: the next wake-up
   net_end(n, scope);
 }
 
