@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import nodeNet from 'node:net';
 import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { netEngines, netOn, type NetModule } from '../../src/net/index.js';
 import { pattern } from '../conformance/engines.js';
 
@@ -99,6 +100,38 @@ for (const info of netEngines()) {
       d.on('error', () => {});
       d.destroy();
       await once(d, 'close');
+      await closeServer(server);
+    });
+
+    it('a worker streaming over the engine is terminated mid-stream: this process goes on', async () => {
+      const index = new URL('../../src/net/index.js', import.meta.url).href;
+      const code = `
+        const { parentPort } = require('node:worker_threads');
+        import(${JSON.stringify(index)}).then(({ netOn }) => {
+          const net = netOn(${JSON.stringify(info.name)});
+          const server = net.createServer(s => s.resume());
+          server.listen(0, '127.0.0.1', () => {
+            const c = net.connect(server.address().port, '127.0.0.1', () => {
+              const b = Buffer.alloc(1 << 20, 7);
+              const go = () => { while (c.write(b)); };
+              c.on('drain', go);
+              go();
+              parentPort.postMessage('streaming');
+            });
+          });
+        });`;
+      for (let i = 0; i < 3; i++) {
+        const worker = new Worker(code, { eval: true });
+        await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+        await new Promise(resolve => setTimeout(resolve, 30 + 20 * i));
+        await worker.terminate();
+      }
+      // still serving here
+      const { server, port } = await listening(net(), echo);
+      const c = await connected(net(), port);
+      const back = readAll(c);
+      c.end('after the workers');
+      assert.equal(String(await back), 'after the workers');
       await closeServer(server);
     });
 
