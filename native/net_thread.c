@@ -13,7 +13,9 @@
 // Bounded: while THREADS_MAX threads run, listeners stop accepting (the kernel's backlog holds
 // the connections that wait), as a thread-per-connection server does. Connections already open
 // still start their readers and writers; past what the system allows, that read or write fails. A reader hands the loop at
-// most UNREAD_MAX reads not yet delivered, so a program that does not keep up is not flooded.
+// most UNREAD_MAX reads not yet delivered (it reads into the blocks the loop gives it back, from
+// V8's allocator: a large read is handed to JS as the Buffer itself), so a program that does not
+// keep up is not flooded.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +47,9 @@ typedef struct conn {
   pthread_cond_t cond;
   int closing;         // JS closed it: its threads leave (atomic: read without the lock)
   int reading;         // JS wants data
-  int unread;          // reads handed to the loop, not yet delivered (listener: a failure not yet dealt with)
+  int failing;         // a listener's: a failure told to the loop, not yet dealt with
+  js_block_t spare[UNREAD_MAX];  // receive blocks the loop gave the reader (V8's memory: made on the loop)
+  int spares;
   int reader, writer;  // started
   int threads;         // started and not yet heard leaving (the loop's count)
   wq_t *writes, *last; // the writer's queue
@@ -59,7 +63,7 @@ typedef struct msg {
   conn_t *c;
   int fd;       // M_ACCEPT
   double a, b;  // an errno, a length, a write's (req, result)
-  void *block;  // M_DATA
+  js_block_t block;  // M_DATA, and the block of a reader's EOF or error (given back)
 } msg_t;
 
 struct tq {
@@ -125,49 +129,34 @@ static void *acceptor(conn_t *c) {
     // The loop deals with it (out of descriptors: it sheds the waiting connections); until then
     // this thread waits, so as not to spin on the same failure.
     pthread_mutex_lock(&c->lock);
-    c->unread = 1;
+    c->failing = 1;
     pthread_mutex_unlock(&c->lock);
     tell(c, M_ACCEPT_FAILED, -err, 0);
     pthread_mutex_lock(&c->lock);
-    while (c->unread && !c->closing) pthread_cond_wait(&c->cond, &c->lock);
+    while (c->failing && !c->closing) pthread_cond_wait(&c->cond, &c->lock);
     pthread_mutex_unlock(&c->lock);
   }
   return NULL;
 }
 
 static void *reader(conn_t *c) {
-  void *block = NULL;
   for (;;) {
     pthread_mutex_lock(&c->lock);
-    while (!c->closing && (!c->reading || c->unread >= UNREAD_MAX)) pthread_cond_wait(&c->cond, &c->lock);
+    while (!c->closing && (!c->reading || c->spares == 0)) pthread_cond_wait(&c->cond, &c->lock);
     int leave = c->closing;
+    js_block_t block = leave ? (js_block_t){ 0 } : c->spare[--c->spares];
     pthread_mutex_unlock(&c->lock);
     if (leave) break;
-    msg_t *m = malloc(sizeof *m);
-    if (!block) block = malloc(BLOCK);
-    if (!m || !block) {
-      free(m);
-      tell(c, M_ERROR, -ENOMEM, 0);
-      break;
-    }
-    ssize_t got = recv(c->fd, block, BLOCK, 0);
-    if (got < 0 && errno == EINTR) {
-      free(m);
-      continue;
-    }
-    if (got <= 0) {
-      *m = (msg_t){ .type = got == 0 ? M_EOF : M_ERROR, .c = c, .a = got == 0 ? 0 : -errno };
-      post(c->t, m);
-      break;
-    }
-    pthread_mutex_lock(&c->lock);
-    c->unread++;
-    pthread_mutex_unlock(&c->lock);
-    *m = (msg_t){ .type = M_DATA, .c = c, .a = (double)got, .block = block };
-    post(c->t, m);
-    block = NULL;
+    msg_t *m;
+    while (!(m = malloc(sizeof *m))) usleep(1000);
+    ssize_t got;
+    do got = recv(c->fd, block.data, BLOCK, 0);
+    while (got < 0 && errno == EINTR);
+    int type = got > 0 ? M_DATA : got == 0 ? M_EOF : M_ERROR;
+    *m = (msg_t){ .type = type, .c = c, .a = got > 0 ? (double)got : got == 0 ? 0 : -errno, .block = block };
+    post(c->t, m);  // the block goes to the loop either way: only it may free V8's memory
+    if (type != M_DATA) break;
   }
-  free(block);
   return NULL;
 }
 
@@ -303,6 +292,7 @@ static conn_t *conn_of(net_t *n, int id) { return id < tq(n)->cap ? tq(n)->conns
 
 static void conn_free(tq_t *t, conn_t *c) {
   close(c->fd);
+  while (c->spares > 0) js_block_free(&c->spare[--c->spares]);
   while (c->writes) {
     wq_t *w = c->writes;
     c->writes = w->next;
@@ -354,7 +344,7 @@ static int handle(net_t *n, msg_t *m) {
   }
   if (c->closing) {  // JS closed it meanwhile: nobody to tell
     if (m->type == M_ACCEPT) close(m->fd);
-    free(m->block);
+    js_block_free(&m->block);
     return 1;
   }
   switch (m->type) {
@@ -374,18 +364,12 @@ static int handle(net_t *n, msg_t *m) {
     case M_ACCEPT_FAILED:
       net_accept_failed(n, id, c->fd, (int)m->a);
       pthread_mutex_lock(&c->lock);
-      c->unread = 0;
+      c->failing = 0;
       pthread_cond_broadcast(&c->cond);
       pthread_mutex_unlock(&c->lock);
       break;
     case M_DATA:
-      pthread_mutex_lock(&c->lock);
-      c->unread--;
-      pthread_cond_broadcast(&c->cond);
-      pthread_mutex_unlock(&c->lock);
-      // Copied into memory of V8's own (freed by young collections) and the block freed: the
-      // reader's block is malloc'ed on its thread, which V8's allocator is not for.
-      net_data(n, id, m->block, (size_t)m->a);
+      net_data_block(n, id, &m->block, BLOCK, (size_t)m->a);  // large: handed over, a new block in its place
       break;
     case M_EOF:
       net_emit(n, EV_EOF, id, 0, 0);
@@ -401,7 +385,17 @@ static int handle(net_t *n, msg_t *m) {
       net_emit(n, EV_CONNECT, id, m->a, 0);
       break;
   }
-  free(m->block);
+  // The reader's block (the one it read into, or the new one in its place) goes back to it.
+  if (m->block.store) {
+    pthread_mutex_lock(&c->lock);
+    if (c->spares < UNREAD_MAX) {
+      c->spare[c->spares++] = m->block;
+      m->block = (js_block_t){ 0 };
+      pthread_cond_broadcast(&c->cond);
+    }
+    pthread_mutex_unlock(&c->lock);
+    js_block_free(&m->block);
+  }
   return 1;
 }
 
@@ -480,6 +474,11 @@ static int th_read(net_t *n, int id, int on) {
   pthread_cond_broadcast(&c->cond);
   pthread_mutex_unlock(&c->lock);
   if (!on || c->reader) return 0;
+  // Its receive blocks, from V8's allocator (here, on the loop): handed over as the Buffers themselves.
+  while (c->spares < UNREAD_MAX) {
+    if (js_block_new(&c->spare[c->spares], BLOCK) < 0) return -ENOMEM;
+    c->spares++;
+  }
   int err = start(c, reader);
   if (err == 0) c->reader = 1;
   return err;
@@ -534,7 +533,7 @@ static void on_closed(uv_handle_t *h) {
   for (msg_t *m = t->head, *next; m; m = next) {
     next = m->next;
     if (m->type == M_ACCEPT) close(m->fd);
-    free(m->block);
+    js_block_free(&m->block);
     free(m);
   }
   t->head = t->tail = NULL;
