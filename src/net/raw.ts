@@ -95,6 +95,7 @@ export class RawConnection implements NetTarget {
         if (a < 0) return this.#fail(netHostPortError(a, 'connect', this.#remote!.address, this.#remote!.port));
         if (!this.#paused) this.#net.read(this.#id, true);
         this.#handlers.open?.(this);
+        if (this.#ending && this.#queued.size === 0) this.#shutdown(); // end() called while connecting
         break;
     }
   }
@@ -129,9 +130,10 @@ export class RawConnection implements NetTarget {
 
   /** No more writes: the peer gets FIN once what was written has gone (and the connection closes if the peer has ended too). */
   end(): void {
-    if (this.#closed || this.#ending || this.#id < 0) return;
+    if (this.#closed || this.#ending) return;
     this.#ending = true;
-    if (this.#queued.size === 0 && !this.#connecting) this.#shutdown();
+    // Still connecting (or resolving its host): the FIN goes once it is open.
+    if (this.#id >= 0 && !this.#connecting && this.#queued.size === 0) this.#shutdown();
   }
 
   #shutdown(): void {

@@ -96,6 +96,13 @@ for (const info of netEngines().filter(e => e.name !== 'libuv')) {
       assert.throws(() => conn.write(Buffer.from('x')), { code: 'ERR_SOCKET_CLOSED' });
       server.close();
       assert.throws(() => rawOn('libuv'), { code: 'ERR_IOENGINE_UNAVAILABLE' });
+      // end() before the connection is open: FIN once it is; the peer ends, both sides close
+      const again = await echoServer(info.name);
+      const early = client(info.name, again.address.port, () => {});
+      early.conn.end();
+      assert.equal((await early.received).length, 0);
+      assert.equal(await early.closing, undefined);
+      again.close();
     });
   });
 }
