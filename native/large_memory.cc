@@ -34,8 +34,9 @@ uint64_t now_ns() {
   return static_cast<uint64_t>(t.tv_sec) * 1000000000u + static_cast<uint64_t>(t.tv_nsec);
 }
 
-std::mutex lock;
-std::vector<Region> cache;
+// Never destroyed: a deleter may run on a V8 thread while the process exits.
+std::mutex &lock = *new std::mutex;
+std::vector<Region> &cache = *new std::vector<Region>;
 size_t cached = 0;
 
 // A region of at least size bytes, aligned to a huge page so that all of it can be one.
@@ -130,8 +131,12 @@ void Trim(const v8::FunctionCallbackInfo<v8::Value> &args) {
 
 // cachedBytes(): memory kept for use again (for tests).
 void CachedBytes(const v8::FunctionCallbackInfo<v8::Value> &args) {
-  std::lock_guard<std::mutex> hold(lock);
-  args.GetReturnValue().Set(static_cast<double>(cached));
+  double bytes;
+  {
+    std::lock_guard<std::mutex> hold(lock);
+    bytes = static_cast<double>(cached);
+  }
+  args.GetReturnValue().Set(bytes);
 }
 
 }  // namespace

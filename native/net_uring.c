@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io_uring.h"
@@ -30,6 +31,7 @@
 // with a 1 ms timer's p99 lateness 1.4-1.8 ms; 16: 360-510k, p99 0.3-0.6 ms; all of them at once,
 // up to 200: 440k, p99 8-9 ms).
 #define REAP_MAX 64
+#define STOP_WAIT_MS 2000  // what stop() waits for the kernel to let go, at most
 
 enum { U_ACCEPT = 1, U_RECV, U_SEND, U_CONNECT };
 #define TAG(id, op) (((uint64_t)(id) << 3) | (op))
@@ -180,13 +182,14 @@ static void on_send(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
   slot->send_busy = 0;
   if (!w) return;
   if (s && res > 0 && !net_advance(w, (size_t)res)) {  // short: the rest goes again
-    if (send_head(n, id) < 0) fail_head(n, id, -EBUSY);
-    return;
+    if (send_head(n, id) == 0) return;
+    fail_head(n, id, -EBUSY);  // (the writes behind it are tried below)
+  } else {
+    slot->writes = w->next;
+    if (!slot->writes) slot->last = NULL;
+    if (s) net_emit(n, EV_WRITE, id, w->req, res < 0 ? res : (double)w->done);
+    free(w);
   }
-  slot->writes = w->next;
-  if (!slot->writes) slot->last = NULL;
-  if (s) net_emit(n, EV_WRITE, id, w->req, res < 0 ? res : (double)w->done);
-  free(w);
   while (s && slot->writes && send_head(n, id) < 0 && net_room(n)) fail_head(n, id, -EBUSY);
 }
 
@@ -365,8 +368,13 @@ static int ur_queued(net_t *n, int id) {
   sock_t *s = &n->socks[id];
   if (s->send_busy) return 0;  // behind a send in flight: it follows that one
   if (send_head(n, id) < 0) {
-    wq_t *w = s->writes;  // the only one: nothing was in flight
-    s->writes = s->last = NULL;
+    // No room on the ring: the write just queued (the last) is taken off and JS told; any
+    // before it (left by a send that could not go on) stay for the next completion or write.
+    wq_t *w = s->last, **at = &s->writes;
+    while (*at != w) at = &(*at)->next;
+    *at = NULL;
+    s->last = NULL;
+    for (wq_t *p = s->writes; p; p = p->next) s->last = p;
     free(w);
     return -EBUSY;
   }
@@ -428,11 +436,22 @@ static void ur_stop(net_t *n) {
   }
   store_release(u->sq_tail, u->sq_local_tail);
   int err = uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
-  for (int i = 0; i < n->nsocks; i++)
-    if (n->socks[i].fd >= 0) close(n->socks[i].fd), n->socks[i].fd = SLOT_CLOSED;
+  for (int i = 0; i < n->nsocks; i++) {
+    sock_t *s = &n->socks[i];
+    if (s->fd < 0) continue;
+    // A zero-copy send's notification waits for the peer's ACK of everything it sent, which an
+    // orphaned socket may wait minutes for: reset such sockets, so the kernel lets go at once.
+    if (s->zerocopy && s->send_busy) setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 }, sizeof(struct linger));
+    close(s->fd);
+    s->fd = SLOT_CLOSED;
+  }
   // Every request the kernel holds must end before its buffers and the ring go away. No JS now.
-  while (err >= 0 && r->inflight > 0) {
-    err = uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS);
+  // At most STOP_WAIT_MS (a zero-copy send of a socket JS closed earlier may still wait for its
+  // peer): then what the kernel holds is left to it, never freed under it (leak).
+  uint64_t until = uv_hrtime() + STOP_WAIT_MS * 1000000ull;
+  while (err >= 0 && r->inflight > 0 && uv_hrtime() < until) {
+    err = uring_submit_pending(u, 0, IORING_ENTER_GETEVENTS);
+    if (*u->cq_head == load_acquire(u->cq_tail)) nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
     unsigned head = *u->cq_head, tail = load_acquire(u->cq_tail);
     for (; head != tail; head++) {
       struct io_uring_cqe *cqe = &u->cqes[head & *u->cq_mask];
