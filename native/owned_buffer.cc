@@ -1,5 +1,5 @@
 // Receive blocks in memory V8's own allocator gave, handed to JS as the Buffer itself: node's own
-// reads do the same (allocate a backing store, read into it, shrink it to what came). Memory that
+// reads do the same (allocate a backing store, read into it, hand it over). Memory that
 // V8 did not allocate (a backing store with a deleter of ours, or N-API's external buffers) is
 // external to it and is freed only by full collections: a socket streaming 64 KiB reads so ran a
 // mark-compact every 30 ms, a fifth of its CPU (BENCHMARKS.md, sockets, session 7).
@@ -35,8 +35,9 @@ extern "C" napi_value js_block_buffer(napi_env env, js_block_t *b, size_t len) {
   std::unique_ptr<v8::BackingStore> store(static_cast<v8::BackingStore *>(b->store));
   b->store = nullptr;
   b->data = nullptr;
-  // Its own size, as node's reads: realloc()ed down in place by node's allocator.
-  if (len < store->ByteLength()) store = v8::BackingStore::Reallocate(isolate, std::move(store), len);
+  // The Buffer views the first len bytes of the whole block (only reads of half a block or more
+  // are handed over, so at most half of it is unused). Not shrunk to len as node's reads are:
+  // BackingStore::Reallocate is deprecated in later V8s, and this file is in the main addon.
   v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate, std::move(store));
   v8::Local<v8::Uint8Array> buffer;
   if (!node::Buffer::New(isolate, ab, 0, len).ToLocal(&buffer)) return nullptr;
