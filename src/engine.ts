@@ -32,7 +32,9 @@ const forgotten = new FinalizationRegistry<Leftovers>(({ name, backend, fds }) =
     backend.cancel();
     backend.destroy();
   } finally {
-    for (const fd of fds.keys()) {
+    // Closed again by number once the backend's own teardown closed it, a descriptor could by
+    // then be another file's (a later engine's ring, a program's socket).
+    if (!backend.destroyClosesFiles) for (const fd of fds.keys()) {
       try {
         fs.closeSync(fd);
       } catch { /* not open (the null engine's are not real) */ }

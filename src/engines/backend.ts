@@ -56,6 +56,12 @@ export interface Backend {
   /** Called once nothing is in flight: release every resource. */
   destroy(): void;
   /**
+   * Optional: destroy() closes the files this backend opened, so nobody else may close them by
+   * number (workers: node closes a worker's descriptors when it exits, later, whatever the
+   * number is by then).
+   */
+  readonly destroyClosesFiles?: boolean;
+  /**
    * Optional: try to take back the operation whose callback is `done`. It then completes with
    * -ECANCELED once the engine has let go of its buffers, or as usual if it finished first.
    */

@@ -84,6 +84,8 @@ export class WorkersBackend implements Backend {
   // so open and close always run on one worker: the primary, the first in #threads.
   #pinned: Job[] = [];
   #destroyed = false;
+  /** Terminating the primary closes the files it opened (node does, when a worker exits). */
+  readonly destroyClosesFiles = true;
 
   constructor(options: { threads?: number }) {
     for (let i = 0; i < (options.threads ?? 4); i++) this.#spawn();
