@@ -6,6 +6,7 @@
 // time comparison per I/O against the next due event.
 import { randomFillSync } from 'node:crypto';
 import { constants } from 'node:fs';
+import { performance } from 'node:perf_hooks'; // not the global: a getter in node 20, read twice per I/O here
 import { parentPort, workerData } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import * as ioengine from '../index.js';

@@ -2,6 +2,7 @@
 // written as records into a shared Float64Array, and everything started in one turn of the event
 // loop goes native in one submit() call. Completions come back as (id, result) pairs in a second
 // shared array, in batches: one crossing per batch, none per operation.
+import { performance } from 'node:perf_hooks'; // not the global: a getter in node 20
 import { binding, bindingError, type Binding } from '../binding.js';
 import { addonMissing, engineSetupFailed, errnoOf } from '../errors.js';
 import { AT, AT_CURRENT_POSITION, Op, R } from '../ops.js';
