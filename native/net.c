@@ -101,8 +101,44 @@ void net_emit(net_t *n, int type, int id, double a, double b) {
   e[3] = b;
 }
 
+// Room in the arena for len more bytes: the arena now, or a new one (an ARENA event first).
+static int arena_room(net_t *n, size_t len) {
+  napi_env env = n->env;
+  napi_value buf, ab;
+  if (n->arena && !n->arena_checked) {
+    // Detached (transferred away, though JS marks it untransferable): not ours to write into.
+    bool detached = true;
+    if (napi_get_reference_value(env, n->arena_ref, &buf) == napi_ok && buf &&
+        napi_get_typedarray_info(env, buf, NULL, NULL, NULL, &ab, NULL) == napi_ok)
+      napi_is_detached_arraybuffer(env, ab, &detached);
+    if (detached) n->arena = NULL;
+    n->arena_checked = 1;
+  }
+  if (n->arena && n->arena_used + len <= ARENA_SIZE) return 1;
+  void *data;
+  if (n->nev + 2 >= n->ev_cap || napi_create_buffer(env, ARENA_SIZE, &data, &buf) != napi_ok) return 0;
+  if (n->arena_ref) napi_delete_reference(env, n->arena_ref);
+  n->arena = NULL;
+  if (napi_create_reference(env, buf, 1, &n->arena_ref) != napi_ok) {
+    n->arena_ref = NULL;
+    return 0;
+  }
+  n->arena = data;
+  n->arena_used = 0;
+  napi_set_element(env, n->bufs, n->nbufs++, buf);
+  net_emit(n, EV_ARENA, -1, 0, 0);
+  return 1;
+}
+
 void net_data(net_t *n, int id, const void *bytes, size_t len) {
   napi_value buf;
+  sock_t *s = net_sock(n, id);
+  if (s && s->pooled && len <= ARENA_PIECE_MAX && arena_room(n, len)) {
+    memcpy(n->arena + n->arena_used, bytes, len);
+    net_emit(n, EV_POOLED, id, (double)len, (double)n->arena_used);
+    n->arena_used += len;
+    return;
+  }
   if (napi_create_buffer_copy(n->env, len, bytes, NULL, &buf) != napi_ok) return;
   napi_set_element(n->env, n->bufs, n->nbufs++, buf);
   net_emit(n, EV_DATA, id, (double)len, 0);
@@ -127,6 +163,7 @@ int net_begin(net_t *n, napi_handle_scope *scope) {
   if (n->closed || napi_open_handle_scope(n->env, scope) != napi_ok) return 0;
   napi_create_array(n->env, &n->bufs);
   n->nbufs = 0;
+  n->arena_checked = 0;
   n->delivering++;
   return 1;
 }
@@ -173,6 +210,7 @@ static void shutdown_net(net_t *n, int from_js) {
   if (from_js) {
     napi_delete_reference(n->env, n->on_events);
     napi_delete_reference(n->env, n->events_ref);
+    if (n->arena_ref) napi_delete_reference(n->env, n->arena_ref);
     napi_async_destroy(n->env, n->async_context);
   }
   n->kind->stop(n);  // closes every socket; waits for the kernel; then net_free
@@ -473,6 +511,10 @@ static napi_value js_set_option(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[3], &on);
   napi_get_value_int32(env, argv[4], &value);
   int v = on, r;
+  if (opt == OPT_POOLED) {
+    s->pooled = on;
+    return num(env, 0);
+  }
   if (opt == OPT_ZEROCOPY) {
     r = n->kind->zerocopy ? n->kind->zerocopy(n, (int)id, on) : -EOPNOTSUPP;
     return num(env, r);

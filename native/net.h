@@ -14,9 +14,15 @@
 #include "owned_buffer.h"
 
 // Events JS receives, four doubles each: (type, socket, a, b). Same numbers in src/net/native.ts.
-enum { EV_ACCEPT = 1, EV_DATA, EV_EOF, EV_ERROR, EV_WRITE, EV_CONNECT, EV_RELEASED };
-// Options for setOption(): same numbers in src/net/native.ts.
-enum { OPT_NODELAY = 1, OPT_KEEPALIVE, OPT_ZEROCOPY };
+// EV_POOLED: a DATA event whose bytes are in the arena, (POOLED, socket, length, offset); EV_ARENA:
+// the Buffer that later POOLED events are in (socket -1).
+enum { EV_ACCEPT = 1, EV_DATA, EV_EOF, EV_ERROR, EV_WRITE, EV_CONNECT, EV_RELEASED, EV_POOLED, EV_ARENA };
+// Options for setOption(): same numbers in src/net/native.ts. OPT_POOLED: the socket's small
+// reads are copied into the arena, a Buffer shared by many reads and never written twice, not
+// into a Buffer each (an allocation and an ArrayBuffer of its own per read).
+enum { OPT_NODELAY = 1, OPT_KEEPALIVE, OPT_ZEROCOPY, OPT_POOLED };
+#define ARENA_SIZE 65536
+#define ARENA_PIECE_MAX 8192  // larger reads get a Buffer of their own
 // A write of this many bytes or more on a zero-copy socket is not offered to the socket at once
 // (a copy): it goes to the engine, which sends it without copying.
 #define NET_ZEROCOPY_MIN 16384
@@ -46,6 +52,7 @@ typedef struct sock {
   // zero-copy sends (io_uring: SENDMSG_ZC): on; and the sent count or error of the send whose
   // notification (the kernel let go of the buffers) has not come yet
   int zerocopy, zc_result;
+  int pooled;  // OPT_POOLED
   struct sockaddr_storage *peer;  // connect's address (malloc'ed: the table moves), until its completion
 } sock_t;
 
@@ -88,8 +95,14 @@ struct net {
   uv_handle_t *watcher;  // the kind's loop handle: ref'ed while a socket is
   double *ev;            // JS's Float64Array of events
   size_t ev_cap, nev;
-  napi_value bufs;       // this delivery's Buffers, by DATA event order (inside a handle scope)
+  napi_value bufs;       // this delivery's Buffers, by DATA (and ARENA) event order (inside a handle scope)
   uint32_t nbufs;
+  // The arena (OPT_POOLED): its Buffer, referenced until a new one takes its place, and its bytes,
+  // of which the first arena_used are JS's. arena_checked: not detached, this delivery.
+  napi_ref arena_ref;
+  unsigned char *arena;
+  size_t arena_used;
+  int arena_checked;
   sock_t *socks;
   int nsocks, cap;
   void *kind_data;
@@ -115,7 +128,8 @@ void net_emit(net_t *n, int type, int id, double a, double b);
 // Begin, then end, a wake-up's work: events gathered in between go to JS in one call at the end.
 int net_begin(net_t *n, napi_handle_scope *scope);
 void net_end(net_t *n, napi_handle_scope scope);
-// Bytes read for socket id: a Buffer (a copy) for its DATA event.
+// Bytes read for socket id: a Buffer (a copy) for its DATA event, or for a pooled socket a copy
+// into the arena (a POOLED event).
 void net_data(net_t *n, int id, const void *bytes, size_t len);
 // Bytes read into *block (owned_buffer.h, block_size bytes): a read of HANDOVER_MIN bytes or more
 // becomes the Buffer itself, no copy, and *block a new block; a smaller one is copied, so that a

@@ -3,12 +3,13 @@
 // addon delivers in one call per wake-up, to the Socket or Server that owns the socket's number,
 // and keeps the buffers of a closed socket's send until the kernel has let go of them.
 import util from 'node:util';
+import { markAsUntransferable } from 'node:worker_threads';
 import { binding } from '../binding.js';
 
 /** Event types, as native/net.h numbers them. */
-export const EV = { ACCEPT: 1, DATA: 2, EOF: 3, ERROR: 4, WRITE: 5, CONNECT: 6, RELEASED: 7 } as const;
+export const EV = { ACCEPT: 1, DATA: 2, EOF: 3, ERROR: 4, WRITE: 5, CONNECT: 6, RELEASED: 7, POOLED: 8, ARENA: 9 } as const;
 /** Socket options, as native/net.h numbers them. */
-export const OPT = { NODELAY: 1, KEEPALIVE: 2, ZEROCOPY: 3 } as const;
+export const OPT = { NODELAY: 1, KEEPALIVE: 2, ZEROCOPY: 3, POOLED: 4 } as const;
 /** netWrite's answer when the kernel did not take everything: a WRITE event follows. */
 export const QUEUED = -1e9;
 
@@ -47,6 +48,8 @@ export class NativeNet {
   readonly #targets = new Map<number, NetTarget>();
   /** Buffers of closed sockets that the kernel may still read, until their RELEASED event. */
   readonly #held = new Map<number, unknown>();
+  /** The Buffer that pooled sockets' small reads are copied into (OPT.POOLED). */
+  #arena: Buffer | undefined;
 
   private constructor(b: NetBinding, name: NativeNetName, h: object) {
     this.#b = b;
@@ -84,9 +87,21 @@ export class NativeNet {
     let next = 0;
     let thrown: { error: unknown } | undefined;
     for (let i = 0; i < count; i++) {
-      const type = ev[4 * i], id = ev[4 * i + 1], a = ev[4 * i + 2], b = ev[4 * i + 3];
-      const data = type === EV.DATA ? buffers[next++] : undefined;
-      if (type === EV.RELEASED) {
+      let type = ev[4 * i], b = ev[4 * i + 3];
+      const id = ev[4 * i + 1], a = ev[4 * i + 2];
+      let data: Buffer | undefined;
+      if (type === EV.DATA) {
+        data = buffers[next++];
+      } else if (type === EV.POOLED) {
+        // A pooled socket's read: a view of the arena, which the engine never writes again.
+        data = Buffer.from(this.#arena!.buffer, this.#arena!.byteOffset + b, a);
+        type = EV.DATA;
+        b = 0;
+      } else if (type === EV.ARENA) {
+        // As node's Buffer pool: transferring one view's memory would take every other view's with it.
+        markAsUntransferable((this.#arena = buffers[next++]).buffer);
+        continue;
+      } else if (type === EV.RELEASED) {
         this.#held.delete(id);
         continue;
       }

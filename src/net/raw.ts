@@ -52,6 +52,7 @@ export class RawConnection implements NetTarget {
     if (id >= 0) {
       this.#id = id;
       engine.own(id, this);
+      engine.setOption(id, OPT.POOLED, true);
       engine.read(id, true);
     }
   }
@@ -65,6 +66,7 @@ export class RawConnection implements NetTarget {
     this.#id = id;
     this.#connecting = true;
     this.#net.own(id, this);
+    this.#net.setOption(id, OPT.POOLED, true);
   }
 
   /** @internal */

@@ -48,6 +48,38 @@ for (const info of netEngines().filter(e => e.name !== 'libuv')) {
       server.close();
     });
 
+    it('small reads share arenas never written twice: 3,000 kept messages intact; an arena cannot be transferred away', async () => {
+      const server = await echoServer(info.name);
+      const sent: Buffer[] = [];
+      const chunks: Buffer[] = [];
+      let got = 0, want = 0;
+      let next!: () => void;
+      const { conn, closing } = client(info.name, server.address.port, () => next(), { data: (_c, bytes) => { chunks.push(bytes); got += bytes.length; if (got === want) next(); } });
+      await new Promise<void>(resolve => {
+        let i = 0;
+        // One message at a time, each echoed before the next: each arrives as a read of its own.
+        next = () => {
+          if (i === 3000) return resolve();
+          const m = pattern(100 + (i * 37) % 1400, i++);
+          sent.push(m);
+          want += m.length;
+          conn.write(m);
+        };
+      });
+      assert.ok(Buffer.concat(chunks).equals(Buffer.concat(sent)), 'every byte, in order, in the kept Buffers');
+      const arenas = new Set(chunks.map(c => c.buffer));
+      assert.ok(arenas.size < chunks.length / 10, `${chunks.length} reads in ${arenas.size} arenas`);
+      // Transferring one read's memory would take the others' with it: it stays (node 20 ignores
+      // an untransferable ArrayBuffer in a transfer list; later nodes throw).
+      const { port1, port2 } = new MessageChannel();
+      try { port1.postMessage(chunks[0].buffer, [chunks[0].buffer as ArrayBuffer]); } catch { /* refused */ }
+      port1.close(); port2.close();
+      assert.ok(Buffer.concat(chunks).equals(Buffer.concat(sent)), 'still intact after a transfer was asked');
+      conn.end();
+      await closing;
+      server.close();
+    });
+
     it('a peer that does not read: write() says false, drain comes once it reads, nothing lost', async () => {
       let peer!: RawConnection;
       let opened!: () => void;
