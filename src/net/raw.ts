@@ -1,7 +1,8 @@
 // The lower-level interface to a socket engine, for programs that do not need streams. Each
 // connection's bytes go to a handler as the engine read them, in a Buffer that is the handler's
-// to keep (a small read copied once out of the kernel's buffer, a large one the engine's receive
-// block itself, not copied: the engine takes a new block, so nothing is ever given back); a
+// to keep (a small read copied once out of the kernel's buffer into an arena shared by later
+// small reads and never written twice, OPT.POOLED; a large one the engine's receive block itself,
+// not copied: the engine takes a new block, so nothing is ever given back); a
 // write of a buffer or a list of buffers is offered to the socket at once, and what it does not
 // take is sent as the socket takes more, its buffers kept until then. No stream, no highWaterMark:
 // flow control is the program's (pause() and resume(), write()'s answer, the drain handler).
@@ -18,7 +19,7 @@ const IOV_MAX = 1024;
 export interface RawHandlers {
   /** Open: accepted by a listener, or connected. Reading has started. */
   open?(conn: RawConnection): void;
-  /** Bytes received: the handler's to keep. */
+  /** Bytes received: the handler's to keep (a small read's Buffer views an arena shared with others: `bytes.buffer` is not its own). */
   data(conn: RawConnection, bytes: Buffer): void;
   /** The peer has ended its side (FIN); this side may still write, then end(). Once both sides have ended, the connection closes. */
   end?(conn: RawConnection): void;
