@@ -3,7 +3,7 @@
 // The read stream keeps several reads in flight (read-ahead) and hands each buffer on only once
 // its read has completed; destroy() waits for the reads in flight before it closes the file.
 import type { EventEmitter } from 'node:events';
-import { finished, Readable, Writable } from 'node:stream';
+import { addAbortSignal, finished, Readable, Writable } from 'node:stream';
 import { markAsUntransferable } from 'node:worker_threads';
 import { binding } from '../binding.js';
 import { invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
@@ -109,7 +109,7 @@ export class FileReadStream extends Readable {
     const signal = validateSignal(o.signal);
     // As node's: autoClose is autoDestroy (the stream ends itself, and so closes the file, at its
     // end); an explicit destroy() or close() always closes the file.
-    super({ highWaterMark, encoding, emitClose: o.emitClose !== false, autoDestroy: o.autoClose !== false, signal });
+    super({ highWaterMark, encoding, emitClose: o.emitClose !== false, autoDestroy: o.autoClose !== false });
     this.#closesFile = closesFile;
     this.#handle = handle;
     this.#chunk = highWaterMark;
@@ -121,6 +121,9 @@ export class FileReadStream extends Readable {
     this.#position = start ?? aheadFrom(handle, closesFile && o.autoClose !== false);
     if (this.#position !== undefined) this.#last = start === undefined ? this.#position + end : end;
     endWithHandle(this, handle, () => { this.#handleGone = true; });
+    // What Readable's own signal option does, once this stream's fields exist: an aborted
+    // signal destroys the stream at once, and _destroy needs them.
+    if (signal) addAbortSignal(signal, this);
   }
 
   // Reads that completed while the stream was full are handed on first, then more are asked for.
@@ -236,12 +239,13 @@ export class FileWriteStream extends Writable {
     const start = o.start === undefined ? undefined : validateInteger(o.start, 'start', 0);
     const signal = validateSignal(o.signal);
     // autoClose is autoDestroy, as node's (see FileReadStream).
-    super({ highWaterMark, defaultEncoding: encoding, decodeStrings: true, emitClose: o.emitClose !== false, autoDestroy: o.autoClose !== false, signal });
+    super({ highWaterMark, defaultEncoding: encoding, decodeStrings: true, emitClose: o.emitClose !== false, autoDestroy: o.autoClose !== false });
     this.#handle = handle;
     this.#flush = o.flush === true;
     this.start = start;
     this.#position = start;
     endWithHandle(this, handle, () => { this.#handleGone = true; });
+    if (signal) addAbortSignal(signal, this); // after the fields, as FileReadStream's
   }
 
   /** Writes all of buffers (a short write goes on from where it stopped). */

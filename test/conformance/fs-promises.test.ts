@@ -400,6 +400,21 @@ conformance('fs/promises', test => {
     });
   });
 
+  test('streams given an already-aborted signal: destroyed with an AbortError, the file closed', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'a.txt': 'hello' }, async (f, at) => {
+      const out = [];
+      for (const kind of ['read', 'write']) {
+        const h = await f.open(at('a.txt'), kind === 'read' ? 'r' : 'r+');
+        const s = kind === 'read' ? h.createReadStream({ signal: AbortSignal.abort() }) : h.createWriteStream({ signal: AbortSignal.abort() });
+        let error: Error | undefined;
+        s.on('error', e => (error = e));
+        await new Promise(resolve => s.once('close', resolve));
+        out.push([kind, error?.name, (error as NodeJS.ErrnoException)?.code, s.destroyed, h.fd]);
+      }
+      return out;
+    });
+  });
+
   test('a write stream with flush syncs the file before it closes it, once; flush must be a boolean', async ({ engine, dir }) => {
     const h = await engine.open(path.join(dir, 'flushed'), 'w');
     // (node 20's own stream, refused the same way, is left listening to its handle's close and throws then)
