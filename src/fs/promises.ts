@@ -101,7 +101,7 @@ export function fsOn(engine: Engine | string = 'auto') {
       }
       const handle = await on().open(path, openFlags, mode);
       const progress: WriteProgress = { at: cut ? 0 : null, written: 0 };
-      let written = writeWhole(handle, data, encoding ?? 'utf8', signal, progress);
+      let written = writeWhole(handle, data, encoding ?? 'utf8', signal, progress, true);
       if (cut) written = cutAfter(handle, written, progress);
       if (flush) written = written.then(() => handle.sync());
       return await closing(handle, written);

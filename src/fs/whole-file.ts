@@ -31,18 +31,31 @@ export function checkAborted(signal: AbortSignal | undefined): void {
 }
 
 /**
+ * An abort point between the steps of a whole-file operation given a signal. Node's steps each
+ * wait for its threadpool, so an abort the program schedules right after the call (nextTick,
+ * setImmediate) is always seen at the next point; steps that complete at once here would be past
+ * it. So a point first waits for the loop's check phase. Callers skip it without a signal.
+ */
+async function abortPoint(signal: AbortSignal): Promise<void> {
+  await new Promise(resolve => setImmediate(resolve));
+  checkAborted(signal);
+}
+
+/**
  * The rest of the file from the handle's current position, as node's readFile: Buffer, or a
  * string in `encoding`. A regular file of known size is read in one read (bytes) or in 512 KiB
  * steps (text, decoded as it comes); anything else in 64 KiB steps until the end.
  */
 export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | undefined, signal: AbortSignal | undefined,
   fromStart = false): Promise<Buffer | string> {
-  checkAborted(signal);
+  // node's first check is at once; a file it has just opened has waited for the open.
+  if (fromStart && signal) await abortPoint(signal);
+  else checkAborted(signal);
   const st = statFields();
   await h.fstatFields(st);
   const size = (st[S.mode] & constants.S_IFMT) === constants.S_IFREG ? st[S.size] : 0;
   freeStatFields(st);
-  checkAborted(signal);
+  if (signal) await abortPoint(signal);
   if (size > IO_MAX) throw fileTooLarge(size);
   if (size === 0) return readUnknown(h, encoding, signal);
   if (!encoding) {
@@ -64,7 +77,7 @@ export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | u
       const { bytesRead } = await h.read(buffer, total, size - total, null);
       total += bytesRead;
       if (bytesRead === 0 || total === size || !chunked) return shortened(buffer, total);
-      checkAborted(signal);
+      if (signal) await abortPoint(signal);
     }
   }
   const decoder = new StringDecoder(encoding);
@@ -76,7 +89,7 @@ export async function readWhole(h: WholeFileHandle, encoding: BufferEncoding | u
     total += bytesRead;
     if (bytesRead !== buffer.length || total === size) return text + decoder.end(buffer.subarray(0, bytesRead));
     text += decoder.write(buffer.subarray(0, bytesRead));
-    checkAborted(signal);
+    if (signal) await abortPoint(signal);
   }
 }
 
@@ -121,7 +134,7 @@ async function readParts(h: WholeFileHandle, buffer: Buffer, signal: AbortSignal
   };
   for (let at = 0; at < size; at += PART) parts.push(part(at, Math.min(PART, size - at)));
   const got = await Promise.all(parts);
-  checkAborted(signal);
+  if (signal) await abortPoint(signal);
   const short = got.findIndex((n, i) => n < Math.min(PART, size - i * PART));
   return short < 0 ? buffer : shortened(buffer, short * PART + got[short]);
 }
@@ -147,7 +160,7 @@ async function readUnknown(h: WholeFileHandle, encoding: BufferEncoding | undefi
     chunks.push(bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead));
     total += bytesRead;
     if (total > IO_MAX) throw fileTooLarge(total);
-    checkAborted(signal);
+    if (signal) await abortPoint(signal);
   }
   const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
   return encoding ? all.toString(encoding) : all;
@@ -180,24 +193,30 @@ export interface WriteProgress {
  * a terminal: ESPIPE) is written at its current position instead.
  */
 export async function writeWhole(h: WholeFileHandle, data: WriteData, encoding: BufferEncoding, signal: AbortSignal | undefined,
-  progress: WriteProgress = { at: null, written: 0 }): Promise<void> {
-  checkAborted(signal);
+  progress: WriteProgress = { at: null, written: 0 }, justOpened = false): Promise<void> {
+  // As readWhole's: at once, unless the file has just been opened.
+  if (justOpened && signal) await abortPoint(signal);
+  else checkAborted(signal);
   if (typeof data === 'string' || ArrayBuffer.isView(data)) {
     const bytes = typeof data === 'string' ? Buffer.from(data, encoding) : data;
     return writeAll(h, bytes, signal, progress, true);
   }
   for await (const chunk of data as AsyncIterable<string | Bytes>) {
-    checkAborted(signal);
+    checkAborted(signal); // after the program's iterator, not a step of ours: at once, as node's
     const bytes = ArrayBuffer.isView(chunk) ? chunk : Buffer.from(chunk as string, encoding);
     await writeAll(h, bytes, signal, progress, false);
-    checkAborted(signal);
+    if (signal) await abortPoint(signal);
   }
 }
 
 async function writeAll(h: WholeFileHandle, bytes: Bytes, signal: AbortSignal | undefined, progress: WriteProgress, abortBetween: boolean): Promise<void> {
   const length = bytes.byteLength;
   for (let done = 0; done < length;) {
-    if (abortBetween) checkAborted(signal);
+    // The first check follows writeWhole's at once, as node's; the others follow a write.
+    if (abortBetween && signal) {
+      if (done === 0) checkAborted(signal);
+      else await abortPoint(signal);
+    }
     const n = Math.min(WRITE_CHUNK, length - done);
     let bytesWritten: number;
     try {

@@ -181,6 +181,34 @@ conformance('fs/promises', test => {
     });
   });
 
+  test('an abort scheduled right after the call (nextTick, setImmediate) is seen at the next step, as node\'s threadpool steps see it', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'a': 'data'.repeat(1000) }, async (f, at) => {
+      const later = [(fn: () => void) => process.nextTick(fn), (fn: () => void) => setImmediate(fn)];
+      const out = [];
+      for (const schedule of later) {
+        let c = new AbortController();
+        let p: Promise<unknown> = f.readFile(at('a'), { signal: c.signal });
+        schedule(() => c.abort());
+        out.push(await settle(p));
+        const h = await f.open(at('a'), 'r+');
+        c = new AbortController();
+        p = h.readFile({ signal: c.signal });
+        schedule(() => c.abort());
+        out.push(await settle(p));
+        c = new AbortController();
+        p = h.writeFile('x'.repeat(100), { signal: c.signal });
+        schedule(() => c.abort());
+        out.push(await settle(p));
+        await h.close();
+        c = new AbortController();
+        p = f.writeFile(at('b'), Readable.from(['one', 'two']), { signal: c.signal });
+        schedule(() => c.abort());
+        out.push(await settle(p));
+      }
+      return out;
+    });
+  });
+
   test('stat and lstat: the fields node gives, symlinks, errors', async ({ engine, dir }) => {
     fs.writeFileSync(path.join(dir, 'file'), 'twelve bytes');
     fs.symlinkSync(path.join(dir, 'file'), path.join(dir, 'link'));
