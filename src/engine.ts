@@ -44,6 +44,17 @@ const forgotten = new FinalizationRegistry<Leftovers>(({ name, backend, fds }) =
     { code: 'IOENGINE_NOT_CLOSED' });
 });
 
+/** A handle as the collector may find it without the handle: its engine (weakly) and its file. */
+interface Dropped { engine: WeakRef<Engine>; ref: WeakRef<FileHandle>; fd: number }
+
+/**
+ * Handles dropped while open are closed when the collector finds them, with node's warnings
+ * (its FileHandle does the same). Their engine may be gone with them: then its own release
+ * (forgotten, above) closes the file.
+ */
+const dropped = new FinalizationRegistry<Dropped>(({ engine, ref, fd }) => engine.deref()?.closeDropped(ref, fd));
+let deprecationShown = false; // node warns of DEP0137 once a process
+
 export class Engine {
   /** The engine's name (what `auto` runs on, for `auto`). */
   readonly name: string;
@@ -53,7 +64,10 @@ export class Engine {
   /** Operations on no handle (open). */
   readonly #inflight = new InFlight(this);
   #closing: Promise<void> | undefined;
-  readonly #handles = new Set<FileHandle>();
+  /** Open handles, held weakly (a dropped one is closed when collected), with their files. */
+  readonly #handles = new Map<WeakRef<FileHandle>, number>();
+  readonly #refs = new WeakMap<FileHandle, WeakRef<FileHandle>>();
+  readonly #self = new WeakRef(this);
   readonly #freeBuffers: Buffer[] = [];
   /** What to release if this engine is collected without close(): nothing that refers back to it. */
   readonly #leftovers: Leftovers;
@@ -117,14 +131,33 @@ export class Engine {
     forgotten.unregister(this);
     this.#backend.cancel();
     await this.#drained();
-    await Promise.all([...this.#handles].map(h => h.closeForEngine()));
+    // Handles collected whose release has not run yet: their files are closed here, at once.
+    await Promise.all([...this.#handles].map(([ref, fd]) => ref.deref()?.closeForEngine() ?? this.#closeUnowned(ref, fd)));
     await this.#drained();
     this.#backend.destroy();
   }
 
   /** Every operation of the engine and of its handles has settled. */
   #drained(): Promise<unknown> {
-    return Promise.all([this.#inflight.drained(), ...[...this.#handles].map(h => h.drained())]);
+    return Promise.all([this.#inflight.drained(), ...[...this.#handles.keys()].map(ref => ref.deref()?.drained())]);
+  }
+
+  /** @internal A handle dropped while open was collected: close its file, as node's FileHandle does, with its warnings. */
+  closeDropped(ref: WeakRef<FileHandle>, fd: number): void {
+    if (!this.#handles.has(ref)) return; // closed meanwhile, with the engine
+    process.emitWarning(`Closing file descriptor ${fd} on garbage collection`);
+    if (!deprecationShown) {
+      deprecationShown = true;
+      process.emitWarning('Closing a FileHandle object on garbage collection is deprecated. Please close FileHandle objects explicitly using FileHandle.prototype.close(). In the future, an error will be thrown if a file descriptor is closed during garbage collection.',
+        'DeprecationWarning', 'DEP0137');
+    }
+    void this.#closeUnowned(ref, fd);
+  }
+
+  /** Closes the file of a handle that is gone, counted in the engine's own operations (its close() waits). */
+  #closeUnowned(ref: WeakRef<FileHandle>, fd: number): Promise<void> {
+    this.#untrack(ref, fd);
+    return perform(this.#backend, this.#inflight, (b, done) => b.close(fd, done), () => undefined, { syscall: 'close' }).catch(() => {});
   }
 
   /** @internal The backend for new work; throws once close() has begun. */
@@ -151,14 +184,25 @@ export class Engine {
 
   /** @internal A handle is open on fd (until its close has completed): close() waits for its operations. */
   track(handle: FileHandle, fd: number, open: boolean): void {
-    const fds = this.#leftovers.fds, count = fds.get(fd) ?? 0;
     if (open) {
-      this.#handles.add(handle);
-      fds.set(fd, count + 1);
+      const ref = new WeakRef(handle);
+      this.#handles.set(ref, fd);
+      this.#refs.set(handle, ref);
+      dropped.register(handle, { engine: this.#self, ref, fd }, ref);
+      const fds = this.#leftovers.fds;
+      fds.set(fd, (fds.get(fd) ?? 0) + 1);
     } else {
-      this.#handles.delete(handle);
-      if (count > 1) fds.set(fd, count - 1);
-      else fds.delete(fd);
+      const ref = this.#refs.get(handle);
+      this.#refs.delete(handle);
+      if (ref) this.#untrack(ref, fd);
     }
+  }
+
+  #untrack(ref: WeakRef<FileHandle>, fd: number): void {
+    if (!this.#handles.delete(ref)) return;
+    dropped.unregister(ref);
+    const fds = this.#leftovers.fds, count = fds.get(fd) ?? 0;
+    if (count > 1) fds.set(fd, count - 1);
+    else fds.delete(fd);
   }
 }

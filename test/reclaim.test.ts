@@ -151,3 +151,32 @@ it('a collected workers engine leaves its files to its worker, which closes them
   assert.match(r.stdout, /^workers false false$/m, describeChild(r));
   assert.match(r.stdout, /^pool true false$/m, describeChild(r));
 });
+
+it(`handles dropped while open are closed when collected, with node's warnings, on every engine (${names.join(', ')})`, async () => {
+  const file = path.join(dir, 'dropped-handles');
+  fs.writeFileSync(file, 'data');
+  const r = await runNode(`${PRELUDE}
+    const names = ${JSON.stringify(names)};
+    const seen = [];
+    process.on('warning', w => seen.push(w.name + ' ' + (w.code ?? '-') + ' ' + w.message));
+    const engines = names.map(name => createEngine(name)); // kept: only the handles are dropped
+    const isOurs = fd => { try { return fs.readlinkSync('/proc/self/fd/' + fd) === ${JSON.stringify(file)}; } catch { return false; } };
+    async function openAndDrop(engine) { return (await engine.open(${JSON.stringify(file)}, 'r')).fd; }
+    const fds = [];
+    for (const engine of engines) fds.push(await openAndDrop(engine));
+    for (let i = 0; i < 100 && seen.filter(s => s.startsWith('Warning')).length < names.length; i++) { gc(); await new Promise(resolve => setTimeout(resolve, 20)); }
+    await new Promise(resolve => setTimeout(resolve, 100)); // the closes, through each engine
+    for (const [i, fd] of fds.entries()) console.log(names[i], names[i] === 'null' || !isOurs(fd) ? 'closed' : 'open', seen.filter(s => s === 'Warning - Closing file descriptor ' + fd + ' on garbage collection').length > 0);
+    console.log('deprecations', seen.filter(s => s.startsWith('DeprecationWarning DEP0137 Closing a FileHandle object on garbage collection is deprecated')).length);
+    await Promise.all(engines.map(e => e.close()));
+    // A handle dropped and not yet collected when its engine closes: the engine closes its file.
+    const engine = createEngine('pool');
+    const fd = await openAndDrop(engine);
+    await engine.close();
+    console.log('engine close', isOurs(fd) ? 'open' : 'closed');
+  `, dir, 60_000);
+  assert.equal(r.code, 0, describeChild(r));
+  for (const name of names) assert.match(r.stdout, new RegExp(`^${name} closed true$`, 'm'), describeChild(r));
+  assert.match(r.stdout, /^deprecations 1$/m, describeChild(r));
+  assert.match(r.stdout, /^engine close closed$/m, describeChild(r));
+});

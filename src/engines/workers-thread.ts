@@ -6,7 +6,7 @@ import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_
 import { STAT_FIELDS, fromStats } from '../stats.js';
 import { EINVAL, errnoFrom } from './node-fs.js';
 import { Op } from '../ops.js';
-import { dataView, DONE, F, REQUEST, STATE, type DataBlock } from './workers-protocol.js';
+import { dataView, DONE, F, READY, REQUEST, STATE, type DataBlock } from './workers-protocol.js';
 
 const { control, data: initial, port } = workerData as { control: SharedArrayBuffer; data: DataBlock; port: MessagePort };
 const i32 = new Int32Array(control);
@@ -39,6 +39,9 @@ function run(): number {
     default: return EINVAL;
   }
 }
+
+Atomics.store(i32, READY, 1);
+Atomics.notify(i32, READY);
 
 for (;;) {
   // Sleep until the main thread posts a request. After DONE, the state stays DONE until the main

@@ -7,7 +7,7 @@ import { STAT_FIELDS } from '../stats.js';
 import { byteLengthOf, type Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
 import { Op } from '../ops.js';
-import { CONTROL_BYTES, DATA_ALIGN, dataView, DONE, F, IDLE, REQUEST, STATE, type DataBlock } from './workers-protocol.js';
+import { CONTROL_BYTES, DATA_ALIGN, dataView, DONE, F, IDLE, READY, REQUEST, STATE, type DataBlock } from './workers-protocol.js';
 import { binding } from '../binding.js';
 import type { EngineDescriptor } from './descriptor.js';
 
@@ -15,6 +15,7 @@ const ECANCELED = errnoOf('ECANCELED');
 const EAGAIN = errnoOf('EAGAIN');
 const INITIAL_DATA = 1 << 20;
 const WAKE_GUARD_MS = 200;
+const READY_WAIT_MS = 5000; // for a worker loading its modules before it is stopped
 
 const EFAULT = errnoOf('EFAULT');
 const EINVAL = errnoOf('EINVAL');
@@ -261,7 +262,10 @@ export class WorkersBackend implements Backend {
     this.#destroyed = true;
     for (const t of this.#threads) {
       t.port.close(); // an open MessagePort would keep the process alive
-      void t.worker.terminate();
+      // One still loading its modules is stopped once it has them (or after READY_WAIT_MS).
+      const ready = Atomics.waitAsync(t.i32, READY, 0, READY_WAIT_MS);
+      if (ready.async) void ready.value.then(() => t.worker.terminate());
+      else void t.worker.terminate();
     }
   }
 }
