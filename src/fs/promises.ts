@@ -148,7 +148,8 @@ export function fsOn(engine: Engine | string = 'auto') {
 
   async function mkdir(path: PathLike, options?: { recursive?: boolean; mode?: string | number } | string | number): Promise<string | undefined> {
     const o = typeof options === 'object' && options !== null ? options : { mode: options ?? undefined };
-    if (o.recursive) return nodeFsp.mkdir(path, o); // which directories it made is node's answer
+    // Which directories it made is node's answer; and anything but a boolean, node's refusal.
+    if (o.recursive !== undefined && o.recursive !== false) return nodeFsp.mkdir(path, o);
     const p = validatePath(path);
     const mode = parseMode(o.mode, 0o777);
     return await byPath('mkdir', p, (b, done) => b.mkdir(p, mode, done), () => undefined);

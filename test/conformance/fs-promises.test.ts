@@ -239,6 +239,7 @@ conformance('fs/promises', test => {
       await settle(f.mkdir(at('o'), { mode: '755' })),
       await settle(f.mkdir(at('p/q/r'), { recursive: true })),
       await settle(f.mkdir(at('missing/x'))),
+      ...(await Promise.all(['', null, 0, 1].map(recursive => settle(f.mkdir(at('s'), { recursive } as never))))), // refused: not a boolean
       await settle(f.rename(at('f'), at('d/g'))),
       await settle(f.rename(at('nope'), at('x'))),
       await settle(f.rename(at('d'), at('f/x'))),
