@@ -74,6 +74,11 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
   return coded(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`), 'ERR_INVALID_ARG_TYPE');
 }
 
+/** node's ERR_INVALID_STATE. */
+export function invalidState(what: string): CodedError {
+  return coded(new Error(`Invalid state: ${what}`), 'ERR_INVALID_STATE');
+}
+
 export function invalidArgValue(name: string, value: unknown, reason = 'is invalid'): CodedError {
   return coded(new TypeError(`The argument '${name}' ${reason}. Received ${util.inspect(value)}`), 'ERR_INVALID_ARG_VALUE');
 }

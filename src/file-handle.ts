@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import fs, { type BigIntStats, type Stats } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import type { Backend, Done } from './engines/backend.js';
-import { abortError, errnoOf, fileClosed, invalidArgType, invalidArgValue, stackFromHere, systemError } from './errors.js';
+import { abortError, errnoOf, fileClosed, invalidArgType, invalidArgValue, invalidState, stackFromHere, systemError } from './errors.js';
 import { InFlight, perform, transfer, type Context, type Transferred } from './operation.js';
 import { many, validateRequests, type ManyRequest } from './many.js';
 import { directAlignment, misaligned, type DirectAlignment } from './direct.js';
@@ -58,8 +58,10 @@ export class FileHandle extends EventEmitter {
   #closing: Promise<void> | undefined;
   #sequence: Promise<unknown> = Promise.resolve(); // operations at the current position, in order
   #runningQueued = false;                          // starting an op accepted before close()
+  #queued = 0;                                     // operations waiting in #sequence
   #direct: DirectAlignment | undefined;            // opened with O_DIRECT: what it must align to
   readonly #asyncId = ++handles;
+  #webStreamTaken = false;                         // readableWebStream() was called: node's lock
 
   private constructor(engine: HandleOwner, fd: number) {
     super();
@@ -144,7 +146,9 @@ export class FileHandle extends EventEmitter {
   #inSequence<T>(position: number, syscall: string, run: () => Promise<T>): Promise<T> {
     if (position !== -1) return run();
     if (this.#closing || this.#fd < 0) return Promise.reject(fileClosed(syscall));
+    this.#queued++;
     const result = this.#sequence.then(() => {
+      this.#queued--;
       this.#runningQueued = true;
       try {
         return run();
@@ -424,7 +428,15 @@ export class FileHandle extends EventEmitter {
     return createInterface({ input: this.createReadStream(options), crlfDelay: Infinity });
   }
 
-  readableWebStream(options?: { type?: 'bytes' }): ReadableStream<Uint8Array> {
+  /**
+   * The file from its position as a web ReadableStream, as node's: once a handle (it stays
+   * locked), of ArrayBuffer chunks, or bytes with `{ type: 'bytes' }`; closing the handle ends it.
+   */
+  readableWebStream(options?: { type?: 'bytes' }): ReadableStream<ArrayBuffer | Uint8Array> {
+    if (this.#fd < 0) throw invalidState('The FileHandle is closed');
+    if (this.#closing) throw invalidState('The FileHandle is closing');
+    if (this.#webStreamTaken) throw invalidState('The FileHandle is locked');
+    this.#webStreamTaken = true;
     return readableWebStream(this, options);
   }
 
@@ -460,10 +472,16 @@ export class FileHandle extends EventEmitter {
     return this.#closing.catch(() => {});
   }
 
-  async #closeWith(backend: Backend): Promise<void> {
+  #closeWith(backend: Backend): Promise<void> {
+    const fd = this.#fd;
+    // As node's: fd is -1 at once when nothing is in flight, else once what is has finished.
+    if (this.#inflight.count === 0 && this.#queued === 0) this.#fd = -1;
+    return this.#closeFd(fd, backend);
+  }
+
+  async #closeFd(fd: number, backend: Backend): Promise<void> {
     await this.#sequence;
     await this.#inflight.drained();
-    const fd = this.#fd;
     this.#fd = -1;
     try {
       // Counted in this handle until done: the engine's close() waits for it too.

@@ -353,28 +353,79 @@ function skip(views: Bytes[], n: number): Bytes[] {
   return out;
 }
 
+/** Bytes a read of readableWebStream's default stream asks for (node's stream base reads 64 KiB). */
+const WEB_CHUNK = 64 * 1024;
+
 /**
  * A handle's contents, from its current position, as a web ReadableStream (node's
- * filehandle.readableWebStream()); with `{ type: 'bytes' }` a byte stream, whose BYOB readers
- * have the file read straight into their own buffers.
+ * filehandle.readableWebStream(), whose state checks are the handle's): ArrayBuffer chunks, as
+ * node 20's; with `{ type: 'bytes' }` a byte stream, whose BYOB readers have the file read
+ * straight into their own buffers. The handle's 'close' ends the stream (node cancels it): no
+ * chunk is read ahead (a high-water mark of 0), so there is never one queued to wait for.
  */
-export function readableWebStream(handle: StreamHandle & EventEmitter, options?: { type?: 'bytes' }): ReadableStream<Uint8Array> {
+export function readableWebStream(handle: StreamHandle & EventEmitter, options?: { type?: 'bytes' }): ReadableStream<ArrayBuffer | Uint8Array> {
   const type = validateObject(options, 'options').type;
   if (type !== undefined && typeof type !== 'string') throw invalidArgType('options.type', 'of type string', type);
-  if (type !== 'bytes') return Readable.toWeb(new FileReadStream(handle, { autoClose: false }, false)) as ReadableStream<Uint8Array>;
+  let ended = false, reading = false;
+  let controller!: ReadableStreamDefaultController<ArrayBuffer> | ReadableByteStreamController;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    handle.off('close', onClose);
+    if (reading) return; // the read in flight ends it (the handle's close waits for that read)
+    controller.close();
+    (controller as ReadableByteStreamController).byobRequest?.respond(0);
+  };
+  const onClose = () => end();
+  handle.once('close', onClose);
+  if (type !== 'bytes') {
+    return new ReadableStream<ArrayBuffer>({
+      start(c) { controller = c; },
+      async pull(c) {
+        const chunk = Buffer.allocUnsafeSlow(WEB_CHUNK);
+        reading = true;
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await handle.read(chunk, 0, WEB_CHUNK, null));
+        } finally {
+          reading = false;
+        }
+        if (ended) return c.close(); // closed meanwhile: node's cancel drops what was read
+        if (bytesRead === 0) return end();
+        c.enqueue(bytesRead === WEB_CHUNK ? chunk.buffer : chunk.buffer.slice(0, bytesRead));
+      },
+      cancel() {
+        ended = true;
+        handle.off('close', onClose);
+      },
+    }, { highWaterMark: 0 });
+  }
   return new ReadableStream({
     type: 'bytes',
-    autoAllocateChunkSize: 64 * 1024,
-    async pull(controller) {
-      const request = controller.byobRequest!;
+    autoAllocateChunkSize: 16 * 1024, // node's
+    start(c) { controller = c; },
+    async pull(c) {
+      const request = c.byobRequest!;
       const view = request.view as Uint8Array;
-      const { bytesRead } = await handle.read(view, 0, view.byteLength, null);
-      if (bytesRead === 0) {
-        controller.close();
+      reading = true;
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(view, 0, view.byteLength, null));
+      } finally {
+        reading = false;
+      }
+      if (ended || bytesRead === 0) {
+        ended = true;
+        handle.off('close', onClose);
+        c.close();
         request.respond(0);
         return;
       }
       request.respond(bytesRead);
     },
-  });
+    cancel() {
+      ended = true;
+      handle.off('close', onClose);
+    },
+  }, { highWaterMark: 0 });
 }

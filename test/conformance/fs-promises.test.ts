@@ -531,11 +531,42 @@ conformance('fs/promises', test => {
     const lines: string[] = [];
     for await (const line of (await fsOn(engine).open(p)).readLines()) lines.push(line);
     assert.deepEqual(lines, ['one', 'two', 'three']);
-    const h = await fsOn(engine).open(p);
-    const parts: Uint8Array[] = [];
-    await h.readableWebStream().pipeTo(new WritableStream({ write: c => void parts.push(c) }));
-    assert.equal(Buffer.concat(parts).toString(), 'one\r\ntwo\nthree');
-    await h.close();
     void Writable;
+  });
+
+  test('readableWebStream: chunks, bytes, its lock, closed and closing handles, a close that ends it', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'a': 'x'.repeat(100_000) }, async (f, at) => {
+      const out: unknown[] = [];
+      const invalid = (fn: () => unknown) => { try { fn(); return 'taken'; } catch (e) { return (e as NodeJS.ErrnoException).code + ' ' + (e as Error).message; } };
+      let h = await f.open(at('a'));
+      const chunks: unknown[] = [];
+      for await (const c of h.readableWebStream()) chunks.push(c);
+      out.push(chunks.map(c => `${Object.prototype.toString.call(c)} ${(c as ArrayBuffer).byteLength}`), invalid(() => h.readableWebStream()));
+      await h.close();
+      out.push(invalid(() => h.readableWebStream()));
+      h = await f.open(at('a'));
+      const closing = h.close();
+      out.push(invalid(() => h.readableWebStream({ type: 'bytes' })));
+      await closing;
+      h = await f.open(at('a'));
+      const reader = h.readableWebStream({ type: 'bytes' }).getReader({ mode: 'byob' });
+      const sizes = [];
+      for (let r = await reader.read(new Uint8Array(7000)); !r.done; r = await reader.read(new Uint8Array(7000))) sizes.push(r.value.byteLength);
+      out.push(sizes.length, sizes.reduce((a, b) => a + b, 0));
+      await h.close();
+      for (const type of [undefined, 'bytes'] as const) {
+        h = await f.open(at('a'));
+        const r = h.readableWebStream({ type }).getReader();
+        void h.close();
+        out.push(await r.closed.then(() => 'closed', e => e.name));
+        if (type === undefined) continue; // (node 20 aborts on a close after its default stream has read: Assertion failed: !reading_)
+        const s = await f.open(at('a'));
+        const r2 = s.readableWebStream({ type }).getReader();
+        const first = await r2.read();
+        await s.close();
+        out.push(first.done, await r2.read().then(x => x.done), await r2.closed.then(() => 'closed', e => e.name));
+      }
+      return out;
+    });
   });
 });
