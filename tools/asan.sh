@@ -21,7 +21,7 @@ if [ ${#tests[@]} -eq 0 ]; then
   tests=(conformance/read-write.test.js conformance/vectored.test.js conformance/concurrency.test.js
     conformance/teardown.test.js conformance/faults.test.js conformance/fault-fs.test.js conformance/many.test.js conformance/model.test.js
     conformance/fs-promises.test.js auto.test.js reclaim.test.js direct.test.js io_uring.test.js
-    net/conformance.test.js net/zero-copy-teardown.test.js large-memory.test.js)
+    net/conformance.test.js net/raw.test.js net/zero-copy-teardown.test.js large-memory.test.js)
 fi
 cd "$tree"
 LD_PRELOAD="$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
