@@ -179,6 +179,8 @@ void net_end(net_t *n, napi_handle_scope scope) {
     n->nev = 0;  // JS reads the events before this call returns
     // make_callback: microtasks and nextTicks run when it returns, in this same wake-up.
     napi_status status = napi_make_callback(env, n->async_context, recv, fn, 2, argv, &result);
+    // JS may not have seen this delivery's ARENA event: the next pooled read starts a new arena.
+    if (status != napi_ok) n->arena = NULL;
     if (status == napi_pending_exception) {
       napi_value err;
       napi_get_and_clear_last_exception(env, &err);

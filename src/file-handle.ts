@@ -467,7 +467,12 @@ export class FileHandle extends EventEmitter {
   closeForEngine(): Promise<void> {
     if (!this.#closing) {
       this.#closing = this.#closeWith(this.#engine.backendForClose());
-      this.emit('close');
+      try {
+        this.emit('close');
+      } catch (err) {
+        // A listener that throws is the program's uncaught exception, not the end of the engine's close.
+        process.nextTick(() => { throw err; });
+      }
     }
     return this.#closing.catch(() => {});
   }

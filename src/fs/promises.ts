@@ -147,7 +147,9 @@ export function fsOn(engine: Engine | string = 'auto') {
   }
 
   async function mkdir(path: PathLike, options?: { recursive?: boolean; mode?: string | number } | string | number): Promise<string | undefined> {
-    const o = typeof options === 'object' && options !== null ? options : { mode: options ?? undefined };
+    // As node's: a number or string is the mode; anything else is the options, or none (true, false, null).
+    const o = typeof options === 'number' || typeof options === 'string' ? { mode: options }
+      : (options || {}) as { recursive?: boolean; mode?: string | number };
     // Which directories it made is node's answer; and anything but a boolean, node's refusal.
     if (o.recursive !== undefined && o.recursive !== false) return nodeFsp.mkdir(path, o);
     const p = validatePath(path);

@@ -368,36 +368,46 @@ export function readableWebStream(handle: StreamHandle & EventEmitter, options?:
   if (type !== undefined && typeof type !== 'string') throw invalidArgType('options.type', 'of type string', type);
   let ended = false, reading = false;
   let controller!: ReadableStreamDefaultController<ArrayBuffer> | ReadableByteStreamController;
-  const end = () => {
-    if (ended) return;
+  /** No more reads: the handle's close no longer concerns the stream. */
+  const stop = () => {
     ended = true;
     handle.off('close', onClose);
-    if (reading) return; // the read in flight ends it (the handle's close waits for that read)
-    controller.close();
-    (controller as ReadableByteStreamController).byobRequest?.respond(0);
   };
-  const onClose = () => end();
+  const onClose = () => {
+    if (ended) return;
+    stop();
+    if (reading) return; // the read in flight ends it (the handle's close waits for that read)
+    try {
+      controller.close();
+      (controller as ReadableByteStreamController).byobRequest?.respond(0);
+    } catch { /* already closed or errored: nothing to end (node's cancel never throws either) */ }
+  };
   handle.once('close', onClose);
+  /** One read for a pull: a failure errors the stream, and ends its interest in the handle. */
+  const read = async (into: Uint8Array, length: number): Promise<number> => {
+    reading = true;
+    try {
+      return (await handle.read(into, 0, length, null)).bytesRead;
+    } catch (err) {
+      stop();
+      throw err;
+    } finally {
+      reading = false;
+    }
+  };
   if (type !== 'bytes') {
     return new ReadableStream<ArrayBuffer>({
       start(c) { controller = c; },
       async pull(c) {
         const chunk = Buffer.allocUnsafeSlow(WEB_CHUNK);
-        reading = true;
-        let bytesRead: number;
-        try {
-          ({ bytesRead } = await handle.read(chunk, 0, WEB_CHUNK, null));
-        } finally {
-          reading = false;
+        const bytesRead = await read(chunk, WEB_CHUNK);
+        if (ended || bytesRead === 0) { // closed meanwhile (node's cancel drops what was read), or the end
+          stop();
+          return c.close();
         }
-        if (ended) return c.close(); // closed meanwhile: node's cancel drops what was read
-        if (bytesRead === 0) return end();
         c.enqueue(bytesRead === WEB_CHUNK ? chunk.buffer : chunk.buffer.slice(0, bytesRead));
       },
-      cancel() {
-        ended = true;
-        handle.off('close', onClose);
-      },
+      cancel: stop,
     }, { highWaterMark: 0 });
   }
   return new ReadableStream({
@@ -407,25 +417,15 @@ export function readableWebStream(handle: StreamHandle & EventEmitter, options?:
     async pull(c) {
       const request = c.byobRequest!;
       const view = request.view as Uint8Array;
-      reading = true;
-      let bytesRead: number;
-      try {
-        ({ bytesRead } = await handle.read(view, 0, view.byteLength, null));
-      } finally {
-        reading = false;
-      }
+      const bytesRead = await read(view, view.byteLength);
       if (ended || bytesRead === 0) {
-        ended = true;
-        handle.off('close', onClose);
+        stop();
         c.close();
         request.respond(0);
         return;
       }
       request.respond(bytesRead);
     },
-    cancel() {
-      ended = true;
-      handle.off('close', onClose);
-    },
+    cancel: stop,
   }, { highWaterMark: 0 });
 }

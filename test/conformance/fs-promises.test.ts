@@ -209,6 +209,17 @@ conformance('fs/promises', test => {
     });
   });
 
+  test('readableWebStream of a directory: the read fails, and the handle and engine still close', async ({ engine, dir }) => {
+    for (const type of [undefined, 'bytes'] as const) {
+      const h = await engine.open(dir, 'r');
+      const reader = h.readableWebStream({ type }).getReader();
+      const got = await outcome(reader.read());
+      assert.ok('error' in got && (got.error as NodeJS.ErrnoException).code === 'EISDIR', JSON.stringify(got));
+      if (type === undefined) await h.close(); // resolves: the failed stream no longer listens
+    }
+    // (the bytes stream's handle is left to the engine's close, which must complete)
+  });
+
   test('stat and lstat: the fields node gives, symlinks, errors', async ({ engine, dir }) => {
     fs.writeFileSync(path.join(dir, 'file'), 'twelve bytes');
     fs.symlinkSync(path.join(dir, 'file'), path.join(dir, 'link'));
@@ -240,6 +251,7 @@ conformance('fs/promises', test => {
       await settle(f.mkdir(at('p/q/r'), { recursive: true })),
       await settle(f.mkdir(at('missing/x'))),
       ...(await Promise.all(['', null, 0, 1].map(recursive => settle(f.mkdir(at('s'), { recursive } as never))))), // refused: not a boolean
+      await settle(f.mkdir(at('t'), true as never)), // no options (node reads options || {})
       await settle(f.rename(at('f'), at('d/g'))),
       await settle(f.rename(at('nope'), at('x'))),
       await settle(f.rename(at('d'), at('f/x'))),

@@ -61,6 +61,8 @@ conformance('batch form (readMany, writeMany)', test => {
       [[ok, { buffer: Buffer.alloc(4) }], 'ERR_INVALID_ARG_VALUE'], // no position: a batch has no order
       [[ok, { buffer: Buffer.alloc(4), position: -1 }], 'ERR_INVALID_ARG_VALUE'],
       [[ok, { buffer: Buffer.alloc(4), offset: 5, position: 0 }], 'ERR_OUT_OF_RANGE'],
+      [[ok, Object.assign([], { buffer: Buffer.alloc(4), position: 0 })], 'ERR_INVALID_ARG_TYPE'], // an array is no request
+      [[ok, { buffer: Buffer.alloc(4), length: 1.5, position: 0 }], 'ERR_OUT_OF_RANGE'],
     ];
     for (const [requests, code] of refusals) {
       const got = await outcome(fh.writeMany(requests as never));
