@@ -139,7 +139,11 @@ void net_data(net_t *n, int id, const void *bytes, size_t len) {
     n->arena_used += len;
     return;
   }
-  if (napi_create_buffer_copy(n->env, len, bytes, NULL, &buf) != napi_ok) return;
+  if (napi_create_buffer_copy(n->env, len, bytes, NULL, &buf) != napi_ok) {
+    // No Buffer for the bytes: the connection fails (read ENOMEM) rather than go on without them.
+    net_emit(n, EV_ERROR, id, -ENOMEM, 0);
+    return;
+  }
   napi_set_element(n->env, n->bufs, n->nbufs++, buf);
   net_emit(n, EV_DATA, id, (double)len, 0);
 }
