@@ -88,7 +88,10 @@ export class FileHandle extends EventEmitter {
       return Promise.reject(err);
     }
     // The handle is made in the completion itself: an engine closing meanwhile finds it tracked.
-    const opened = perform(backend, inflight, (b, done) => b.open(path, flags, mode, done), fd => new FileHandle(engine, fd), { syscall: 'open', path });
+    const made = perform(backend, inflight, (b, done) => b.open(path, flags, mode, done), fd => new FileHandle(engine, fd), { syscall: 'open', path });
+    // Settled after the ticks already queued, as node's open (a threadpool round trip) always is:
+    // an open completed at once (io_uring) would otherwise be ahead of, say, a nextTick abort.
+    const opened = made.then(h => new Promise<FileHandle>(resolve => process.nextTick(resolve, h)));
     return flags & constants.O_DIRECT ? opened.then(h => h.#learnAlignment()) : opened;
   }
 

@@ -220,6 +220,21 @@ conformance('fs/promises', test => {
     // (the bytes stream's handle is left to the engine's close, which must complete)
   });
 
+  test('an abort queued (nextTick) before open() is seen by what the handle does next, as node\'s open takes a round trip', async ({ engine, dir }) => {
+    await sameAsNodeFs(engine, dir, { 'a': 'data' }, async (f, at) => {
+      const out = [];
+      for (let i = 0; i < 3; i++) {
+        const c = new AbortController();
+        process.nextTick(() => c.abort());
+        const h = await f.open(at('a'), 'r+');
+        out.push(await settle(i === 0 ? h.writeFile(Readable.from(['one', 'two']), { signal: c.signal })
+          : i === 1 ? h.readFile({ signal: c.signal }) : h.writeFile('x', { signal: c.signal })));
+        await h.close();
+      }
+      return out;
+    });
+  });
+
   test('stat and lstat: the fields node gives, symlinks, errors', async ({ engine, dir }) => {
     fs.writeFileSync(path.join(dir, 'file'), 'twelve bytes');
     fs.symlinkSync(path.join(dir, 'file'), path.join(dir, 'link'));
