@@ -61,4 +61,32 @@ describe('ioengine/fs as programs load it', () => {
     assert.equal(r.status, 0, r.describe);
     assert.deepEqual(r.stdout.trim().split('\n'), ['true true true true', 'true bigint true']);
   });
+  it('node --import ioengine/register: node\'s read and write streams take ioengine\'s FileHandle as fd', () => {
+    const r = node('streams.cjs', `
+      const fs = require('node:fs');
+      (async () => {
+        const file = __dirname + '/streams.txt';
+        fs.writeFileSync(file, 'hello streams');
+        const texts = [];
+        for (const make of [h => fs.createReadStream(null, { fd: h, encoding: 'utf8' }), h => new fs.ReadStream(null, { fd: h, encoding: 'utf8', start: 6 })]) {
+          const h = await fs.promises.open(file);
+          let t = '';
+          for await (const c of make(h)) t += c;
+          texts.push(t, h.fd); // the stream closed its handle at its end, as node's
+        }
+        const w = await fs.promises.open(file, 'w');
+        await new Promise((resolve, reject) => fs.createWriteStream(null, { fd: w }).on('error', reject).on('close', resolve).end('written'));
+        texts.push(fs.readFileSync(file, 'utf8'));
+        let refused;
+        try { fs.createReadStream(null, { fd: await fs.promises.open(file), fs: {} }); } catch (e) { refused = e.code; }
+        // node's own streams, by path, are still node's, and instanceof holds
+        const plain = fs.createReadStream(file);
+        class Mine extends fs.ReadStream {}
+        console.log(JSON.stringify(texts), refused, plain instanceof fs.ReadStream, new Mine(file) instanceof fs.ReadStream);
+        process.exit(0);
+      })();
+    `, ['--import', 'ioengine/register']);
+    assert.equal(r.status, 0, r.describe);
+    assert.equal(r.stdout.trim(), '["hello streams",-1,"streams",-1,"written"] ERR_METHOD_NOT_IMPLEMENTED true true');
+  });
 });
