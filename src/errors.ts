@@ -74,9 +74,14 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
   return coded(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`), 'ERR_INVALID_ARG_TYPE');
 }
 
+/** An Error with node's code, as node's own internal errors are made (the code in its stack too). */
+export function nodeError(code: string, message: string): CodedError {
+  return coded(new Error(message), code);
+}
+
 /** node's ERR_INVALID_STATE. */
 export function invalidState(what: string): CodedError {
-  return coded(new Error(`Invalid state: ${what}`), 'ERR_INVALID_STATE');
+  return nodeError('ERR_INVALID_STATE', `Invalid state: ${what}`);
 }
 
 export function invalidArgValue(name: string, value: unknown, reason = 'is invalid'): CodedError {

@@ -5,6 +5,7 @@
 // fs.ReadStream (and the write side) make the handle's own stream, so such programs go on working.
 import type fsModule from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { nodeError } from '../errors.js';
 import { FileHandle } from '../file-handle.js';
 import * as ours from './index.js';
 
@@ -15,9 +16,7 @@ const ownHandle = (options: unknown): [FileHandle, object] | undefined => {
   if (typeof options !== 'object' || options === null || !((options as { fd?: unknown }).fd instanceof FileHandle)) return undefined;
   const { fd, ...rest } = options as { fd: FileHandle; fs?: unknown };
   if (rest.fs) { // as node's, which takes no custom fs with a FileHandle
-    const err = new Error('The FileHandle with fs method is not implemented') as Error & { code: string };
-    err.code = 'ERR_METHOD_NOT_IMPLEMENTED';
-    throw err;
+    throw nodeError('ERR_METHOD_NOT_IMPLEMENTED', 'The FileHandle with fs method is not implemented');
   }
   return [fd, rest];
 };

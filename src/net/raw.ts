@@ -8,7 +8,7 @@
 // flow control is the program's (pause() and resume(), write()'s answer, the drain handler).
 import dns from 'node:dns';
 import net from 'node:net';
-import { engineUnavailable, invalidArgType, netError, netHostPortError, netUvHostPortError, zeroCopyUnsupported } from '../errors.js';
+import { engineUnavailable, invalidArgType, netError, nodeError, netHostPortError, netUvHostPortError, zeroCopyUnsupported } from '../errors.js';
 import { EV, NativeNet, OPT, QUEUED, type NativeNetName, type NetTarget } from './native.js';
 import { validatePort } from './socket.js';
 
@@ -112,8 +112,8 @@ export class RawConnection implements NetTarget {
     const list = ArrayBuffer.isView(data) ? [data] : Array.isArray(data) ? data : undefined;
     if (!list || !list.every(b => ArrayBuffer.isView(b))) throw invalidArgType('data', 'an instance of Buffer, TypedArray or DataView, or an array of them', data);
     if (this.#closed || this.#ending || this.#connecting || this.#id < 0) {
-      const err = new Error(this.#closed ? 'This connection is closed' : this.#ending ? 'write after end' : 'This connection is not open yet') as Error & { code: string };
-      err.code = !this.#closed && this.#ending ? 'ERR_STREAM_WRITE_AFTER_END' : 'ERR_SOCKET_CLOSED';
+      const err = nodeError(!this.#closed && this.#ending ? 'ERR_STREAM_WRITE_AFTER_END' : 'ERR_SOCKET_CLOSED',
+        this.#closed ? 'This connection is closed' : this.#ending ? 'write after end' : 'This connection is not open yet');
       throw err;
     }
     const buffers = (list.length > IOV_MAX ? [Buffer.concat(list.map(b => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)))] : list) as Uint8Array[];

@@ -5,7 +5,7 @@
 import dns from 'node:dns';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { netError, netUvHostPortError } from '../errors.js';
+import { netError, netUvHostPortError, nodeError } from '../errors.js';
 import { EV, type NativeNet, type NetTarget } from './native.js';
 import { Socket, validatePort, type SocketOptions } from './socket.js';
 
@@ -50,8 +50,7 @@ export class Server extends EventEmitter implements NetTarget {
       : { port: args[0] as number | undefined, host: typeof args[1] === 'string' ? args[1] : undefined, backlog: typeof args[1] === 'number' ? args[1] : args[2] as number | undefined };
     const port = validatePort(o.port ?? 0);
     if (this.#id >= 0) {
-      const err = new Error('Listen method has been called more than once without closing.') as Error & { code: string };
-      err.code = 'ERR_SERVER_ALREADY_LISTEN';
+      const err = nodeError('ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
       throw err;
     }
     if (cb) this.once('listening', cb);
@@ -122,8 +121,7 @@ export class Server extends EventEmitter implements NetTarget {
   close(cb?: (err?: Error) => void): this {
     if (this.#id < 0) {
       if (cb) {
-        const err = new Error('Server is not running.') as Error & { code: string };
-        err.code = 'ERR_SERVER_NOT_RUNNING';
+        const err = nodeError('ERR_SERVER_NOT_RUNNING', 'Server is not running.');
         process.nextTick(cb, err);
       }
       return this;

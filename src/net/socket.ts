@@ -5,7 +5,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
-import { invalidArgType, netError, netHostPortError, zeroCopyUnsupported, type NetError } from '../errors.js';
+import { invalidArgType, netError, netHostPortError, nodeError, zeroCopyUnsupported, type NetError } from '../errors.js';
 import { EV, OPT, QUEUED, type NativeNet, type NetTarget } from './native.js';
 
 const ECANCELED = -125;
@@ -207,8 +207,7 @@ export class Socket extends Duplex implements NetTarget {
   #afterConnect(fn: () => void, cb: (err?: Error | null) => void): void {
     const closed = () => {
       this.removeListener('connect', connected);
-      const err = new Error('Socket closed before the connection was established') as Error & { code: string };
-      err.code = 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION';
+      const err = nodeError('ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'Socket closed before the connection was established');
       cb(err);
     };
     const connected = () => {
