@@ -480,14 +480,11 @@ export class FileHandle extends EventEmitter {
     return this.#closing.catch(() => {});
   }
 
-  #closeWith(backend: Backend): Promise<void> {
+  async #closeWith(backend: Backend): Promise<void> {
     const fd = this.#fd;
-    // As node's: fd is -1 at once when nothing is in flight, else once what is has finished.
+    // As node's: fd is -1 at once (this runs before the first await) when nothing is in flight,
+    // else once what is has finished.
     if (this.#inflight.count === 0 && this.#queued === 0) this.#fd = -1;
-    return this.#closeFd(fd, backend);
-  }
-
-  async #closeFd(fd: number, backend: Backend): Promise<void> {
     await this.#sequence;
     await this.#inflight.drained();
     this.#fd = -1;
