@@ -52,37 +52,28 @@ static int64_t failed(int step) { return -(errno + step * STEP_UNIT); }
 // A call retried while a signal interrupts it (the caller asked for the call, not for EINTR).
 #define RETRY(call) ({ __typeof__(call) ret_; do ret_ = (call); while (ret_ < 0 && errno == EINTR); ret_; })
 
-// readFile in one request: size, open, size again, read, close. The result is the bytes read, which are the
-// whole file; or the buffer's length + 1, nothing opened: the file does not fit the buffer, its
-// size is unknown (not a regular file, /proc), or stat failed: JS reads it its usual way, which
-// also gives node's error. The size comes before the open: a FIFO opened and closed here would
-// lose its writer.
+// readFile in one request: open, size, read, close. The result is the bytes read, which are the
+// whole file; or, for a file that is no regular file of a size under the buffer's (a FIFO, /proc,
+// a large file), the buffer's length + 2 + fd: it stays open for JS to read its usual way
+// (src/fs/one-operation.ts). Opening it again instead would not be the same: a FIFO's writer is
+// lost when it is closed, and a stat by path before the open, to know, costs a fifth of a
+// small file's readFile.
 static int64_t read_file(req_t *r) {
   char *buf = r->iov[0].iov_base;
-  size_t cap = r->iov[0].iov_len, got = 0;
+  size_t cap = r->iov[0].iov_len;
   struct stat st;
-  if (stat(r->path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 || (uint64_t)st.st_size >= cap) return (int64_t)cap + 1;
   int fd = RETRY(open(r->path, r->flags | O_CLOEXEC, 0666));
   if (fd < 0) return failed(STEP_OPEN);
-  // What was opened may not be what stat saw (a file replaced by a rename meanwhile): its own
-  // size, as node reads it. A regular file that no longer fits goes back unread (closing it loses
-  // nothing); anything else swapped in (a FIFO) is read to its end here.
   int64_t res;
   if (fstat(fd, &st) < 0) {
     res = failed(STEP_FSTAT);
-  } else if (S_ISREG(st.st_mode) && (st.st_size == 0 || (uint64_t)st.st_size >= cap)) {
-    res = (int64_t)cap + 1;
+  } else if (!S_ISREG(st.st_mode) || st.st_size == 0 || (uint64_t)st.st_size >= cap) {
+    return (int64_t)cap + 2 + fd;
   } else {
     // As node: a file of known size (under 512 KiB, as here) in one read, whose short count is
-    // the end (node takes the file to have shrunk); anything else read to its end.
-    ssize_t n;
-    if (S_ISREG(st.st_mode)) {
-      n = RETRY(read(fd, buf, (size_t)st.st_size));
-      if (n > 0) got = (size_t)n;
-    } else {
-      while ((n = RETRY(read(fd, buf + got, cap - got))) > 0 && (got += (size_t)n) < cap) {}
-    }
-    res = n < 0 ? failed(STEP_READ) : got == cap ? (int64_t)cap + 1 : (int64_t)got;
+    // the end (node takes the file to have shrunk).
+    ssize_t n = RETRY(read(fd, buf, (size_t)st.st_size));
+    res = n < 0 ? failed(STEP_READ) : (int64_t)n;
   }
   // Linux releases the fd even when close() says EINTR. Node reports close's error only when
   // the rest succeeded.

@@ -70,6 +70,11 @@ export class FileHandle extends EventEmitter {
     engine.track(this, fd, true);
   }
 
+  /** @internal A file the engine opened in another operation (readFile in one): its handle, made in that completion. */
+  static adopt(engine: HandleOwner, fd: number): FileHandle {
+    return new FileHandle(engine, fd);
+  }
+
   /** O_DIRECT files: learn the alignment the device needs (statx), so misaligned I/O is refused here. */
   async #learnAlignment(): Promise<this> {
     const out = new Float64Array(STAT_FIELDS);

@@ -26,8 +26,9 @@ export interface Backend {
   mkdir(path: string, mode: number, done: Done): void;
   /**
    * Optional, readFile in one operation (open with flags, size, read, close): the result is the
-   * bytes read into buffer, all of the file; or buffer's length + 1, nothing read: the file does
-   * not fit or its size is unknown. A failure is -(errno + step * STEP_UNIT) (src/ops.ts).
+   * bytes read into buffer, all of the file; or, when the file does not fit or its size is
+   * unknown, buffer's length + 2 + fd: nothing read, the file left open on fd for the caller
+   * (src/fs/one-operation.ts). A failure is -(errno + step * STEP_UNIT) (src/ops.ts).
    */
   readFile?(path: string, flags: number, buffer: Bytes, done: Done): void;
   /**

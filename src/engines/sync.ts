@@ -70,16 +70,25 @@ export class SyncBackend implements Backend {
   rename(from: string, to: string, done: Done): void { run(done, () => fs.renameSync(from, to)); }
   mkdir(path: string, mode: number, done: Done): void { run(done, () => void fs.mkdirSync(path, mode)); }
   readFile(path: string, flags: number, buffer: Bytes, done: Done): void {
-    // As native/blocking.c's read_file: the size first, nothing opened unless the file fits.
-    let st: fs.Stats | undefined;
+    // As native/blocking.c's read_file: a file that does not fit is left open for the caller.
+    let fd: number;
     try {
-      st = fs.statSync(path);
-    } catch { /* JS reads it its usual way, which gives node's error */ }
-    if (st === undefined || !st.isFile() || st.size === 0 || st.size >= buffer.byteLength) return done(buffer.byteLength + 1);
-    const size = st.size;
-    done(onFile(() => fs.openSync(path, flags), (fd, at) => {
+      fd = fs.openSync(path, flags);
+    } catch (err) {
+      return done(errnoFrom(err) - STEP.OPEN * STEP.UNIT);
+    }
+    let size: number;
+    try {
+      const st = fs.fstatSync(fd);
+      size = st.isFile() ? st.size : 0;
+    } catch (err) {
+      closeQuietly(fd);
+      return done(errnoFrom(err) - STEP.FSTAT * STEP.UNIT);
+    }
+    if (size === 0 || size >= buffer.byteLength) return done(buffer.byteLength + 2 + fd);
+    done(onFile(() => fd, (opened, at) => {
       at.step = STEP.READ;
-      return fs.readSync(fd, buffer, 0, size, null); // one read: a short count is the end, as node's
+      return fs.readSync(opened, buffer, 0, size, null); // one read: a short count is the end, as node's
     }));
   }
   writeFile(path: string, flags: number, mode: number, how: number, data: Bytes, done: Done): void {

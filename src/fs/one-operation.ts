@@ -1,20 +1,20 @@
 // readFile and writeFile of a small file in one operation on the engine (open, size, read or
 // write, close: backend readFile/writeFile), where the engine can: one crossing instead of four
-// round trips. What does not fit goes the usual way (src/fs/whole-file.ts); the results and
-// errors are the same either way, node's.
+// round trips. What does not fit goes the usual way (src/fs/whole-file.ts) on the file the
+// operation opened; the results and errors are the same either way, node's.
 import { constants } from 'node:fs';
 import type { Engine } from '../engine.js';
+import { FileHandle } from '../file-handle.js';
 import { systemError, type SystemError } from '../errors.js';
 import { STEP } from '../ops.js';
 import type { Bytes } from '../validate.js';
-
-/** Opened twice is not opened once with these: such a readFile goes the usual way. */
-const REOPEN_DIFFERS = constants.O_CREAT | constants.O_EXCL | constants.O_TRUNC;
 
 /** Files below this size are read in one operation, through a buffer used again. */
 const SCRATCH = 64 * 1024;
 const SPARE_SCRATCH = 64; // buffers kept: one per file in flight, 4 MiB at most
 const scratch: Buffer[] = [];
+/** The engine's answer when it cannot; from here up, the file left open: SCRATCH + 2 + fd. */
+const CANNOT = SCRATCH + 1;
 
 /** By step: the call's name (STEP's names are the syscalls'). */
 const STEP_SYSCALLS = Object.entries(STEP).filter(([name]) => name !== 'UNIT').sort((a, b) => a[1] - b[1]).map(([name]) => name.toLowerCase());
@@ -28,21 +28,25 @@ export function stepError(result: number, path: string): SystemError {
   return systemError(result + step * STEP.UNIT, STEP_SYSCALLS[step], step === STEP.OPEN ? path : undefined);
 }
 
-/** May a readFile with these open flags try readInOne() first. */
-export const readableInOne = (flags: number): boolean => (flags & REOPEN_DIFFERS) === 0;
+/** May a readFile with these open flags try readInOne() first (O_DIRECT: no, its reads need aligned memory). */
+export const readableInOne = (flags: number): boolean => (flags & constants.O_DIRECT) === 0;
 
-/** The whole file at path, read in one operation; undefined when it is not small (or the engine cannot): read it the usual way. */
-export function readInOne(engine: Engine, path: string, flags: number): Promise<Buffer | undefined> {
+/**
+ * The file at path, opened and read in one operation: the whole file when it is small; else its
+ * handle, open, to read the usual way (a FIFO, a large file); undefined when the engine cannot.
+ */
+export function readInOne(engine: Engine, path: string, flags: number): Promise<Buffer | FileHandle | undefined> {
   const buffer = scratch.pop() ?? Buffer.allocUnsafeSlow(SCRATCH);
   const release = () => { if (scratch.length < SPARE_SCRATCH) scratch.push(buffer); };
-  return engine.perform((b, done) => (b.readFile ? b.readFile(path, flags, buffer, done) : done(SCRATCH + 1)), n => {
-    let out: Buffer | undefined;
-    if (n <= SCRATCH) {
-      out = Buffer.allocUnsafeSlow(n); // its own memory, as node's
-      buffer.copy(out, 0, 0, n);
-    }
+  return engine.perform((b, done) => (b.readFile ? b.readFile(path, flags, buffer, done) : done(CANNOT)), n => {
     release();
-    return out;
+    if (n < SCRATCH) {
+      const out = Buffer.allocUnsafeSlow(n); // its own memory, as node's
+      buffer.copy(out, 0, 0, n);
+      return out;
+    }
+    // In the completion itself, as open() makes its handles: an engine closing meanwhile finds it.
+    return n === CANNOT ? undefined : FileHandle.adopt(engine, n - CANNOT - 1);
   }, { syscall: 'open', failure: r => { release(); return stepError(r, path); } });
 }
 

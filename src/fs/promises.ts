@@ -64,13 +64,15 @@ export function fsOn(engine: Engine | string = 'auto') {
     checkAborted(signal);
     try {
       const flags = parseFlags(flag);
-      // A small file in one operation; with a signal, or flags that make opening twice differ
-      // from once, the usual way (open, fstat, read, close).
+      // A small file in one operation (open, fstat, read, close); with a signal, the usual way,
+      // whose steps are abort points. What one operation does not read, it leaves open.
+      let handle: FileHandle | undefined;
       if (!signal && readableInOne(flags)) {
-        const small = await readInOne(on(), validatePath(path), flags);
-        if (small) return encoding ? small.toString(encoding) : small;
+        const got = await readInOne(on(), validatePath(path), flags);
+        if (got instanceof FileHandle) handle = got;
+        else if (got) return encoding ? got.toString(encoding) : got;
       }
-      const handle = await on().open(path, flag, 0o666);
+      handle ??= await on().open(path, flag, 0o666);
       return await closing(handle, readWhole(handle, encoding, signal, true));
     } catch (err) {
       throw stackFromHere(err);

@@ -116,8 +116,14 @@ conformance('fs/promises', test => {
       await settle(f.writeFile(p('d/new'), 'x', { flag: 'wx' })),
       await settle(f.appendFile(p('d/new'), 'y')),
       await settle(f.readFile(p('d/new'), 'utf8')),
+      // Flags that create or cut: opened once, as node's.
+      await settle(f.readFile(p('under'), { flag: 'a+' })),
+      await settle(f.readFile(p('made'), { flag: 'wx+' })),
+      await settle(f.readFile(p('made'), { flag: 'wx+' })),
+      await settle(f.readFile(p('under'), { flag: 'w+' })),
     ]);
-    // A FIFO has no size: read to its end, not waited for at open by the one-operation try.
+    // A FIFO has no size: read to its end on the descriptor the one operation opened (opened
+    // twice, its writer would be lost between).
     const fifo = path.join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     const writer = spawn('sh', ['-c', `printf 'through a fifo' > '${fifo}'`]);
