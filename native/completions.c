@@ -32,7 +32,7 @@ void req_free(engine_t *e, req_t *r) {
   e->free_reqs = r;
 }
 
-void completion_push(engine_t *e, req_t *r) {
+int completion_push(engine_t *e, req_t *r) {
   r->next = NULL;
   pthread_mutex_lock(&e->done_lock);
   int was_empty = e->done_head == NULL;
@@ -46,6 +46,7 @@ void completion_push(engine_t *e, req_t *r) {
   // (posix-aio's and linux-aio's helper threads are never joined).
   if (was_empty) uv_async_send(&e->async);
   pthread_mutex_unlock(&e->done_lock);
+  return was_empty && !__atomic_load_n(&e->loop_busy, __ATOMIC_RELAXED);
 }
 
 int completion_full(engine_t *e) { return e->ncomp >= e->comp_cap; }
@@ -120,11 +121,20 @@ void signal_eventfd(int fd) {
   while (write(fd, &one, sizeof one) < 0 && errno == EINTR) {}
 }
 
-void completion_drain_pushed(engine_t *e, int deliver) {
+unsigned completion_drain_pushed(engine_t *e, int deliver, unsigned max) {
   pthread_mutex_lock(&e->done_lock);
   req_t *r = e->done_head;
-  e->done_head = e->done_tail = NULL;
+  if (max == DRAIN_ALL || !r) {
+    e->done_head = e->done_tail = NULL;
+  } else {
+    req_t *last = r;
+    for (unsigned n = 1; n < max && last->next; n++) last = last->next;
+    e->done_head = last->next;
+    if (!e->done_head) e->done_tail = NULL;
+    last->next = NULL;
+  }
   pthread_mutex_unlock(&e->done_lock);
+  unsigned n = 0;
   while (r) {
     if (completion_full(e) && completion_make_room(e, deliver) != ROOM_MADE) {
       // Put the rest back for the next wake-up, or for stop() to find, and unwind.
@@ -135,13 +145,15 @@ void completion_drain_pushed(engine_t *e, int deliver) {
       if (!e->done_head) e->done_tail = last;
       e->done_head = r;
       pthread_mutex_unlock(&e->done_lock);
-      return;
+      return n;
     }
     req_t *next = r->next;
     if (e->kind->finished) e->kind->finished(e, r);
     completion_record(e, r);
+    n++;
     r = next;
   }
+  return n;
 }
 
 void completion_update_ref(engine_t *e) {
@@ -156,11 +168,24 @@ void completion_update_ref(engine_t *e) {
   }
 }
 
+// Worker threads' completions, in rounds that ramp up as a kernel queue's do (see ramp_budget):
+// JS starts new work after each round, which the threads take while the next is delivered. Handed
+// over all at once, the threads wait for JS to finish with all of them, then JS waits for the
+// threads (readFile of small files on the pool: both sides a third idle). At most a turn's
+// budget, then the rest after the loop's other work.
 static void on_async(uv_async_t *a) {
   engine_t *e = a->data;
   if (e->stopping) return;
-  completion_drain_pushed(e, 1);
-  if (completion_deliver_unless_destroyed(e)) return;
+  uint64_t start = uv_hrtime();
+  __atomic_store_n(&e->loop_busy, 1, __ATOMIC_RELAXED);
+  for (unsigned max = RAMP_FIRST; completion_drain_pushed(e, 1, max) > 0; max = ramp_budget(max)) {
+    if (completion_deliver_unless_destroyed(e)) return;  // (gone: nobody reads loop_busy)
+    if (uv_hrtime() - start >= TURN_BUDGET_NS) {
+      uv_async_send(&e->async);
+      break;
+    }
+  }
+  __atomic_store_n(&e->loop_busy, 0, __ATOMIC_RELAXED);
   completion_update_ref(e);
 }
 

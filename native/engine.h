@@ -10,6 +10,7 @@
 #ifndef IOENGINE_ENGINE_H
 #define IOENGINE_ENGINE_H
 
+#include <limits.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -149,6 +150,7 @@ struct engine {
   int stopping;
   int in_js_call;                   // inside submit(): completions go back as its result
   int delivering;                   // inside completion_deliver(): JS is running
+  int loop_busy;                    // a wake-up is delivering worker threads' completions (atomic)
   int destroy_requested;            // JS asked to destroy the engine while delivering
   int draining;                     // shutting down: nobody will hear of completions
   int open_handles;                 // loop handles still to close once stopping
@@ -179,8 +181,9 @@ struct engine {
 void completion_init(engine_t *e);
 req_t *req_alloc(engine_t *e);
 void req_free(engine_t *e, req_t *r);
-// From any thread: hand a finished request to the loop thread.
-void completion_push(engine_t *e, req_t *r);
+// From any thread: hand a finished request to the loop thread. True when the loop thread keeps
+// up: it had taken every earlier one and is not busy delivering them.
+int completion_push(engine_t *e, req_t *r);
 // Loop thread: record a finished request in the completion array (there must be room) and
 // release it.
 void completion_record(engine_t *e, req_t *r);
@@ -196,9 +199,10 @@ typedef enum { ROOM_MADE, ROOM_LATER, ROOM_GONE } room_t;
 room_t completion_make_room(engine_t *e, int deliver);
 // Loop thread, outside any JS call: deliver what was recorded to JS in one call.
 void completion_deliver(engine_t *e);
-// Loop thread: move everything pushed by other threads into the completion array (delivering
-// to JS whenever it fills up, when deliver is set).
-void completion_drain_pushed(engine_t *e, int deliver);
+// Loop thread: move what other threads pushed (the first max, or DRAIN_ALL) into the completion
+// array, delivering to JS whenever it fills up when deliver is set; returns how many it moved.
+#define DRAIN_ALL UINT_MAX
+unsigned completion_drain_pushed(engine_t *e, int deliver, unsigned max);
 // Ref the loop handle while work is in flight, unref it when idle.
 void completion_update_ref(engine_t *e);
 // After a delivery: true when JS asked meanwhile to destroy the engine. Callers stop touching the

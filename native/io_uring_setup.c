@@ -202,7 +202,7 @@ void uring_stop(engine_t *e) {
   while (e->inflight > 0) {
     unsigned before = e->inflight;
     uring_reap(u, 0, UINT_MAX);
-    completion_drain_pushed(e, 0);  // requests that failed before reaching the ring
+    completion_drain_pushed(e, 0, DRAIN_ALL);  // requests that failed before reaching the ring
     if (e->inflight == before) {
       int r = uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS);
       if (r < 0 && u->to_submit) uring_fail_unsubmitted(u, r);

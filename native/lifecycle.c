@@ -62,7 +62,7 @@ void engine_shutdown(engine_t *e, int from_js) {
   e->kind->cancel(e);
   e->kind->stop(e);
   e->stopping = 1;
-  completion_drain_pushed(e, 0);
+  completion_drain_pushed(e, 0, DRAIN_ALL);
   // The environment is going with files still open (a worker terminated): nobody will close them.
   if (!from_js) for (size_t i = 0; i < e->n_open_fds; i++) close(e->open_fds[i]);
   e->n_open_fds = 0;

@@ -196,7 +196,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (a->base.stopping) return;
   while (read(a->event_fd, &count, sizeof count) < 0 && errno == EINTR) {}
   if (completion_deliver_for_a_turn(&a->base, reap_delivering, a->event_fd)) return;
-  completion_drain_pushed(&a->base, 1);
+  completion_drain_pushed(&a->base, 1, DRAIN_ALL);
   if (completion_deliver_unless_destroyed(&a->base)) return;
   completion_update_ref(&a->base);
 }
@@ -218,7 +218,7 @@ static void aio_stop(engine_t *e) {
   while (e->inflight > 0) {
     unsigned before = e->inflight;
     reap(a, 0, UINT_MAX);
-    completion_drain_pushed(e, 0);
+    completion_drain_pushed(e, 0, DRAIN_ALL);
     if (e->inflight == before) {
       struct timespec ms = {0, 1000000};
       long n = sys_io_getevents(a->ctx, 1, 64, events, &ms);

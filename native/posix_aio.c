@@ -276,7 +276,7 @@ static void paio_cancel(engine_t *e) {}
 static void paio_stop(engine_t *e) {
   // Every request glibc holds for this engine completes and is reaped; wait for all of them.
   for (;;) {
-    completion_drain_pushed(e, 0);
+    completion_drain_pushed(e, 0, DRAIN_ALL);
     if (e->inflight == 0) break;
     usleep(100);
   }

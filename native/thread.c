@@ -42,7 +42,7 @@ static void thread_stop(engine_t *e) {
   thread_engine_t *t = (thread_engine_t *)e;
   // Every thread pushes its request before it exits; join them as they arrive.
   while (t->running > 0) {
-    completion_drain_pushed(e, 0);
+    completion_drain_pushed(e, 0, DRAIN_ALL);
     if (t->running > 0) usleep(100);
   }
 }

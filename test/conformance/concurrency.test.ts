@@ -1,7 +1,10 @@
 // Many operations in flight at once: on one handle, on many handles, on two engines; more than
 // an engine's threads and queue hold. Every byte is verified.
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
+import { fsOn } from '../../src/fs/index.js';
 import type { Engine, FileHandle } from '../../src/index.js';
 import { descriptor } from '../../src/engines/registry.js';
 import { assertBytes, assertCoded, conformance, pattern, sentinel } from './engines.js';
@@ -87,7 +90,7 @@ async function roundTrip(engine: Engine, p: string, n: number): Promise<void> {
   await fh.close();
 }
 
-conformance('concurrency', test => {
+conformance('concurrency', (test, kase) => {
   // Reads 32 deep (completed inline by the kernel queues), one at a time (auto reads them at once)
   // and buffered writes (auto writes them inline): each a turn's work that must end.
   for (const [what, lanes, count, write] of [['cached reads', 32, 20000, false], ['cached reads one at a time', 1, 20000, false], ['buffered writes', 32, 8000, true]] as const) {
@@ -164,6 +167,29 @@ conformance('concurrency', test => {
     await Promise.all(handles.flatMap((fh, f) => Array.from({ length: 30 }, (_, i) => writeBlock(fh, i, f))));
     for (const [f, n] of names.entries()) assertBytes(fs.readFileSync(n), image(30, f), `file ${f}`);
     await Promise.all(handles.map(h => h.close()));
+  });
+
+  test('readFiles waiting for their FIFOs\' writers hold up nothing else: 300 stats and reads complete meanwhile', async ({ t, engine, dir }) => {
+    if (kase.name === 'sync') return t.skip('sync opens on the loop thread: a FIFO\'s open waits there, with everything else');
+    if (kase.name === 'workers') return t.skip('workers opens every file on one worker (node closes what a worker opened when it exits): an open that waits holds up every open after it');
+    // Two threads blocked in open() (every engine here has four or more); the pool's threads
+    // that may run at once are as many as the cores when requests are short, so the rest must
+    // be noticed as stuck and given another thread.
+    const fifos = ['fifo1', 'fifo2'].map(name => path.join(dir, name));
+    for (const fifo of fifos) execFileSync('mkfifo', [fifo]);
+    const f = fsOn(engine);
+    const waiting = fifos.map(fifo => f.readFile(fifo, 'utf8'));
+    const content = pattern(4096, 7);
+    fs.writeFileSync(path.join(dir, 'small'), content);
+    const done = await Promise.all(Array.from({ length: 300 }, (_, i) =>
+      i % 2 ? f.stat(dir).then(st => st.isDirectory()) : f.readFile(path.join(dir, 'small')).then(b => content.equals(b as Buffer))));
+    assert.ok(done.every(Boolean), 'every stat and read gave the right answer');
+    const writers = fifos.map((fifo, i) => spawn('sh', ['-c', `printf 'writer ${i}' > '${fifo}'`]));
+    try {
+      assert.deepEqual(await Promise.all(waiting), ['writer 0', 'writer 1']);
+    } finally {
+      for (const w of writers) w.kill();
+    }
   });
 
   test('two engines of one kind are independent: closing one leaves the other\'s operations alone', async ({ engine, newEngine, file }) => {
