@@ -32,7 +32,7 @@ void req_free(engine_t *e, req_t *r) {
   e->free_reqs = r;
 }
 
-int completion_push(engine_t *e, req_t *r) {
+void completion_push(engine_t *e, req_t *r) {
   r->next = NULL;
   pthread_mutex_lock(&e->done_lock);
   int was_empty = e->done_head == NULL;
@@ -46,7 +46,6 @@ int completion_push(engine_t *e, req_t *r) {
   // (posix-aio's and linux-aio's helper threads are never joined).
   if (was_empty) uv_async_send(&e->async);
   pthread_mutex_unlock(&e->done_lock);
-  return was_empty && !__atomic_load_n(&e->loop_busy, __ATOMIC_RELAXED);
 }
 
 int completion_full(engine_t *e) { return e->ncomp >= e->comp_cap; }
@@ -177,15 +176,13 @@ static void on_async(uv_async_t *a) {
   engine_t *e = a->data;
   if (e->stopping) return;
   uint64_t start = uv_hrtime();
-  __atomic_store_n(&e->loop_busy, 1, __ATOMIC_RELAXED);
   for (unsigned max = RAMP_FIRST; completion_drain_pushed(e, 1, max) > 0; max = ramp_budget(max)) {
-    if (completion_deliver_unless_destroyed(e)) return;  // (gone: nobody reads loop_busy)
+    if (completion_deliver_unless_destroyed(e)) return;
     if (uv_hrtime() - start >= TURN_BUDGET_NS) {
       uv_async_send(&e->async);
       break;
     }
   }
-  __atomic_store_n(&e->loop_busy, 0, __ATOMIC_RELAXED);
   completion_update_ref(e);
 }
 

@@ -150,7 +150,6 @@ struct engine {
   int stopping;
   int in_js_call;                   // inside submit(): completions go back as its result
   int delivering;                   // inside completion_deliver(): JS is running
-  int loop_busy;                    // a wake-up is delivering worker threads' completions (atomic)
   int destroy_requested;            // JS asked to destroy the engine while delivering
   int draining;                     // shutting down: nobody will hear of completions
   int open_handles;                 // loop handles still to close once stopping
@@ -181,9 +180,8 @@ struct engine {
 void completion_init(engine_t *e);
 req_t *req_alloc(engine_t *e);
 void req_free(engine_t *e, req_t *r);
-// From any thread: hand a finished request to the loop thread. True when the loop thread keeps
-// up: it had taken every earlier one and is not busy delivering them.
-int completion_push(engine_t *e, req_t *r);
+// From any thread: hand a finished request to the loop thread.
+void completion_push(engine_t *e, req_t *r);
 // Loop thread: record a finished request in the completion array (there must be room) and
 // release it.
 void completion_record(engine_t *e, req_t *r);

@@ -172,9 +172,7 @@ conformance('concurrency', (test, kase) => {
   test('readFiles waiting for their FIFOs\' writers hold up nothing else: 300 stats and reads complete meanwhile', async ({ t, engine, dir }) => {
     if (kase.name === 'sync') return t.skip('sync opens on the loop thread: a FIFO\'s open waits there, with everything else');
     if (kase.name === 'workers') return t.skip('workers opens every file on one worker (node closes what a worker opened when it exits): an open that waits holds up every open after it');
-    // Two threads blocked in open() (every engine here has four or more); the pool's threads
-    // that may run at once are as many as the cores when requests are short, so the rest must
-    // be noticed as stuck and given another thread.
+    // Two threads blocked in open() (every engine here has four or more): the others go on.
     const fifos = ['fifo1', 'fifo2'].map(name => path.join(dir, name));
     for (const fifo of fifos) execFileSync('mkfifo', [fifo]);
     const f = fsOn(engine);
