@@ -255,6 +255,19 @@ static napi_value js_file_position(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// adopt(handle, fd): a file another engine's operation opened and left to this one, which runs
+// its close (readFile in one operation, on an engine's pool, hands back a file it did not read):
+// closed with the engine's other files if the environment goes first.
+static napi_value js_adopt(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  engine_t *e = engine_unbox(env, argv[0]);
+  int32_t fd = -1;
+  if (e && !e->stopping && napi_get_value_int32(env, argv[1], &fd) == napi_ok && fd >= 0) engine_file_opened(e, fd);
+  return NULL;
+}
+
 // misalignment(view, offset, alignment): (address of view[offset]) % alignment.
 static napi_value js_misalignment(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -310,6 +323,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"buffers", NULL, js_buffers, NULL, NULL, NULL, napi_default, NULL},
       {"adviseHugePages", NULL, js_advise_huge_pages, NULL, NULL, NULL, napi_default, NULL},
       {"filePosition", NULL, js_file_position, NULL, NULL, NULL, napi_default, NULL},
+      {"adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL},
       {"supports", NULL, js_supports, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
       {"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},

@@ -69,6 +69,8 @@ export interface Backend {
   abort?(done: Done): void;
   /** Optional: the memory of the engine's registered buffers (io_uring registeredBuffers). */
   registeredMemory?(): ArrayBuffer | undefined;
+  /** Optional: fd, opened by an operation that left it open (readFile in one), is now a file of this engine's. */
+  adopted?(fd: number): void;
 }
 
 /** Options every engine accepts; engines read their own from the same object. */

@@ -274,6 +274,12 @@ export class NativeBackend implements Backend {
     this.#start(Op.MKDIR, -1, 0, cString(path), 1, 0, mode, done);
   }
 
+  adopted(fd: number): void {
+    const other = this.#elsewhere(Op.CLOSE);
+    if (other) return other.adopted?.(fd);
+    this.#native.adopt(this.#handle, fd);
+  }
+
   readFile(path: string, flags: number, buffer: Bytes, done: Done): void {
     const other = this.#elsewhere(Op.READFILE);
     if (other) return other.readFile!(path, flags, buffer, done);

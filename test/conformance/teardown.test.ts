@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { assertBytes, assertCoded, conformance, describeChild, INDEX_URL, openDescriptorsUnder, pattern, runNode, sentinel } from './engines.js';
 
+const FS_URL = new URL('../../src/fs/index.js', import.meta.url).href;
+
 const BLOCK = 8192;
 
 /** The start of a child script: the library, the engine under test, a scratch file. */
@@ -217,6 +219,31 @@ conformance('teardown', (test, kase) => {
     const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(source)}`), { workerData: { index: INDEX_URL, engine: kase.name, path: p } });
     await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
     assert.equal(openDescriptorsUnder(dir).length, kase.io ? 5 : 0, 'the worker has its files open');
+    await worker.terminate();
+    assert.deepEqual(openDescriptorsUnder(dir), [], 'descriptors left open by the terminated worker');
+  });
+
+  test('a worker_thread terminated in the middle of a readFile leaves no descriptor open', { io: false, timeout: 30_000 }, async ({ t, dir }) => {
+    if (kase.name === 'sync' || kase.name === 'libuv') {
+      return t.skip(`the ${kase.name} engine opens files with node:fs, which does not close a terminated worker's descriptors either`);
+    }
+    if (!kase.io) return t.skip('the null engine opens no file');
+    // Large: readFile in one operation opens it and hands it back unread; the file is then read
+    // in parts on the descriptor that operation opened, which the engine must close at the end.
+    const p = `${dir}/large`;
+    fs.writeFileSync(p, Buffer.alloc(64 << 20, 1));
+    const { Worker } = await import('node:worker_threads');
+    const source = `
+      const { workerData } = await import('node:worker_threads');
+      const { fsOn } = await import(workerData.fs);
+      const f = fsOn(workerData.engine);
+      for (;;) await f.readFile(workerData.path);
+    `;
+    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(source)}`), { workerData: { fs: FS_URL, engine: kase.name, path: p } });
+    worker.on('error', () => {});
+    // Terminated while the file is open (a readFile in the middle of it).
+    for (const end = Date.now() + 10_000; openDescriptorsUnder(dir).length === 0 && Date.now() < end;) await new Promise(resolve => setTimeout(resolve, 1));
+    assert.ok(openDescriptorsUnder(dir).length > 0, 'the worker was reading the file');
     await worker.terminate();
     assert.deepEqual(openDescriptorsUnder(dir), [], 'descriptors left open by the terminated worker');
   });
