@@ -5,6 +5,7 @@
 import util from 'node:util';
 import { markAsUntransferable } from 'node:worker_threads';
 import { binding } from '../binding.js';
+import { invalidState } from '../errors.js';
 
 /** Event types, as native/net.h numbers them. */
 export const EV = { ACCEPT: 1, DATA: 2, EOF: 3, ERROR: 4, WRITE: 5, CONNECT: 6, RELEASED: 7, POOLED: 8, ARENA: 9 } as const;
@@ -90,11 +91,15 @@ export class NativeNet {
       let type = ev[4 * i], b = ev[4 * i + 3];
       const id = ev[4 * i + 1], a = ev[4 * i + 2];
       let data: Buffer | undefined;
+      let lost = false;
       if (type === EV.DATA) {
         data = buffers[next++];
       } else if (type === EV.POOLED) {
         // A pooled socket's read: a view of the arena, which the engine never writes again.
-        data = Buffer.from(this.#arena!.buffer, this.#arena!.byteOffset + b, a);
+        // Unless a handler earlier in this delivery detached it (node 20's byte streams do, for
+        // all markAsUntransferable says): those bytes are gone, which the program is told.
+        lost = this.#arena!.buffer.byteLength === 0;
+        if (!lost) data = Buffer.from(this.#arena!.buffer, this.#arena!.byteOffset + b, a);
         type = EV.DATA;
         b = 0;
       } else if (type === EV.ARENA) {
@@ -109,6 +114,7 @@ export class NativeNet {
       // A connection accepted for a listener closed earlier in this delivery: nobody takes it.
       if (!target && type === EV.ACCEPT) this.close(a, false, undefined);
       try {
+        if (lost) throw invalidState(`${a} bytes received are lost: a handler detached the memory of a received Buffer (its .buffer was transferred), which other reads share`);
         target?.event(type, a, b, data);
       } catch (error) {
         thrown ??= { error }; // the user's handler threw: the other sockets' events still go out
