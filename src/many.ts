@@ -24,15 +24,10 @@ export function validateRequests(requests: unknown): Requests {
     const r = requests[i];
     // The usual request, checked without naming it (a name per request costs more than its read);
     // anything else goes through the checks that name what is wrong.
-    if (typeof r === 'object' && r !== null && !Array.isArray(r) && ArrayBuffer.isView(r.buffer) && typeof r.position === 'number' && Number.isSafeInteger(r.position) && r.position >= 0) {
-      const size = r.buffer.byteLength, offset = r.offset ?? 0;
-      if (Number.isSafeInteger(offset) && offset >= 0 && offset <= size) {
-        const length = r.length ?? size - offset;
-        if (Number.isSafeInteger(length) && length >= 0 && offset + length <= size) {
-          out.buffers[i] = r.buffer; out.offsets[i] = offset; out.lengths[i] = length; out.positions[i] = r.position;
-          continue;
-        }
-      }
+    if (typeof r === 'object' && r !== null && !Array.isArray(r) && ArrayBuffer.isView(r.buffer) && Number.isSafeInteger(r.position) && r.position >= 0) {
+      const [offset, length] = validateRange(r.buffer, r.offset, r.length);
+      out.buffers[i] = r.buffer; out.offsets[i] = offset; out.lengths[i] = length; out.positions[i] = r.position;
+      continue;
     }
     const o = validateObject(r, `requests[${i}]`);
     validateBuffer(o.buffer, `requests[${i}].buffer`);
