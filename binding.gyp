@@ -23,7 +23,10 @@
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],
       "cflags_cc": ["-std=gnu++17"],
-      "libraries": ["-lpthread"]
+      "libraries": ["-lpthread"],
+      # Never unloaded: node closes a worker's addons before its isolate frees the ArrayBuffers
+      # whose deleters are ours (a SIGSEGV when the worker was the last to load them).
+      "ldflags": ["-Wl,-z,nodelete"]
     }
   ],
   "conditions": [
@@ -32,7 +35,8 @@
         {
           "target_name": "large_memory",
           "sources": ["native/large_memory.cc"],
-          "cflags_cc": ["-std=gnu++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"]
+          "cflags_cc": ["-std=gnu++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"],
+          "ldflags": ["-Wl,-z,nodelete"]  # see above
         },
         {
           "target_name": "netload",
