@@ -255,16 +255,20 @@ static napi_value js_file_position(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// adopt(handle, fd): a file another engine's operation opened and left to this one, which runs
-// its close (readFile in one operation, on an engine's pool, hands back a file it did not read):
-// closed with the engine's other files if the environment goes first.
+// adopt(handle, fd, from): a file from's operation opened and left open becomes a file of this
+// engine's, which runs its close (readFile in one operation on an engine's pool hands back a file
+// it did not read): closed with this engine's other files if the environment goes first. In one
+// call, so that the file is on exactly one engine's list whenever JS stops.
 static napi_value js_adopt(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = engine_unbox(env, argv[0]);
+  engine_t *to = engine_unbox(env, argv[0]), *from = engine_unbox(env, argv[2]);
   int32_t fd = -1;
-  if (e && !e->stopping && napi_get_value_int32(env, argv[1], &fd) == napi_ok && fd >= 0) engine_file_opened(e, fd);
+  if (!to || to->stopping || !from || from->stopping) return NULL;  // it stays where it is
+  if (napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0) return NULL;
+  engine_file_closing(from, fd);
+  engine_file_opened(to, fd);
   return NULL;
 }
 

@@ -72,10 +72,13 @@ void completion_record(engine_t *e, req_t *r) {
     if (e->draining) close((int)r->result);
     else engine_file_opened(e, (int)r->result);
   }
-  // Likewise a file a readFile hands back (blocking.c). Delivered, it is the engine's that runs
-  // its close (js_adopt): on an engine's pool, that is the engine, not this pool.
+  // Likewise a file a readFile hands back (blocking.c): this engine's, as an open's, until the
+  // engine that runs its close takes it (js_adopt).
   int64_t handed = r->op == OP_READFILE ? r->result - (int64_t)r->iov[0].iov_len - 2 : -1;
-  if (handed >= 0 && e->draining) close((int)handed);
+  if (handed >= 0) {
+    if (e->draining) close((int)handed);
+    else engine_file_opened(e, (int)handed);
+  }
   completion_note(e, r);
   e->inflight--;
   if (r->id < e->by_id_cap && e->by_id[r->id] == r) e->by_id[r->id] = NULL;

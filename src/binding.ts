@@ -21,7 +21,7 @@ export interface Binding {
   /** Where fd's current position is (lseek SEEK_CUR), or -errno (a pipe, a socket, a terminal: ESPIPE). */
   filePosition(fd: number): number;
   /** A file another engine's operation opened, now this engine's to close (and to close if the environment goes first). */
-  adopt(handle: object, fd: number): void;
+  adopt(handle: object, fd: number, from: object): void;
   cancel(handle: object, id?: number): void;
   buffers(handle: object): ArrayBuffer | undefined;
   destroy(handle: object): void;

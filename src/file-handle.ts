@@ -72,7 +72,6 @@ export class FileHandle extends EventEmitter {
 
   /** @internal A file the engine opened in another operation (readFile in one): its handle, made in that completion. */
   static adopt(engine: HandleOwner, fd: number): FileHandle {
-    engine.backendForClose().adopted?.(fd);
     return new FileHandle(engine, fd);
   }
 

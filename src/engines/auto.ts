@@ -116,7 +116,6 @@ export class AutoBackend implements Backend {
   // The engine passes these on to its pool.
   abort(done: Done): void { this.#base.abort?.(this.#counted.get(done) ?? done); }
   cancel(): void { this.#base.cancel(); }
-  adopted(fd: number): void { this.#base.adopted?.(fd); }
   destroy(): void { this.#base.destroy(); }
 
   open(path: string, flags: number, mode: number, done: Done): void {

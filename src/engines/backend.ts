@@ -5,6 +5,9 @@ import type { Bytes } from '../validate.js';
 
 export type Done = (result: number) => void;
 
+/** The file a readFile in one operation left open, from its result; -1 when it read the file. */
+export const handedBack = (result: number, buffer: Bytes): number => (result > buffer.byteLength + 1 ? result - buffer.byteLength - 2 : -1);
+
 export interface Backend {
   open(path: string, flags: number, mode: number, done: Done): void;
   close(fd: number, done: Done): void;
@@ -27,8 +30,9 @@ export interface Backend {
   /**
    * Optional, readFile in one operation (open with flags, size, read, close): the result is the
    * bytes read into buffer, all of the file; or, when the file does not fit or its size is
-   * unknown, buffer's length + 2 + fd: nothing read, the file left open on fd for the caller
-   * (src/fs/one-operation.ts). A failure is -(errno + step * STEP_UNIT) (src/ops.ts).
+   * unknown, buffer's length + 2 + fd (handedBack): nothing read, the file left open on fd, a
+   * file of this backend's as if open() had opened it (src/fs/one-operation.ts). A failure is
+   * -(errno + step * STEP_UNIT) (src/ops.ts).
    */
   readFile?(path: string, flags: number, buffer: Bytes, done: Done): void;
   /**
@@ -69,8 +73,6 @@ export interface Backend {
   abort?(done: Done): void;
   /** Optional: the memory of the engine's registered buffers (io_uring registeredBuffers). */
   registeredMemory?(): ArrayBuffer | undefined;
-  /** Optional: fd, opened by an operation that left it open (readFile in one), is now a file of this engine's. */
-  adopted?(fd: number): void;
 }
 
 /** Options every engine accepts; engines read their own from the same object. */

@@ -7,7 +7,7 @@ import { binding, bindingError, type Binding } from '../binding.js';
 import { addonMissing, engineSetupFailed, errnoOf } from '../errors.js';
 import { AT, AT_CURRENT_POSITION, Op, R } from '../ops.js';
 import type { Bytes } from '../validate.js';
-import type { Backend, Done } from './backend.js';
+import { handedBack, type Backend, type Done } from './backend.js';
 
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
@@ -274,14 +274,20 @@ export class NativeBackend implements Backend {
     this.#start(Op.MKDIR, -1, 0, cString(path), 1, 0, mode, done);
   }
 
-  adopted(fd: number): void {
-    const other = this.#elsewhere(Op.CLOSE);
-    if (other) return other.adopted?.(fd);
-    this.#native.adopt(this.#handle, fd);
-  }
-
   readFile(path: string, flags: number, buffer: Bytes, done: Done): void {
     const other = this.#elsewhere(Op.READFILE);
+    // A file it hands back is then a file of the engine that ran it; when another runs this
+    // engine's closes (io_uring's ring, its pool's readFile), that one takes it, in the completion.
+    const runner = other ?? this;
+    const closer = this.#elsewhere(Op.CLOSE) ?? this;
+    if (runner !== closer && runner instanceof NativeBackend && closer instanceof NativeBackend) {
+      const delivered = done;
+      done = n => {
+        const fd = handedBack(n, buffer);
+        if (fd >= 0) this.#native.adopt(closer.#handle, fd, runner.#handle);
+        delivered(n);
+      };
+    }
     if (other) return other.readFile!(path, flags, buffer, done);
     this.#start(Op.READFILE, -1, 0, [cString(path), buffer], 2, flags, 0, done);
   }

@@ -228,12 +228,6 @@ conformance('teardown', (test, kase) => {
       return t.skip(`the ${kase.name} engine opens files with node:fs, which does not close a terminated worker's descriptors either`);
     }
     if (!kase.io) return t.skip('the null engine opens no file');
-    if (kase.name === 'workers') {
-      return t.skip('open: terminating a worker whose workers engine is in the middle of 8 MiB reads crashed the test process (SIGSEGV) in a CI run (see the session 9 closing note)');
-    }
-    if (process.env.LD_PRELOAD?.includes('libasan')) {
-      return t.skip('open: under AddressSanitizer this termination crashed (SIGSEGV, no report) or left a descriptor in 2 of 3 runs; the normal build passes (see the session 9 closing note)');
-    }
     // Large: readFile in one operation opens it and hands it back unread; the file is then read
     // in parts on the descriptor that operation opened, which the engine must close at the end.
     const p = `${dir}/large`;
