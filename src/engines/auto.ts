@@ -64,8 +64,12 @@ export class AutoBackend implements Backend {
   readonly #readAhead = new Set<number>();
   /** Files opened with O_DIRECT: their reads stay on the engine. */
   readonly #direct = new Set<number>();
-  /** Large reads in flight, by the caller's done: abort() finds them by it. */
-  readonly #counted = new Map<Done, Done>();
+  /**
+   * Large reads in flight, pairs of the caller's done and the engine's: abort() finds them by
+   * the first. Not a Map: each rehash of its table left an old-space copy that kept the reads'
+   * closures, and with them their buffers, alive through young collections (f4's mark-compacts).
+   */
+  readonly #counted: Done[] = [];
 
   constructor(base: Backend, pool: () => Backend) {
     this.#base = base;
@@ -97,11 +101,23 @@ export class AutoBackend implements Backend {
       const left = this.#largeByFile.get(fd)! - 1;
       if (left > 0) this.#largeByFile.set(fd, left);
       else this.#largeByFile.delete(fd);
-      this.#counted.delete(done);
+      this.#forget(done);
       done(result);
     };
-    this.#counted.set(done, counted);
+    this.#counted.push(done, counted);
     return [on, counted];
+  }
+
+  /** The large read whose caller's done is done has completed: its pair goes, the last pair takes its place. */
+  #forget(done: Done): void {
+    const c = this.#counted;
+    for (let i = 0; i < c.length; i += 2) {
+      if (c[i] !== done) continue;
+      c[i] = c[c.length - 2];
+      c[i + 1] = c[c.length - 1];
+      c.length -= 2;
+      return;
+    }
   }
 
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
@@ -114,7 +130,12 @@ export class AutoBackend implements Backend {
   }
 
   // The engine passes these on to its pool.
-  abort(done: Done): void { this.#base.abort?.(this.#counted.get(done) ?? done); }
+  abort(done: Done): void {
+    const c = this.#counted;
+    let engines = done;
+    for (let i = 0; i < c.length; i += 2) if (c[i] === done) engines = c[i + 1];
+    this.#base.abort?.(engines);
+  }
   cancel(): void { this.#base.cancel(); }
   destroy(): void { this.#base.destroy(); }
 
