@@ -461,7 +461,15 @@ export class FileHandle extends EventEmitter {
   async close(): Promise<void> {
     if (!this.#closing) {
       if (this.#fd < 0) return;
-      this.#closing = this.#closeWith(this.#engine.backend());
+      let backend: Backend;
+      try {
+        backend = this.#engine.backend();
+      } catch {
+        // The engine is closing, and closes its files: this close is that one (a stream's
+        // autoClose after its last read may come while the engine waits for that read).
+        return this.closeForEngine();
+      }
+      this.#closing = this.#closeWith(backend);
       this.emit('close'); // when the close begins, as node's FileHandle
     }
     try {
