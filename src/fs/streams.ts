@@ -19,8 +19,11 @@ export interface StreamHandle {
   close(): Promise<void>;
 }
 
-const READ_AHEAD = 2;          // reads in flight at most, at positions
-const READ_UNIT = 256 * 1024;  // bytes a read asks for at least: its buffer is cut into highWaterMark chunks
+// A stream whose reader keeps up reads ahead up to READ_AHEAD reads of READ_UNIT bytes (4 MiB in
+// flight): the engine's threads copy beside the reader, and each read's buffer is cut into
+// highWaterMark chunks. A reader that does not keep up fills the stream and stops the reads.
+const READ_AHEAD = 4;           // reads in flight at most, at positions
+const READ_UNIT = 1024 * 1024;  // bytes a read grows to
 
 export interface ReadStreamOptions {
   encoding?: BufferEncoding | null;
@@ -83,6 +86,8 @@ export class FileReadStream extends Readable {
   readonly #handle: StreamHandle;
   readonly #chunk: number;
   readonly #unit: number;
+  /** Bytes the next read asks for: a chunk first (a small file costs one), then twice as many each read, up to #unit. */
+  #size: number;
   /** Does destroy() close the file (readableWebStream's stream never does: the handle is the caller's). */
   readonly #closesFile: boolean;
   /** The handle was closed under the stream. */
@@ -116,6 +121,7 @@ export class FileReadStream extends Readable {
     // Reads of several chunks at once: a buffer of its own costs ~2 µs, and a stream must hand
     // on fresh memory (its reader may keep every chunk). At most 16 chunks a read.
     this.#unit = highWaterMark * Math.min(16, Math.max(1, Math.floor(READ_UNIT / highWaterMark)));
+    this.#size = highWaterMark;
     this.start = start;
     this.end = end;
     this.#position = start ?? aheadFrom(handle, closesFile && o.autoClose !== false);
@@ -131,19 +137,19 @@ export class FileReadStream extends Readable {
     this.#drain();
   }
 
-  /** Bytes the next read asks for: a chunk first (a small file costs one), then whole units, up to end. */
+  /** Bytes the next read asks for, up to end. */
   #nextLength(): number {
-    const size = this.bytesRead === 0 && this.#ahead.length === 0 ? this.#chunk : this.#unit;
     const left = this.#position !== undefined ? this.#last - this.#position + 1 : this.end - this.bytesRead + 1;
-    return Math.min(size, left);
+    return Math.min(this.#size, left);
   }
 
-  /** Starts reads: READ_AHEAD at positions, one at a time at the current position. */
+  /** Starts reads: one until the first has been handed on, then READ_AHEAD at positions; one at a time at the current position. */
   #fill(): void {
-    const depth = this.#position === undefined ? 1 : READ_AHEAD;
+    const depth = this.#position === undefined || this.bytesRead === 0 ? 1 : READ_AHEAD;
     while (this.#ahead.length < depth && !this.#ended && !this.destroyed) {
       const length = this.#nextLength();
       if (length <= 0) break;
+      this.#size = Math.min(2 * this.#size, this.#unit);
       const position = this.#position ?? null;
       if (this.#position !== undefined) this.#position += length;
       const a = { buffer: Buffer.allocUnsafeSlow(length), position, done: false, bytesRead: 0 } as Ahead;
