@@ -72,6 +72,7 @@ export class FileHandle extends EventEmitter {
 
   /** @internal A file the engine opened in another operation (readFile in one): its handle, made in that completion. */
   static adopt(engine: HandleOwner, fd: number): FileHandle {
+    engine.backendForClose().handedBack?.(fd);
     return new FileHandle(engine, fd);
   }
 

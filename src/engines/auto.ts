@@ -137,6 +137,7 @@ export class AutoBackend implements Backend {
     this.#base.abort?.(engines);
   }
   cancel(): void { this.#base.cancel(); }
+  handedBack(fd: number): void { this.#base.handedBack?.(fd); }
   destroy(): void { this.#base.destroy(); }
 
   open(path: string, flags: number, mode: number, done: Done): void {

@@ -6,7 +6,7 @@ import type { Bytes } from '../validate.js';
 export type Done = (result: number) => void;
 
 /** The file a readFile in one operation left open, from its result; -1 when it read the file. */
-export const handedBack = (result: number, buffer: Bytes): number => (result > buffer.byteLength + 1 ? result - buffer.byteLength - 2 : -1);
+export const fileLeftOpen = (result: number, buffer: Bytes): number => (result > buffer.byteLength + 1 ? result - buffer.byteLength - 2 : -1);
 
 export interface Backend {
   open(path: string, flags: number, mode: number, done: Done): void;
@@ -30,7 +30,7 @@ export interface Backend {
   /**
    * Optional, readFile in one operation (open with flags, size, read, close): the result is the
    * bytes read into buffer, all of the file; or, when the file does not fit or its size is
-   * unknown, buffer's length + 2 + fd (handedBack): nothing read, the file left open on fd, a
+   * unknown, buffer's length + 2 + fd (fileLeftOpen): nothing read, the file left open on fd, a
    * file of this backend's as if open() had opened it (src/fs/one-operation.ts). A failure is
    * -(errno + step * STEP_UNIT) (src/ops.ts).
    */
@@ -73,6 +73,8 @@ export interface Backend {
   abort?(done: Done): void;
   /** Optional: the memory of the engine's registered buffers (io_uring registeredBuffers). */
   registeredMemory?(): ArrayBuffer | undefined;
+  /** Optional: readFile handed back fd (in its completion, before anything else): the backend that closes it takes it. */
+  handedBack?(fd: number): void;
 }
 
 /** Options every engine accepts; engines read their own from the same object. */

@@ -7,7 +7,7 @@ import { binding, bindingError, type Binding } from '../binding.js';
 import { addonMissing, engineSetupFailed, errnoOf } from '../errors.js';
 import { AT, AT_CURRENT_POSITION, Op, R } from '../ops.js';
 import type { Bytes } from '../validate.js';
-import { handedBack, type Backend, type Done } from './backend.js';
+import type { Backend, Done } from './backend.js';
 
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
@@ -274,20 +274,20 @@ export class NativeBackend implements Backend {
     this.#start(Op.MKDIR, -1, 0, cString(path), 1, 0, mode, done);
   }
 
-  readFile(path: string, flags: number, buffer: Bytes, done: Done): void {
-    const other = this.#elsewhere(Op.READFILE);
-    // A file it hands back is then a file of the engine that ran it; when another runs this
-    // engine's closes (io_uring's ring, its pool's readFile), that one takes it, in the completion.
-    const runner = other ?? this;
+  /**
+   * A file readFile handed back is a file of the engine that ran it; when another runs this
+   * engine's closes (io_uring's ring, its pool's readFile), that one takes it.
+   */
+  handedBack(fd: number): void {
+    const runner = this.#elsewhere(Op.READFILE) ?? this;
     const closer = this.#elsewhere(Op.CLOSE) ?? this;
     if (runner !== closer && runner instanceof NativeBackend && closer instanceof NativeBackend) {
-      const delivered = done;
-      done = n => {
-        const fd = handedBack(n, buffer);
-        if (fd >= 0) this.#native.adopt(closer.#handle, fd, runner.#handle);
-        delivered(n);
-      };
+      this.#native.adopt(closer.#handle, fd, runner.#handle);
     }
+  }
+
+  readFile(path: string, flags: number, buffer: Bytes, done: Done): void {
+    const other = this.#elsewhere(Op.READFILE);
     if (other) return other.readFile!(path, flags, buffer, done);
     this.#start(Op.READFILE, -1, 0, [cString(path), buffer], 2, flags, 0, done);
   }

@@ -4,7 +4,7 @@
 // operation opened; the results and errors are the same either way, node's.
 import { constants } from 'node:fs';
 import type { Engine } from '../engine.js';
-import { handedBack } from '../engines/backend.js';
+import { fileLeftOpen } from '../engines/backend.js';
 import { FileHandle } from '../file-handle.js';
 import { systemError, type SystemError } from '../errors.js';
 import { STEP } from '../ops.js';
@@ -14,7 +14,7 @@ import type { Bytes } from '../validate.js';
 const SCRATCH = 64 * 1024;
 const SPARE_SCRATCH = 64; // buffers kept: one per file in flight, 4 MiB at most
 const scratch: Buffer[] = [];
-/** The engine's answer when it cannot; above it, the file left open (handedBack). */
+/** The engine's answer when it cannot; above it, the file left open (fileLeftOpen). */
 const CANNOT = SCRATCH + 1;
 
 /** By step: the call's name (STEP's names are the syscalls'). */
@@ -47,7 +47,7 @@ export function readInOne(engine: Engine, path: string, flags: number): Promise<
       return out;
     }
     // In the completion itself, as open() makes its handles: an engine closing meanwhile finds it.
-    return n === CANNOT ? undefined : FileHandle.adopt(engine, handedBack(n, buffer));
+    return n === CANNOT ? undefined : FileHandle.adopt(engine, fileLeftOpen(n, buffer));
   }, { syscall: 'open', failure: r => { release(); return stepError(r, path); } });
 }
 
