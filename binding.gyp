@@ -9,6 +9,7 @@
         "native/completions.c",
         "native/inline.c",
         "native/blocking.c",
+        "native/interrupt.c",
         "native/readdir.c",
         "native/thread.c",
         "native/pool.c"

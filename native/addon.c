@@ -180,7 +180,7 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
   napi_valuetype t = napi_undefined;
   if (argc > 1) CHECK(napi_typeof(env, argv[1], &t));
   if (t != napi_number) {
-    e->kind->cancel(e);
+    engine_cancel_all(e);
     return NULL;
   }
   uint32_t id;

@@ -49,8 +49,15 @@ static int64_t do_statx(req_t *r, int dirfd, const char *path, int flags) {
 
 static int64_t failed(int step) { return -(errno + step * STEP_UNIT); }
 
-// A call retried while a signal interrupts it (the caller asked for the call, not for EINTR).
-#define RETRY(call) ({ __typeof__(call) ret_; do ret_ = (call); while (ret_ < 0 && errno == EINTR); ret_; })
+// The engine of the request this thread is running (blocking_run), for given_up().
+static __thread engine_t *running_for;
+
+// Its engine was cancelled: a call a signal interrupted is not made again (interrupt.c).
+static int given_up(void) { return running_for && __atomic_load_n(&running_for->cancelled, __ATOMIC_SEQ_CST); }
+
+// A call retried while a signal interrupts it (the caller asked for the call, not for EINTR),
+// unless the engine gave the operation up.
+#define RETRY(call) ({ __typeof__(call) ret_; do ret_ = (call); while (ret_ < 0 && errno == EINTR && !given_up()); ret_; })
 
 // readFile in one request: open, size, read, close. The result is the bytes read, which are the
 // whole file; or, for a file that is no regular file of a size under the buffer's (a FIFO, /proc,
@@ -166,12 +173,12 @@ static int copy_bytes(int src, int dst, off_t size) {
       n = pread(src, buf, left < 65536 ? left : 65536, at);
       for (ssize_t w = 0, done = 0; n > 0 && done < n; done += w) {
         w = write(dst, buf + done, (size_t)(n - done));
-        if (w < 0 && errno == EINTR) w = 0;
+        if (w < 0 && errno == EINTR && !given_up()) w = 0;
         else if (w < 0) n = -1;
       }
       if (n > 0) at += n;
     }
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR && !given_up()) continue;
     if (n < 0 && way != READ_WRITE && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP ||
                                        errno == EPERM || errno == EIO || errno == ENOTSOCK)) {
       way++;
@@ -311,13 +318,17 @@ void blocking_run(req_t *r) {
     return;
   }
   // A signal may interrupt a blocking call; the caller asked for the operation, not for EINTR.
-  do res = run(r);
-  while (res == -EINTR);
-  r->result = res;
+  // Unless the engine was cancelled (interrupt.c): then it is cancelled, started or not.
+  running_for = r->engine;
+  res = -EINTR;
+  while (res == -EINTR && !given_up()) res = run(r);
+  running_for = NULL;
+  r->result = res == -EINTR ? -ECANCELED : res;
 }
 
 void *blocking_thread(void *req) {
   req_t *r = req;
+  thread_interruptible();
   blocking_run(r);
   completion_push(r->engine, r);
   return NULL;

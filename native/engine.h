@@ -114,7 +114,9 @@ typedef struct engine_kind {
   void (*start)(engine_t *e, req_t *r);
   // End of a batch: hand everything started to the kernel (io_uring, linux-aio).
   void (*flush)(engine_t *e);
-  // Cancel what can be cancelled; cancelled operations complete with -ECANCELED.
+  // Cancel what can be cancelled; cancelled operations complete with -ECANCELED. Engines whose
+  // threads run blocking calls interrupt them (e->cancelled is set: they give up). May be called
+  // again while operations are still running (a thread not yet in its call when interrupted).
   void (*cancel)(engine_t *e);
   // Wait until no operation is in flight and release the engine's resources. Must not call
   // into JS: it also runs from the environment's cleanup hook.
@@ -152,6 +154,7 @@ struct engine {
   int delivering;                   // inside completion_deliver(): JS is running
   int destroy_requested;            // JS asked to destroy the engine while delivering
   int draining;                     // shutting down: nobody will hear of completions
+  int cancelled;                    // cancel-all ran: an interrupted blocking call gives up (atomic)
   int open_handles;                 // loop handles still to close once stopping
 
   // Completions pushed by other threads, drained on the loop thread (uv_async_t).
@@ -266,6 +269,14 @@ int option_bool(napi_env env, napi_value options, const char *name);
 
 // blocking.c: run one request with blocking syscalls on the calling thread.
 void blocking_run(req_t *r);
+// interrupt.c: make the calling thread's blocking calls interruptible by thread_interrupt.
+void thread_interruptible(void);
+// interrupt.c: interrupt a thread's blocking call (EINTR), for an engine being cancelled.
+void thread_interrupt(pthread_t thread);
+// How long a stopping engine waits for an interrupted thread before interrupting it again.
+#define INTERRUPT_AGAIN_NS 20000000L
+// lifecycle.c: cancel everything that can be, and from now on give up blocking calls interrupted.
+void engine_cancel_all(engine_t *e);
 // blocking.c: a thread's body (pthread_create's start routine): run the request, hand it back.
 void *blocking_thread(void *req);
 // readdir.c: a directory's entries, sorted, into the request's buffer (OP_READDIR).

@@ -54,12 +54,17 @@ static void on_handle_closed(uv_handle_t *h) {
   if (--e->open_handles == 0) free_engine(e);
 }
 
+void engine_cancel_all(engine_t *e) {
+  __atomic_store_n(&e->cancelled, 1, __ATOMIC_SEQ_CST);  // before any thread is interrupted
+  e->kind->cancel(e);
+}
+
 // Stop the engine: cancel, wait for every operation, then close its loop handles. Memory is
 // freed when the last handle's close callback has run.
 void engine_shutdown(engine_t *e, int from_js) {
   if (e->stopping) return;
   e->draining = 1;
-  e->kind->cancel(e);
+  engine_cancel_all(e);
   e->kind->stop(e);
   e->stopping = 1;
   completion_drain_pushed(e, 0, DRAIN_ALL);

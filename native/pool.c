@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "engine.h"
 
@@ -30,6 +31,7 @@ typedef struct {
 static void *pool_main(void *arg) {
   pool_engine_t *p = arg;
   pthread_setname_np(pthread_self(), "ioengine-pool");  // as top, perf and /proc show it
+  thread_interruptible();
   // The loop thread must take every completion and start everything new: where it and these
   // threads want the CPU at once, it goes first (as equals, four threads on two cores left it a
   // fifth of the CPUs). Nothing is held back: the threads run whenever a CPU is free.
@@ -111,12 +113,19 @@ static void pool_flush(engine_t *e) {
   p->batch_len = 0;
 }
 
+// The threads' calls that may wait forever (interrupt.c); idle threads go back to waiting.
+static void pool_interrupt(pool_engine_t *p) {
+  for (uint32_t i = 0; i < p->nthreads; i++) thread_interrupt(p->threads[i]);
+}
+
 static void pool_cancel(engine_t *e) {
   pool_engine_t *p = (pool_engine_t *)e;
   pthread_mutex_lock(&p->lock);
   req_t *r = p->head;
   p->head = p->tail = NULL;
+  int running = p->idle < p->nthreads;
   pthread_mutex_unlock(&p->lock);
+  if (running) pool_interrupt(p);
   while (r) {
     req_t *next = r->next;
     r->result = -ECANCELED;
@@ -148,7 +157,20 @@ static void pool_stop(engine_t *e) {
   p->quit = 1;
   pthread_cond_broadcast(&p->work);
   pthread_mutex_unlock(&p->lock);
-  for (uint32_t i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+  // A thread not yet in its call when pool_cancel interrupted it is interrupted again.
+  for (uint32_t i = 0; i < p->nthreads; i++) {
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    for (;;) {
+      at.tv_nsec += INTERRUPT_AGAIN_NS;
+      if (at.tv_nsec >= 1000000000L) {
+        at.tv_sec++;
+        at.tv_nsec -= 1000000000L;
+      }
+      if (pthread_timedjoin_np(p->threads[i], NULL, &at) != ETIMEDOUT) break;
+      thread_interrupt(p->threads[i]);
+    }
+  }
   free(p->threads);
   pthread_cond_destroy(&p->work);
   pthread_mutex_destroy(&p->lock);

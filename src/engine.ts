@@ -53,6 +53,8 @@ interface Dropped { engine: WeakRef<Engine>; ref: WeakRef<FileHandle>; fd: numbe
  * (forgotten, above) closes the file.
  */
 const dropped = new FinalizationRegistry<Dropped>(({ engine, ref, fd }) => engine.deref()?.closeDropped(ref, fd));
+/** How often close() cancels again what is still running (see #shutdown). */
+const CANCEL_AGAIN_MS = 50;
 let deprecationShown = false; // node warns of DEP0137 once a process
 
 export class Engine {
@@ -129,8 +131,15 @@ export class Engine {
 
   async #shutdown(): Promise<void> {
     forgotten.unregister(this);
+    // A call that can wait forever on one of the engine's threads (a FIFO's open waiting for a
+    // writer) is interrupted by cancel(); one that had not begun its call yet, by the next.
     this.#backend.cancel();
-    await this.#drained();
+    const again = setInterval(() => this.#backend.cancel(), CANCEL_AGAIN_MS).unref();
+    try {
+      await this.#drained();
+    } finally {
+      clearInterval(again);
+    }
     // Handles collected whose release has not run yet: their files are closed here, at once.
     await Promise.all([...this.#handles].map(([ref, fd]) => ref.deref()?.closeForEngine() ?? this.#closeUnowned(ref, fd)));
     await this.#drained();

@@ -3,6 +3,7 @@
 // operation settles (fulfilled, or rejected with a coded error), nothing crashes, and an idle
 // engine never keeps a process alive.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { assertBytes, assertCoded, conformance, describeChild, INDEX_URL, openDescriptorsUnder, pattern, runNode, sentinel } from './engines.js';
@@ -246,6 +247,63 @@ conformance('teardown', (test, kase) => {
     assert.ok(openDescriptorsUnder(dir).length > 0, 'the worker was reading the file');
     await worker.terminate();
     assert.deepEqual(openDescriptorsUnder(dir), [], 'descriptors left open by the terminated worker');
+  });
+
+  // Calls that wait forever on one of the engine's threads: an open of a FIFO no one writes to,
+  // a read of a FIFO no one writes into. Closing the engine, or terminating its worker, must not
+  // wait with them. (On io_uring the open does not wait: the ring opens without blocking.)
+  const waitsForever = (): string | undefined =>
+    kase.name === 'sync' ? 'the sync engine makes the calls on the JS thread itself, which then waits with them'
+      : kase.name === 'libuv' || kase.name === 'workers' ? `the ${kase.name} engine makes node:fs calls, which cannot be interrupted: node's own fs.promises waits the same way`
+        : !kase.io ? 'the null engine makes no call'
+          : undefined;
+
+  test('engine.close() while an open of a FIFO waits for a writer and a read of a FIFO for data: close() returns, both settle', { io: false, timeout: 20_000 }, async ({ t, engine, dir }) => {
+    const skip = waitsForever();
+    if (skip) return t.skip(skip);
+    const fifo = `${dir}/no-writer`, empty = `${dir}/no-data`;
+    execFileSync('mkfifo', [fifo, empty]);
+    const settled: string[] = [];
+    const opening = engine.open(fifo, 'r').then(fh => { settled.push('open fulfilled'); return fh; }, (e: NodeJS.ErrnoException) => { settled.push(`open ${e.code}`); });
+    const fh = await engine.open(empty, 'r+'); // O_RDWR: a FIFO opens at once, and its reads wait for data
+    const reading = fh.read(Buffer.alloc(16), 0, 16, null).then(() => settled.push('read fulfilled'), (e: NodeJS.ErrnoException) => { settled.push(`read ${e.code}`); });
+    await new Promise(resolve => setTimeout(resolve, 50)); // both in their calls
+    assert.deepEqual(settled.filter(s => s.startsWith('read')), [], 'a read of an empty FIFO waits');
+    const closed = engine.close().then(() => 'closed');
+    const late = new Promise(resolve => setTimeout(resolve, 10_000, 'still waiting after 10 s')).then(String);
+    assert.equal(await Promise.race([closed, late]), 'closed');
+    await Promise.all([opening, reading]);
+    assert.ok(settled.includes('read ECANCELED'), `the read was cancelled: ${settled.join(', ')}`);
+    assert.ok(settled.includes('open ECANCELED') || (kase.name === 'io_uring' || kase.name === 'auto') && settled.includes('open fulfilled'), `the open settled: ${settled.join(', ')}`);
+    assert.equal(fh.fd, -1, 'engine.close() closed the handle');
+  });
+
+  test('a worker_thread terminated while an open of a FIFO waits for a writer: terminate() returns', { io: false, timeout: 30_000 }, async ({ t, dir }) => {
+    const skip = waitsForever();
+    if (skip) return t.skip(skip);
+    const fifo = `${dir}/no-writer`, empty = `${dir}/no-data`;
+    execFileSync('mkfifo', [fifo, empty]);
+    const r = await runNode(`
+      import { Worker } from 'node:worker_threads';
+      const source = \`
+        const { parentPort, workerData } = await import('node:worker_threads');
+        const { createEngine } = await import(workerData.index);
+        const { fsOn } = await import(workerData.fs);
+        const engine = createEngine(workerData.engine);
+        engine.open(workerData.fifo, 'r').catch(() => {});
+        fsOn(workerData.engine).readFile(workerData.fifo).catch(() => {});
+        engine.open(workerData.empty, 'r+').then(fh => fh.read(Buffer.alloc(16), 0, 16, null)).catch(() => {});
+        setTimeout(() => parentPort.postMessage('waiting'), 50);
+        setInterval(() => {}, 1000);
+      \`;
+      const worker = new Worker(new URL('data:text/javascript,' + encodeURIComponent(source)), { workerData: ${JSON.stringify({ index: INDEX_URL, fs: FS_URL, engine: kase.name, fifo, empty })} });
+      await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+      await worker.terminate();
+      console.log('terminated');
+    `, dir, 15_000);
+    assert.equal(r.timedOut, false, `terminate() waited for the calls: ${describeChild(r)}`);
+    assert.equal(r.code, 0, describeChild(r));
+    assert.match(r.stdout, /^terminated$/m, describeChild(r));
   });
 
   test('process.exit() with operations in flight exits cleanly', { io: false, timeout: 30_000 }, async ({ file, dir }) => {
