@@ -8,16 +8,10 @@ import { addonMissing, engineSetupFailed, errnoOf } from '../errors.js';
 import { AT, AT_CURRENT_POSITION, Op, R } from '../ops.js';
 import type { Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
+import { CLOCK_EVERY, TURN_BUDGET_MS } from './turn.js';
 
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
-/**
- * How long operations completing inline may start the next ones in one turn of the event loop
- * before it gets to run (timers, sockets): native/engine.h's TURN_BUDGET_NS, for submit()'s
- * inline completions.
- */
-const TURN_BUDGET_MS = 0.5;
-const CLOCK_EVERY = 64; // operations between looks at the clock (it costs ~0.15 µs; an operation ~2)
 
 const ECANCELED = errnoOf('ECANCELED');
 const EBADF = errnoOf('EBADF');
