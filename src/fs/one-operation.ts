@@ -32,23 +32,33 @@ export function stepError(result: number, path: string): SystemError {
 /** May a readFile with these open flags try readInOne() first (O_DIRECT: no, its reads need aligned memory). */
 export const readableInOne = (flags: number): boolean => (flags & constants.O_DIRECT) === 0;
 
+/** A buffer for readInOne, used again once readInOneResult has taken its bytes. */
+export const readInOneBuffer = (): Buffer => scratch.pop() ?? Buffer.allocUnsafeSlow(SCRATCH);
+
+const release = (buffer: Buffer): void => { if (scratch.length < SPARE_SCRATCH) scratch.push(buffer); };
+
 /**
- * The file at path, opened and read in one operation: the whole file when it is small; else its
- * handle, open, to read the usual way (a FIFO, a large file); undefined when the engine cannot.
+ * Opens the file at path and reads it into buffer (readInOneBuffer) in one operation. Resolves
+ * with the length of a small file, now in buffer (readInOneResult takes it: a number settles a
+ * promise at once, where a Buffer is first asked for a `then`, 2% of a small file's readFile);
+ * else with its handle, open, to read the usual way (a FIFO, a large file), made in the
+ * completion itself, as open() makes its handles, so that an engine closing meanwhile finds it;
+ * or undefined when the engine cannot.
  */
-export function readInOne(engine: Engine, path: string, flags: number): Promise<Buffer | FileHandle | undefined> {
-  const buffer = scratch.pop() ?? Buffer.allocUnsafeSlow(SCRATCH);
-  const release = () => { if (scratch.length < SPARE_SCRATCH) scratch.push(buffer); };
+export function readInOne(engine: Engine, path: string, flags: number, buffer: Buffer): Promise<number | FileHandle | undefined> {
   return engine.perform((b, done) => (b.readFile ? b.readFile(path, flags, buffer, done) : done(CANNOT)), n => {
-    release();
-    if (n < SCRATCH) {
-      const out = Buffer.allocUnsafeSlow(n); // its own memory, as node's
-      buffer.copy(out, 0, 0, n);
-      return out;
-    }
-    // In the completion itself, as open() makes its handles: an engine closing meanwhile finds it.
+    if (n < SCRATCH) return n;
+    release(buffer);
     return n === CANNOT ? undefined : FileHandle.adopt(engine, fileLeftOpen(n, buffer));
-  }, { syscall: 'open', failure: r => { release(); return stepError(r, path); } });
+  }, { syscall: 'open', failure: r => { release(buffer); return stepError(r, path); } });
+}
+
+/** The small file readInOne read into buffer, in memory of its own (as node's). */
+export function readInOneResult(n: number, buffer: Buffer): Buffer {
+  const out = Buffer.allocUnsafeSlow(n);
+  buffer.copy(out, 0, 0, n);
+  release(buffer);
+  return out;
 }
 
 /** All of data written to the file at path in one operation (WRITEFILE bits in how): false when the engine cannot. */

@@ -21,7 +21,7 @@ import { WRITEFILE } from '../ops.js';
 import { closing } from './closing.js';
 import { readListing } from './listing.js';
 import { fileOptions } from './options.js';
-import { readableInOne, readInOne, stepError, writeInOne } from './one-operation.js';
+import { readableInOne, readInOne, readInOneBuffer, readInOneResult, stepError, writeInOne } from './one-operation.js';
 import { checkAborted, readWhole, validateWriteData, writeWhole, type WriteData, type WriteProgress } from './whole-file.js';
 
 type PathLike = string | Buffer | URL;
@@ -68,9 +68,13 @@ export function fsOn(engine: Engine | string = 'auto') {
       // whose steps are abort points. What one operation does not read, it leaves open.
       let handle: FileHandle | undefined;
       if (!signal && readableInOne(flags)) {
-        const got = await readInOne(on(), validatePath(path), flags);
-        if (got instanceof FileHandle) handle = got;
-        else if (got) return encoding ? got.toString(encoding) : got;
+        const buffer = readInOneBuffer();
+        const got = await readInOne(on(), validatePath(path), flags, buffer);
+        if (typeof got === 'number') {
+          const bytes = readInOneResult(got, buffer);
+          return encoding ? bytes.toString(encoding) : bytes;
+        }
+        handle = got;
       }
       handle ??= await on().open(path, flag, 0o666);
       return await closing(handle, readWhole(handle, encoding, signal, true));
