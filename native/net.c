@@ -413,7 +413,8 @@ int net_advance(wq_t *w, size_t put) {
 #define STACK_IOVS 64
 
 // netWrite(h, socket, req, buffers) -> bytes written now (all of them), QUEUED (a WRITE event
-// follows; JS keeps the buffers until then), or -errno. With nothing queued ahead, the write is
+// follows; JS keeps the buffers until then), or -errno. buffers: an array of them, or one
+// (a socket's usual write: no array to make in JS, nor to read here). With nothing queued ahead, the write is
 // offered to the socket at once, which usually takes it all: nothing is allocated then. What it
 // does not take is queued, and the engine sends it when the socket can take more.
 static napi_value js_write(napi_env env, napi_callback_info info) {
@@ -424,17 +425,22 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   double req;
   uint32_t count;
   if (!s) return num(env, -EBADF);
-  if (napi_get_value_double(env, argv[2], &req) != napi_ok || napi_get_array_length(env, argv[3], &count) != napi_ok || count == 0 || count > IOV_MAX)
-    return num(env, -EINVAL);
-  struct iovec stack[STACK_IOVS], *iov = count <= STACK_IOVS ? stack : malloc(count * sizeof *iov);
-  if (!iov) return num(env, -ENOMEM);
+  if (napi_get_value_double(env, argv[2], &req) != napi_ok) return num(env, -EINVAL);
+  struct iovec stack[STACK_IOVS], *iov = stack;
   double result = -EINVAL;
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value b;
-    uint8_t *data;
-    size_t len;
-    if (napi_get_element(env, argv[3], i, &b) != napi_ok || bytes_of(env, b, &data, &len) < 0) goto done;
-    iov[i] = (struct iovec){ data, len };
+  uint8_t *data;
+  size_t len;
+  if (bytes_of(env, argv[3], &data, &len) == 0) {
+    count = 1;
+    stack[0] = (struct iovec){ data, len };
+  } else {
+    if (napi_get_array_length(env, argv[3], &count) != napi_ok || count == 0 || count > IOV_MAX) return num(env, -EINVAL);
+    if (count > STACK_IOVS && !(iov = malloc(count * sizeof *iov))) return num(env, -ENOMEM);
+    for (uint32_t i = 0; i < count; i++) {
+      napi_value b;
+      if (napi_get_element(env, argv[3], i, &b) != napi_ok || bytes_of(env, b, &data, &len) < 0) goto done;
+      iov[i] = (struct iovec){ data, len };
+    }
   }
   wq_t now = { .req = req, .iov = iov, .iovcnt = (int)count };
   size_t total = 0;

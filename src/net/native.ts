@@ -24,7 +24,8 @@ interface NetBinding {
   netListen(h: object, family: number, address: string, port: number, backlog: number, ipv6Only: boolean): number;
   netConnect(h: object, family: number, address: string, port: number): number;
   netRead(h: object, id: number, on: boolean): number;
-  netWrite(h: object, id: number, req: number, buffers: Uint8Array[]): number;
+  /** buffers: one, or a list of them. */
+  netWrite(h: object, id: number, req: number, buffers: Uint8Array | Uint8Array[]): number;
   netShutdown(h: object, id: number): number;
   /** 1 while the kernel still holds requests of the socket (a RELEASED event follows). */
   netClose(h: object, id: number, reset: boolean): number;
@@ -138,7 +139,7 @@ export class NativeNet {
   connect(family: number, address: string, port: number): number { return this.#b.netConnect(this.#h, family, address, port); }
   /** 0, or -errno when reading cannot start. */
   read(id: number, on: boolean): number { return this.#b.netRead(this.#h, id, on); }
-  write(id: number, req: number, buffers: Uint8Array[]): number { return this.#b.netWrite(this.#h, id, req, buffers); }
+  write(id: number, req: number, buffers: Uint8Array | Uint8Array[]): number { return this.#b.netWrite(this.#h, id, req, buffers); }
   shutdown(id: number): number { return this.#b.netShutdown(this.#h, id); }
   setOption(id: number, option: number, on: boolean, value = 0): number { return this.#b.netSetOption(this.#h, id, option, on, value); }
   ref(id: number, ref: boolean): void { this.#b.netRef(this.#h, id, ref); }

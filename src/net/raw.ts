@@ -34,7 +34,7 @@ export class RawConnection implements NetTarget {
   readonly #handlers: RawHandlers;
   #id = -1;
   #req = 0;
-  readonly #queued = new Map<number, Uint8Array[]>(); // by request: the buffers the kernel may still read
+  readonly #queued = new Map<number, Uint8Array | Uint8Array[]>(); // by request: the buffers the kernel may still read
   #ending = false;
   #shut = false;       // FIN sent
   #peerEnded = false;  // FIN received
@@ -109,14 +109,16 @@ export class RawConnection implements NetTarget {
    * gone). Throws on a connection that is closed, ended or still connecting.
    */
   write(data: Uint8Array | readonly Uint8Array[]): boolean {
-    const list = ArrayBuffer.isView(data) ? [data] : Array.isArray(data) ? data : undefined;
-    if (!list || !list.every(b => ArrayBuffer.isView(b))) throw invalidArgType('data', 'an instance of Buffer, TypedArray or DataView, or an array of them', data);
+    const one = ArrayBuffer.isView(data);
+    if (!one && !(Array.isArray(data) && data.every(b => ArrayBuffer.isView(b)))) throw invalidArgType('data', 'an instance of Buffer, TypedArray or DataView, or an array of them', data);
     if (this.#closed || this.#ending || this.#connecting || this.#id < 0) {
       const err = nodeError(!this.#closed && this.#ending ? 'ERR_STREAM_WRITE_AFTER_END' : 'ERR_SOCKET_CLOSED',
         this.#closed ? 'This connection is closed' : this.#ending ? 'write after end' : 'This connection is not open yet');
       throw err;
     }
-    const buffers = (list.length > IOV_MAX ? [Buffer.concat(list.map(b => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)))] : list) as Uint8Array[];
+    const list = data as unknown as Uint8Array[];
+    const buffers = one ? data as Uint8Array
+      : list.length > IOV_MAX ? [Buffer.concat(list.map(b => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)))] : list;
     const req = ++this.#req;
     const r = this.#net.write(this.#id, req, buffers);
     if (r === QUEUED) {

@@ -34,7 +34,7 @@ export interface ConnectOptions {
 /** @internal How a Server hands a Socket the connection it accepted. */
 export interface Accepted { id: number; onClose: (s: Socket) => void; paused?: boolean }
 
-interface PendingWrite { req: number; buffers: Uint8Array[]; cb: (err?: Error | null) => void }
+interface PendingWrite { req: number; buffers: Uint8Array | Uint8Array[]; cb: (err?: Error | null) => void }
 
 export class Socket extends Duplex implements NetTarget {
   #net: NativeNet;
@@ -183,14 +183,18 @@ export class Socket extends Duplex implements NetTarget {
   }
 
   override _write(chunk: Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this._writev([{ chunk }], cb);
+    this.#send(chunk, cb);
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    if (this.#connecting) return this.#afterConnect(() => this._writev(chunks, cb), cb);
-    if (this.#id < 0) return cb(netError(-32, 'write')); // EPIPE: never connected
     // The kernel takes at most IOV_MAX (1024) pieces a call: more (a corked or backed-up stream) go as one.
-    const buffers = chunks.length > 1024 ? [Buffer.concat(chunks.map(c => c.chunk))] : chunks.map(c => c.chunk);
+    this.#send(chunks.length > 1024 ? Buffer.concat(chunks.map(c => c.chunk)) : chunks.map(c => c.chunk), cb);
+  }
+
+  /** Sends a buffer, or a list of them in one call. */
+  #send(buffers: Uint8Array | Uint8Array[], cb: (err?: Error | null) => void): void {
+    if (this.#connecting) return this.#afterConnect(() => this.#send(buffers, cb), cb);
+    if (this.#id < 0) return cb(netError(-32, 'write')); // EPIPE: never connected
     const req = ++this.#req;
     const r = this.#net.write(this.#id, req, buffers);
     if (r === QUEUED) {
