@@ -52,8 +52,8 @@ static int64_t failed(int step) { return -(errno + step * STEP_UNIT); }
 // The engine of the request this thread is running (blocking_run), for given_up().
 static __thread engine_t *running_for;
 
-// Its engine was cancelled: a call a signal interrupted is not made again (interrupt.c).
-static int given_up(void) { return running_for && __atomic_load_n(&running_for->cancelled, __ATOMIC_SEQ_CST); }
+int blocking_given_up(void) { return running_for && __atomic_load_n(&running_for->cancelled, __ATOMIC_SEQ_CST); }
+#define given_up blocking_given_up
 
 // A call retried while a signal interrupts it (the caller asked for the call, not for EINTR),
 // unless the engine gave the operation up.
@@ -322,8 +322,10 @@ void blocking_run(req_t *r) {
   running_for = r->engine;
   res = -EINTR;
   while (res == -EINTR && !given_up()) res = run(r);
+  // Given up: cancelled, at the step it was at (a whole-file operation's steps: failed() above).
+  if (res < 0 && -res % STEP_UNIT == EINTR && given_up()) res += EINTR - ECANCELED;
   running_for = NULL;
-  r->result = res == -EINTR ? -ECANCELED : res;
+  r->result = res;
 }
 
 void *blocking_thread(void *req) {

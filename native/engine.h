@@ -269,6 +269,9 @@ int option_bool(napi_env env, napi_value options, const char *name);
 
 // blocking.c: run one request with blocking syscalls on the calling thread.
 void blocking_run(req_t *r);
+// blocking.c: was the engine of the request this thread runs cancelled (then a call that
+// failed with EINTR is not made again: interrupt.c).
+int blocking_given_up(void);
 // interrupt.c: make the calling thread's blocking calls interruptible by thread_interrupt.
 void thread_interruptible(void);
 // interrupt.c: interrupt a thread's blocking call (EINTR), for an engine being cancelled.

@@ -5,9 +5,10 @@
 // up instead of calling again. Disk I/O is not interrupted by it (the kernel finishes it first).
 //
 // SIGURG, because its default action is to do nothing: sent where our handler is not installed
-// (the program took the signal for itself, before or after us), it is not sent at all, and if it
-// were, it would be ignored. The handler is installed on first use, and only if the program has
-// not taken SIGURG: most processes never get it.
+// (the program took the signal for itself), it is not sent at all, and if it were, it would be
+// ignored. The handler is installed when first needed, and only while the program has not taken
+// SIGURG: most processes never get it. (A program taking SIGURG between the check and the send
+// would hear one signal of ours.)
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -16,12 +17,16 @@
 
 static void on_interrupt(int sig) { (void)sig; }
 
-static void install(void) {
-  struct sigaction old;
-  if (sigaction(SIGURG, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) return;
+// Ours, installed now if SIGURG is at its default (the program may have taken it and let it go
+// since: then node put the default back).
+static int ours(void) {
+  struct sigaction now;
+  if (sigaction(SIGURG, NULL, &now) != 0 || (now.sa_flags & SA_SIGINFO)) return 0;
+  if (now.sa_handler == on_interrupt) return 1;
+  if (now.sa_handler != SIG_DFL) return 0;  // the program's: its handler must not hear ours
   struct sigaction sa = {.sa_handler = on_interrupt};  // no SA_RESTART: the call returns EINTR
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGURG, &sa, NULL);
+  return sigaction(SIGURG, &sa, NULL) == 0;
 }
 
 void thread_interruptible(void) {
@@ -32,9 +37,5 @@ void thread_interruptible(void) {
 }
 
 void thread_interrupt(pthread_t thread) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, install);
-  struct sigaction now;
-  if (sigaction(SIGURG, NULL, &now) == 0 && !(now.sa_flags & SA_SIGINFO) && now.sa_handler == on_interrupt)
-    pthread_kill(thread, SIGURG);
+  if (ours()) pthread_kill(thread, SIGURG);
 }

@@ -118,19 +118,35 @@ static void pool_interrupt(pool_engine_t *p) {
   for (uint32_t i = 0; i < p->nthreads; i++) thread_interrupt(p->threads[i]);
 }
 
+// Everything queued but closes (cancelled, their files would stay open: a closing engine cancels
+// again while it waits), and the calls running that may wait forever.
 static void pool_cancel(engine_t *e) {
   pool_engine_t *p = (pool_engine_t *)e;
+  req_t *cancelled = NULL, **last = &cancelled;
   pthread_mutex_lock(&p->lock);
-  req_t *r = p->head;
-  p->head = p->tail = NULL;
+  req_t *kept = NULL, **keep = &kept;
+  for (req_t *r = p->head, *next; r; r = next) {
+    next = r->next;
+    r->next = NULL;
+    if (r->op == OP_CLOSE) {
+      *keep = r;
+      keep = &r->next;
+      p->tail = r;
+    } else {
+      *last = r;
+      last = &r->next;
+    }
+  }
+  p->head = kept;
+  if (!kept) p->tail = NULL;
   int running = p->idle < p->nthreads;
   pthread_mutex_unlock(&p->lock);
   if (running) pool_interrupt(p);
-  while (r) {
-    req_t *next = r->next;
-    r->result = -ECANCELED;
-    completion_push(e, r);
-    r = next;
+  while (cancelled) {
+    req_t *next = cancelled->next;
+    cancelled->result = -ECANCELED;
+    completion_push(e, cancelled);
+    cancelled = next;
   }
 }
 

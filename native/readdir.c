@@ -82,7 +82,7 @@ static int by_name(const void *a, const void *b, void *bytes) {
 static int64_t list(int dir, listing_t *l, char *buf, size_t size) {
   for (;;) {
     long n = syscall(SYS_getdents64, dir, buf, size);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR && !blocking_given_up()) continue;
     if (n < 0) return -errno;
     if (n == 0) return 0;
     for (long off = 0; off < n;) {
@@ -102,7 +102,7 @@ static int64_t list(int dir, listing_t *l, char *buf, size_t size) {
 int64_t read_dir(req_t *r) {
   int dir;
   do dir = open(r->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  while (dir < 0 && errno == EINTR);
+  while (dir < 0 && errno == EINTR && !blocking_given_up());
   if (dir < 0) return -errno;
   listing_t l = {0};
   // Off the stack: the thread engine's threads have small ones.

@@ -339,10 +339,11 @@ export class NativeBackend implements Backend {
     return this.#native.buffers(this.#handle);
   }
 
+  /** Closes are never taken back: cancelled, their files would stay open (close() cancels again while it waits). */
   cancel(): void {
     const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const w of waiting) w[7](ECANCELED);
+    this.#waiting = waiting.filter(w => w[0] === Op.CLOSE);
+    for (const w of waiting) if (w[0] !== Op.CLOSE) w[7](ECANCELED);
     this.#submit(false);
     this.#native.cancel(this.#handle);
     this.#fallback?.cancel();

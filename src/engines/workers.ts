@@ -247,8 +247,11 @@ export class WorkersBackend implements Backend {
     this.#submit({ op: Op.MKDIR, fd: -1, position: 0, length: bytes.length, a: 0, b: mode, done, before: d => d.set(bytes) });
   }
 
+  /** Closes are never taken back: cancelled, their files would stay open. */
   cancel(): void {
-    for (const job of this.#takeQueued()) job.done(ECANCELED);
+    const closes = this.#pinned.filter(job => job.op === Op.CLOSE); // closes go to the primary worker, in order
+    for (const job of this.#takeQueued()) if (job.op !== Op.CLOSE) job.done(ECANCELED);
+    this.#pinned = closes;
   }
 
   #takeQueued(): Job[] {

@@ -278,6 +278,43 @@ conformance('teardown', (test, kase) => {
     assert.equal(fh.fd, -1, 'engine.close() closed the handle');
   });
 
+  test('engine.close() never cancels a close: closes queued behind a call it cannot interrupt run once that call ends', { io: false, timeout: 30_000 }, async ({ t, dir }) => {
+    if (kase.name === 'sync') return t.skip('the sync engine makes the calls on the JS thread itself, which then waits with them');
+    if (!kase.io) return t.skip('the null engine makes no call');
+    const fifo = `${dir}/fifo`;
+    execFileSync('mkfifo', [fifo]);
+    const r = await runNode(`
+      import fs from 'node:fs';
+      const { createEngine } = await import(${JSON.stringify(INDEX_URL)});
+      const dir = ${JSON.stringify(dir)}, fifo = ${JSON.stringify(fifo)};
+      const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+      // The program takes SIGURG for itself: ioengine then interrupts nothing, and the read below
+      // holds the engine's one thread until the FIFO gets data.
+      process.on('SIGURG', () => {});
+      const engine = createEngine(${JSON.stringify(kase.name)}, { threads: 1 });
+      const names = ['a', 'b', 'c', 'd'].map(n => dir + '/' + n);
+      for (const n of names) fs.writeFileSync(n, n);
+      const handles = await Promise.all(names.map(n => engine.open(n, 'r')));
+      const f = await engine.open(fifo, 'r+'); // read and write: opens at once; its reads wait for data
+      const reading = f.read(Buffer.alloc(16), 0, 16, null).then(() => 'read', e => e.code);
+      await sleep(50);
+      const closes = Promise.allSettled(handles.map(h => h.close()));
+      await sleep(50); // queued behind the read
+      const closed = engine.close();
+      await sleep(120); // close() cancels again every 50 ms while it waits
+      fs.writeFileSync(fifo, 'x', { flag: 'r+' }); // the read ends (r+: opens whether or not a reader is left)
+      await closed;
+      const rejected = (await closes).filter(c => c.status === 'rejected').map(c => c.reason.code);
+      const left = fs.readdirSync('/proc/self/fd').filter(fd => { try { return fs.readlinkSync('/proc/self/fd/' + fd).startsWith(dir + '/'); } catch { return false; } });
+      console.log(JSON.stringify({ read: await reading, rejected, left: left.length }));
+    `, dir, 20_000);
+    assert.equal(r.timedOut, false, `the process hung: ${describeChild(r)}`);
+    assert.equal(r.code, 0, describeChild(r));
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { rejected: string[]; left: number };
+    assert.deepEqual(out.rejected, [], `every close the program asked for ran: ${describeChild(r)}`);
+    assert.equal(out.left, 0, `descriptors left open: ${describeChild(r)}`);
+  });
+
   test('a worker_thread terminated while an open of a FIFO waits for a writer: terminate() returns', { io: false, timeout: 30_000 }, async ({ t, dir }) => {
     const skip = waitsForever();
     if (skip) return t.skip(skip);
