@@ -49,15 +49,14 @@ static int64_t do_statx(req_t *r, int dirfd, const char *path, int flags) {
 
 static int64_t failed(int step) { return -(errno + step * STEP_UNIT); }
 
-// The engine of the request this thread is running (blocking_run), for given_up().
+// The engine of the request this thread is running (blocking_run), for blocking_given_up().
 static __thread engine_t *running_for;
 
 int blocking_given_up(void) { return running_for && __atomic_load_n(&running_for->cancelled, __ATOMIC_SEQ_CST); }
-#define given_up blocking_given_up
 
 // A call retried while a signal interrupts it (the caller asked for the call, not for EINTR),
 // unless the engine gave the operation up.
-#define RETRY(call) ({ __typeof__(call) ret_; do ret_ = (call); while (ret_ < 0 && errno == EINTR && !given_up()); ret_; })
+#define RETRY(call) ({ __typeof__(call) ret_; do ret_ = (call); while (ret_ < 0 && errno == EINTR && !blocking_given_up()); ret_; })
 
 // readFile in one request: open, size, read, close. The result is the bytes read, which are the
 // whole file; or, for a file that is no regular file of a size under the buffer's (a FIFO, /proc,
@@ -173,12 +172,12 @@ static int copy_bytes(int src, int dst, off_t size) {
       n = pread(src, buf, left < 65536 ? left : 65536, at);
       for (ssize_t w = 0, done = 0; n > 0 && done < n; done += w) {
         w = write(dst, buf + done, (size_t)(n - done));
-        if (w < 0 && errno == EINTR && !given_up()) w = 0;
+        if (w < 0 && errno == EINTR && !blocking_given_up()) w = 0;
         else if (w < 0) n = -1;
       }
       if (n > 0) at += n;
     }
-    if (n < 0 && errno == EINTR && !given_up()) continue;
+    if (n < 0 && errno == EINTR && !blocking_given_up()) continue;
     if (n < 0 && way != READ_WRITE && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP ||
                                        errno == EPERM || errno == EIO || errno == ENOTSOCK)) {
       way++;
@@ -321,9 +320,9 @@ void blocking_run(req_t *r) {
   // Unless the engine was cancelled (interrupt.c): then it is cancelled, started or not.
   running_for = r->engine;
   res = -EINTR;
-  while (res == -EINTR && !given_up()) res = run(r);
+  while (res == -EINTR && !blocking_given_up()) res = run(r);
   // Given up: cancelled, at the step it was at (a whole-file operation's steps: failed() above).
-  if (res < 0 && -res % STEP_UNIT == EINTR && given_up()) res += EINTR - ECANCELED;
+  if (res < 0 && -res % STEP_UNIT == EINTR && blocking_given_up()) res += EINTR - ECANCELED;
   running_for = NULL;
   r->result = res;
 }
