@@ -169,7 +169,7 @@ static void pool_cancel_one(engine_t *e, req_t *target) {
 
 static void pool_stop(engine_t *e) {
   pool_engine_t *p = (pool_engine_t *)e;
-  pthread_mutex_lock(&p->lock);  // queued requests were cancelled by engine_shutdown already
+  pthread_mutex_lock(&p->lock);  // engine_shutdown cancelled what was queued but closes, which run before quitting
   p->quit = 1;
   pthread_cond_broadcast(&p->work);
   pthread_mutex_unlock(&p->lock);

@@ -250,8 +250,9 @@ export class WorkersBackend implements Backend {
   /** Closes are never taken back: cancelled, their files would stay open. */
   cancel(): void {
     const closes = this.#pinned.filter(job => job.op === Op.CLOSE); // closes go to the primary worker, in order
-    for (const job of this.#takeQueued()) if (job.op !== Op.CLOSE) job.done(ECANCELED);
-    this.#pinned = closes;
+    const queued = this.#takeQueued();
+    this.#pinned = closes; // before any callback, which may start more work
+    for (const job of queued) if (job.op !== Op.CLOSE) job.done(ECANCELED);
   }
 
   #takeQueued(): Job[] {

@@ -68,8 +68,8 @@ export function fsOn(engine: Engine | string = 'auto') {
       // whose steps are abort points. What one operation does not read, it leaves open.
       let handle: FileHandle | undefined;
       if (!signal && readableInOne(flags)) {
-        const buffer = readInOneBuffer();
-        const got = await readInOne(on(), validatePath(path), flags, buffer);
+        const where = on(), file = validatePath(path), buffer = readInOneBuffer(); // the buffer last: nothing throws after
+        const got = await readInOne(where, file, flags, buffer);
         if (typeof got === 'number') {
           const bytes = readInOneResult(got, buffer);
           return encoding ? bytes.toString(encoding) : bytes;
