@@ -2,13 +2,12 @@
 // written as records into a shared Float64Array, and everything started in one turn of the event
 // loop goes native in one submit() call. Completions come back as (id, result) pairs in a second
 // shared array, in batches: one crossing per batch, none per operation.
-import { performance } from 'node:perf_hooks'; // not the global: a getter in node 20
 import { binding, bindingError, type Binding } from '../binding.js';
 import { addonMissing, engineSetupFailed, errnoOf } from '../errors.js';
 import { AT, AT_CURRENT_POSITION, Op, R } from '../ops.js';
 import type { Bytes } from '../validate.js';
 import type { Backend, Done } from './backend.js';
-import { CLOCK_EVERY, TURN_BUDGET_MS } from './turn.js';
+import { CLOCK_EVERY, TurnBudget } from './turn.js';
 
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
@@ -39,9 +38,7 @@ export class NativeBackend implements Backend {
   readonly #canAtCurrent: boolean[]; // by Op: and at the current file position (-1)
   readonly #makeFallback: (() => Backend) | undefined;
   #fallback: Backend | undefined;   // made on first need: runs the operations this engine cannot
-  #turnStart = -1;                  // performance.now() at this turn's first inline completion
-  #sinceClock = 0;                  // operations submitted since the clock was last read
-  #turnOver = false;                // this turn's budget is spent (until the next turn)
+  readonly #turn = new TurnBudget(); // inline completions of this turn of the loop
   readonly #inline: boolean;        // the `inline` option: page-cache work on the loop thread
   #starting = false;                // a read is starting in this microtask checkpoint
 
@@ -100,22 +97,10 @@ export class NativeBackend implements Backend {
       this.#flushing = true;
       // Operations that complete inline start the next ones in the same turn of the loop; once
       // the turn's budget is spent, let the loop run (timers, sockets) before the next batch.
-      if (this.#turnStart < 0 || !this.#turnSpent()) queueMicrotask(this.#flush);
+      if (!this.#turn.spent()) queueMicrotask(this.#flush);
       else setImmediate(this.#flush);
     }
   }
-
-  /** Has this turn used its budget: once it has, until the next turn (the clock read every CLOCK_EVERY operations). */
-  #turnSpent(): boolean {
-    if (this.#turnOver || this.#sinceClock < CLOCK_EVERY) return this.#turnOver;
-    this.#sinceClock = 0;
-    return (this.#turnOver = performance.now() - this.#turnStart >= TURN_BUDGET_MS);
-  }
-
-  #newTurn = (): void => {
-    this.#turnStart = -1;
-    this.#turnOver = false;
-  };
 
   #flush = (): void => this.#submit(true);
 
@@ -130,11 +115,8 @@ export class NativeBackend implements Backend {
     const done = this.#native.submit(this.#handle, n, buffers, inline);
     if (done < 0) return this.#refuseBatch(n); // the engine was closed under this batch: fail it, lose nothing
     // Work done at once (writes inline) may take far longer than a completion: look at the clock.
-    this.#sinceClock += this.#inline ? CLOCK_EVERY : n;
-    if (done > 0 && this.#turnStart < 0) {
-      this.#turnStart = performance.now();
-      setImmediate(this.#newTurn);
-    }
+    this.#turn.count(this.#inline ? CLOCK_EVERY : n);
+    if (done > 0) this.#turn.begin();
     this.#deliver(done);
   }
 
@@ -195,7 +177,7 @@ export class NativeBackend implements Backend {
     if (this.#starting || this.#count > 0 || this.#waiting.length > 0 || position < 0) return false;
     this.#starting = true;
     queueMicrotask(this.#started);
-    return this.#turnStart < 0 || !this.#turnSpent();
+    return !this.#turn.spent();
   }
 
   #started = (): void => {
@@ -204,11 +186,8 @@ export class NativeBackend implements Backend {
 
   /** An operation done at once counts against the turn's budget, the clock read after each. */
   #doneInline(result: number, done: Done): void {
-    this.#sinceClock = CLOCK_EVERY;
-    if (this.#turnStart < 0) {
-      this.#turnStart = performance.now();
-      setImmediate(this.#newTurn);
-    }
+    this.#turn.count(CLOCK_EVERY);
+    this.#turn.begin();
     done(result);
   }
   write(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {

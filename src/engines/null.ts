@@ -15,6 +15,8 @@ export class NullBackend implements Backend {
   #later: [Done, number][] = [];
 
   #complete(done: Done, result: number): void {
+    this.#turn.begin();
+    this.#turn.count(1);
     if (!this.#turn.spent()) return done(result);
     if (this.#later.push([done, result]) === 1) setImmediate(this.#completeLater);
   }
