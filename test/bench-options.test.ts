@@ -170,7 +170,6 @@ test('refusals: unknown options, each naming the option and the closest known on
   refuses(['--ramptime=1'], /'--ramptime'/, /'--ramp_time'/);
   refuses(['--name=x', '-b', '4k'], /unknown option '-b'/);
   refuses(['--name=x', '--iodepth_batch_submit=8'], /'--iodepth_batch_submit' is not supported/);
-  refuses(['--name=x', '--fixedbufs'], /'--fixedbufs' is not supported/);
 });
 
 test('refusals: values the bench cannot use, each naming the option', () => {
@@ -229,6 +228,15 @@ test('refusals: options that contradict each other or the machine', () => {
   refuses(['--name=x', '--rw=randrw', '--batch=1'], /batch=1 drives reads or writes/);
   refuses(['--name=x', '--rw=write', '--batch=1', '--fsync=4'], /batch=1 has no fsync/);
   assert.equal(plan(['--name=x', '--rw=randread', '--batch=1']).jobs[0].batch, true);
+  refuses(['--name=x', '--fixedbufs', '--ioengine=io_uring,sync'], /fixedbufs=1 is an option of io_uring \(as fio's\), not of sync/);
+  refuses(['--name=x', '--registerfiles=0', '--ioengine=pool'], /registerfiles=0 is an option of io_uring/);
+  refuses(['--name=x', '--fixedbufs', '--ioengine=io_uring', '--rw=readfile', '--directory=/tmp'], /fixedbufs=1 is for reads and writes at a position/);
+  refuses(['--name=x', '--fixedbufs', '--ioengine=auto'], /not of auto/); // auto here runs on no ring (ENGINES has no auto)
+  const ring = plan(['--name=x', '--fixedbufs', '--registerfiles=0', '--ioengine=io_uring']).jobs[0];
+  assert.deepEqual([ring.fixedbufs, ring.registerfiles], [true, false]);
+  assert.deepEqual([job([]).fixedbufs, job([]).registerfiles], [false, true], 'fio\'s defaults: no fixed buffers, files registered (ioengine\'s io_uring does)');
+  const onRing = [...ENGINES, { name: 'io_uring', available: true, auto: [] }];
+  assert.equal(plan(['--name=x', '--fixedbufs', '--ioengine=auto'], { engines: onRing }).jobs[0].fixedbufs, true, 'auto takes them where it runs on io_uring');
   const aligned = (argv: string[]) => planBench(['--name=x', ...argv], { ...ctx, directIo: true });
   assert.equal(aligned(['--direct=1', '--bs=4k']).jobs[0].direct, true, 'direct=1 runs where O_DIRECT exists');
   assert.throws(() => aligned(['--direct=1', '--bs=1000']), /multiple of 512/);

@@ -135,6 +135,26 @@ test('batch=1 drives a job through readMany/writeMany: every I/O done and counte
   }
 });
 
+test('fixedbufs=1 reads and writes through the ring\'s registered buffers; registerfiles=0 without registered files; a batch\'s latency counted once per I/O', async t => {
+  if (!engines().find(e => e.name === 'io_uring')?.available) return t.skip('io_uring cannot run here');
+  const file = path.join(dir, 'fixed.dat');
+  const r = await bench(['--name=w', `--filename=${file}`, '--size=1m', '--rw=randwrite', '--iodepth=8', '--fixedbufs', '--ioengine=io_uring',
+    '--name=r', `--filename=${file}`, '--size=1m', '--rw=randread', '--iodepth=8', '--fixedbufs', '--batch=1', '--stonewall', '--ioengine=io_uring',
+    '--name=u', `--filename=${file}`, '--size=1m', '--rw=randread', '--iodepth=4', '--registerfiles=0', '--stonewall', '--ioengine=io_uring', '--output-format=json']);
+  assert.equal(r.code, 0, r.stderr);
+  const jobs = JSON.parse(r.stdout).jobs as Array<Record<string, any>>;
+  assert.deepEqual(jobs.map(j => j.jobname), ['w', 'r', 'u']);
+  for (const j of jobs) {
+    const d = j.jobname === 'w' ? j.write : j.read;
+    assert.equal(j.error, 0, j.jobname);
+    assert.equal(d.total_ios, 256, `${j.jobname}: 1 MiB in 4 KiB I/Os`);
+    assert.equal(d.io_bytes, 1 << 20);
+    const clat = d.clat_ns;
+    assert.ok(clat.min > 0 && clat.min <= clat.mean && clat.mean <= clat.max && clat.stddev >= 0, `${j.jobname}: ${JSON.stringify(clat)}`);
+    assert.ok(Object.values(clat.percentile ?? {}).length > 0, `${j.jobname}: percentiles`);
+  }
+});
+
 test('the default run prints a ranking table and removes its file', async () => {
   const r = await bench(['--runtime=100ms', '--size=8m', '--ioengine=sync,null', `--directory=${dir}`]);
   assert.equal(r.code, 0, r.stderr);

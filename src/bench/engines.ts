@@ -4,7 +4,12 @@
 import { descriptor } from '../engines/registry.js';
 import { BenchUsageError } from './options.js';
 
-export type EngineList = ReadonlyArray<{ name: string; available: boolean; reason?: string }>;
+export type EngineList = ReadonlyArray<{ name: string; available: boolean; reason?: string; auto?: unknown }>;
+
+/** Does the engine take io_uring's options (fixedbufs, registerfiles): io_uring, and auto where it runs on io_uring. */
+export function onRing(engine: string, known: EngineList): boolean {
+  return engine === 'io_uring' || (engine === 'auto' && known.some(e => e.name === 'io_uring' && e.auto !== undefined));
+}
 
 export function resolveEngines(wanted: readonly string[], known: EngineList, where: string): string[] {
   if (wanted.length === 1 && wanted[0] === 'all') {

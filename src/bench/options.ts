@@ -55,6 +55,10 @@ export interface JobOptions {
   norandommap: boolean;
   /** ioengine's own: drive the job through readMany/writeMany, iodepth requests per call */
   batch: boolean;
+  /** io_uring's, as fio's: the job's buffers are registered with the ring (READ_FIXED/WRITE_FIXED) */
+  fixedbufs: boolean;
+  /** io_uring's, as fio's: the job's file is registered with the ring (ioengine's io_uring does it unless told not to) */
+  registerfiles: boolean;
   group_reporting: boolean;
   stonewall: boolean;
   unlink: boolean;
@@ -72,7 +76,7 @@ export interface Sweep {
 export const DEFAULTS: Omit<JobOptions, 'name'> = {
   offset: 0, rw: 'read', rwmixread: 50, bs: 4096, nrfiles: 1, iodepth: 1, ioengine: ['all'], direct: false, numjobs: 1,
   runtime: 0, time_based: false, ramp_time: 0, fsync: 0, fdatasync: 0, invalidate: true, randrepeat: true,
-  norandommap: false, batch: false, group_reporting: false, stonewall: false, unlink: false,
+  norandommap: false, batch: false, fixedbufs: false, registerfiles: true, group_reporting: false, stonewall: false, unlink: false,
 };
 
 // ---- value syntax, as fio reads it ----
@@ -256,6 +260,8 @@ export const JOB_OPTIONS: OptionDef[] = [
   { name: 'randseed', help: 'seed of the random offsets', apply: (j, v) => { j.randseed = parseInteger(need('randseed', v), 0, 2 ** 32 - 1); } },
   { name: 'norandommap', help: 'random offsets may repeat before every block was visited', flag: true, apply: (j, v) => { j.norandommap = parseBool(v); } },
   { name: 'batch', help: 'ioengine\'s own: iodepth I/Os per readMany/writeMany call, one promise for them all', flag: true, apply: (j, v) => { j.batch = parseBool(v); } },
+  { name: 'fixedbufs', help: 'io_uring: the job\'s buffers are registered with the ring (engine.borrowBuffer), no page pinning per I/O', flag: true, apply: (j, v) => { j.fixedbufs = parseBool(v); } },
+  { name: 'registerfiles', help: 'io_uring: the job\'s file is registered with the ring (default 1: ioengine\'s io_uring registers its files)', flag: true, apply: (j, v) => { j.registerfiles = parseBool(v); } },
   { name: 'group_reporting', help: 'one result per group of jobs instead of one per clone', flag: true, apply: (j, v) => { j.group_reporting = parseBool(v); } },
   { name: 'stonewall', aliases: ['wait_for_previous'], help: 'wait for the jobs before this one to end; starts a new group', flag: true, apply: (j, v) => { j.stonewall = parseBool(v); } },
   { name: 'unlink', help: 'remove the job\'s files when it ends', flag: true, apply: (j, v) => { j.unlink = parseBool(v); } },
@@ -303,8 +309,6 @@ const KNOWN_UNSUPPORTED: Record<string, string> = {
   iodepth_batch_submit: 'batching is the engine\'s own business in ioengine',
   iodepth_batch_complete: 'batching is the engine\'s own business in ioengine',
   iodepth_batch_complete_min: 'batching is the engine\'s own business in ioengine',
-  fixedbufs: 'registered buffers are the io_uring engine\'s own business in ioengine',
-  registerfiles: 'registered files are the io_uring engine\'s own business in ioengine',
   sqthread_poll: 'SQPOLL is not exposed by the bench',
   hipri: 'polled I/O is not exposed by the bench',
   loops: 'loops is not supported: use time_based with runtime',

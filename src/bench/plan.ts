@@ -10,7 +10,7 @@ import path from 'node:path';
 import { descriptor } from '../engines/registry.js';
 import { parseArgs } from './args.js';
 import { DEFAULT_RUN_FILE, DEFAULT_RUN_FIXED, DEFAULT_RUN_JOBS } from './default-run.js';
-import { resolveEngines, type EngineList } from './engines.js';
+import { onRing, resolveEngines, type EngineList } from './engines.js';
 import { parseJobFile, type RawOption, type RawSection } from './job-file.js';
 import { applyOption, BenchUsageError, type CliOptions, DEFAULTS, findOption, isFileWorkload, type JobOptions } from './options.js';
 import { sizeText } from '../fio/units.js';
@@ -152,7 +152,7 @@ function take(job: Partial<JobOptions>, record: Record<string, string>, o: RawOp
 }
 
 /** Checks between options, and what a value means for this job. */
-function check(job: JobOptions, where: string, ctx: PlanContext): void {
+function check(job: Job, where: string, ctx: PlanContext): void {
   const refuse = (msg: string) => { throw new BenchUsageError(`${where}: job '${job.name}': ${msg}`); };
   if (job.name === '') refuse('a job needs a name (--name=NAME)');
   if (job.time_based && job.runtime === 0) refuse('time_based needs a runtime (--runtime=2s)');
@@ -175,6 +175,12 @@ function check(job: JobOptions, where: string, ctx: PlanContext): void {
     if (job.offset % 512 !== 0) refuse(`direct=1 needs offset to be a multiple of 512 (got ${job.offset})`);
   }
   if (job.fsync > 0 && job.fdatasync > 0) refuse('give fsync or fdatasync, not both');
+  if (job.fixedbufs || !job.registerfiles) {
+    const given = job.fixedbufs ? 'fixedbufs=1' : 'registerfiles=0';
+    const elsewhere = job.engines.filter(e => !onRing(e, ctx.engines));
+    if (elsewhere.length) refuse(`${given} is an option of io_uring (as fio's), not of ${elsewhere.join(', ')}`);
+    if (job.fixedbufs && isFileWorkload(job.rw)) refuse(`fixedbufs=1 is for reads and writes at a position, not rw=${job.rw}`);
+  }
   if (job.batch) {
     if (!['read', 'randread', 'write', 'randwrite'].includes(job.rw)) refuse(`batch=1 drives reads or writes (rw=read, randread, write, randwrite), not rw=${job.rw}`);
     if (job.fsync || job.fdatasync) refuse('batch=1 has no fsync or fdatasync between the writes of a batch');
