@@ -204,22 +204,40 @@ void uring_flush(engine_t *e) {
     signal_eventfd(u->event_fd);
 }
 
-// One ASYNC_CANCEL SQE, submitted now: addr matches an operation's user_data, or with
-// IORING_ASYNC_CANCEL_ANY every operation in flight.
-void uring_submit_cancel(uring_t *u, uint64_t addr, unsigned flags) {
-  struct io_uring_sqe *sqe = uring_get_sqe(u);
-  if (!sqe) return;
+// An ASYNC_CANCEL of the operation whose user_data is addr.
+static void prep_cancel(struct io_uring_sqe *sqe, uint64_t addr) {
   sqe->opcode = IORING_OP_ASYNC_CANCEL;
   sqe->fd = -1;
   sqe->addr = addr;
-  sqe->cancel_flags = flags;
   sqe->user_data = CANCEL_TAG;
+}
+
+// One ASYNC_CANCEL SQE, submitted now.
+static void uring_submit_cancel(uring_t *u, uint64_t addr) {
+  struct io_uring_sqe *sqe = uring_get_sqe(u);
+  if (!sqe) return;
+  prep_cancel(sqe, addr);
   store_release(u->sq_tail, u->sq_local_tail);
   uring_submit_pending(u, 0, 0);
 }
 
+// Every operation in flight but closes, one cancel each, submitted together. Never a close: one
+// the ring handed to a kernel worker (files with ->flush: FUSE, NFS) and cancelled before the
+// worker ran it would leave its file open for good (IORING_ASYNC_CANCEL_ANY takes closes too).
 void uring_cancel(engine_t *e) {
-  if (e->inflight > 0) uring_submit_cancel((uring_t *)e, 0, IORING_ASYNC_CANCEL_ANY);
+  uring_t *u = (uring_t *)e;
+  int queued = 0;
+  for (size_t id = 0; e->inflight > 0 && id < e->by_id_cap; id++) {
+    req_t *r = e->by_id[id];
+    if (!r || r->op == OP_CLOSE) continue;
+    struct io_uring_sqe *sqe = uring_get_sqe(u);  // a full ring is submitted to make room
+    if (!sqe) break;  // the kernel takes no more now: engine.close() cancels again while it waits
+    prep_cancel(sqe, (uint64_t)(uintptr_t)r);
+    queued = 1;
+  }
+  if (!queued) return;
+  store_release(u->sq_tail, u->sq_local_tail);
+  uring_submit_pending(u, 0, 0);
 }
 
-void uring_cancel_one(engine_t *e, req_t *r) { uring_submit_cancel((uring_t *)e, (uint64_t)(uintptr_t)r, 0); }
+void uring_cancel_one(engine_t *e, req_t *r) { uring_submit_cancel((uring_t *)e, (uint64_t)(uintptr_t)r); }

@@ -29,6 +29,7 @@ const RULES = [
   `broken:write:EIO@${BROKEN_AT}`,
   'unsynced:fsync:EIO',
   'locked:open:EACCES',
+  `slowopen:open:delay=${SLOW_MS}`,
 ];
 
 let mounted: Promise<FaultFs | { skip: string }> | undefined;
@@ -88,6 +89,17 @@ async function likeNode<T>(engine: Engine, at: string, setup: (dir: string) => v
   const ours = await run('engine', p => engine.open(p, flags) as unknown as Promise<Handle>);
   assert.deepStrictEqual(ours, expect(node), 'ioengine and node:fs/promises answered differently');
   return { result: ours, dir: path.join(here, 'engine') };
+}
+
+/** How many of this process's descriptors are open on file. */
+function descriptorsOn(file: string): number {
+  return fs.readdirSync('/proc/self/fd').filter(fd => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false; // the listing's own descriptor, closed by now
+    }
+  }).length;
 }
 
 conformance('faults from the filesystem (FUSE)', (test, kase) => {
@@ -210,6 +222,29 @@ conformance('faults from the filesystem (FUSE)', (test, kase) => {
     assert.deepStrictEqual(ours, await outcome(fsp.open(file, 'r')));
     assert.ok('error' in ours && ours.error.code === 'EACCES' && ours.error.path === file);
     assert.deepStrictEqual(await outcome(fsOn(engine).readFile(file)), await outcome(fsp.readFile(file)));
+  });
+
+  test('engine.close() with a close queued behind slow reads (every worker busy): the file ends closed and the close resolves', async ({ t, engine }) => {
+    const where = await place(kase);
+    if ('skip' in where) return t.skip(where.skip);
+    const slow = path.join(where.at, 'slow');
+    const plain = path.join(where.at, 'plain');
+    fs.writeFileSync(where.behind(slow), pattern(4 * BLOCK, 5));
+    fs.writeFileSync(where.behind(plain), 'x');
+    const slowOpen = path.join(where.at, 'slowopen');
+    fs.writeFileSync(where.behind(slowOpen), 'x');
+    const reader = await engine.open(slow, 'r');
+    const closed = await engine.open(plain, 'r');
+    // More slow calls than any engine has threads or kernel workers (io_uring: 4 per CPU).
+    const reads = Array.from({ length: 24 }, (_, i) => outcome(reader.read(Buffer.alloc(BLOCK), 0, BLOCK, (i % 4) * BLOCK)));
+    const opens = Array.from({ length: 24 }, () => outcome(engine.open(slowOpen, 'r').then(h => h.close())));
+    await new Promise(resolve => setImmediate(resolve));
+    const closing = outcome(closed.close());
+    await new Promise(resolve => setImmediate(resolve)); // the close is on its way, behind the reads
+    await engine.close();
+    for (const r of await Promise.all([...reads, ...opens])) if ('error' in r) assert.equal(r.error.code, 'ECANCELED', JSON.stringify(r));
+    assert.deepEqual(await closing, { value: undefined }, 'the close resolved, as node\'s');
+    assert.equal(descriptorsOn(plain), 0, 'the file was left open');
   });
 
   test('slow replies: close() with reads in flight resolves after each settled, with its bytes or ECANCELED; an abort in flight loses nothing', async ({ t, engine, newEngine }) => {
