@@ -19,6 +19,7 @@ req_t *req_alloc(engine_t *e) {
   r->engine = e;
   r->iov = r->iov1;
   r->iovcnt = 0;
+  r->cancel_sent = 0;
   r->path = r->path2 = NULL;
   r->stat = NULL;
   r->result = 0;

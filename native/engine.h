@@ -98,6 +98,7 @@ typedef struct req {
   const char *path2;  // rename: the new path
   double *stat;       // fstat, stat: STAT_FIELDS doubles inside a JS buffer
   int64_t result;
+  int cancel_sent;    // io_uring: a cancel for it is on its way (one is enough; more only fill the CQ)
   pthread_t thread;   // thread engine only
   struct iovec iov1[INLINE_IOVS];
   // The engine's own control block for this request (linux-aio's iocb, posix-aio's aiocb,

@@ -212,32 +212,35 @@ static void prep_cancel(struct io_uring_sqe *sqe, uint64_t addr) {
   sqe->user_data = CANCEL_TAG;
 }
 
-// One ASYNC_CANCEL SQE, submitted now.
-static void uring_submit_cancel(uring_t *u, uint64_t addr) {
-  struct io_uring_sqe *sqe = uring_get_sqe(u);
-  if (!sqe) return;
-  prep_cancel(sqe, addr);
+// Queues a cancel for r, once (more would only fill the completion queue): 1 when queued, 0
+// when not needed, -1 when the ring has no room now. Never for a close: one the ring handed to
+// a kernel worker (files with ->flush: FUSE, NFS) and cancelled before the worker ran it would
+// leave its file open for good.
+static int queue_cancel(uring_t *u, req_t *r) {
+  if (r->op == OP_CLOSE || r->cancel_sent) return 0;
+  struct io_uring_sqe *sqe = uring_get_sqe(u);  // a full ring is submitted to make room
+  if (!sqe) return -1;
+  prep_cancel(sqe, (uint64_t)(uintptr_t)r);
+  r->cancel_sent = 1;
+  return 1;
+}
+
+static void submit_cancels(uring_t *u) {
   store_release(u->sq_tail, u->sq_local_tail);
   uring_submit_pending(u, 0, 0);
 }
 
-// Every operation in flight but closes, one cancel each, submitted together. Never a close: one
-// the ring handed to a kernel worker (files with ->flush: FUSE, NFS) and cancelled before the
-// worker ran it would leave its file open for good (IORING_ASYNC_CANCEL_ANY takes closes too).
+// Every operation in flight but closes, one cancel each (not IORING_ASYNC_CANCEL_ANY, which takes
+// closes too), submitted together. What finds no room now is cancelled by the next call
+// (engine.close() calls again while it waits; uring_stop too).
 void uring_cancel(engine_t *e) {
   uring_t *u = (uring_t *)e;
-  int queued = 0;
-  for (size_t id = 0; e->inflight > 0 && id < e->by_id_cap; id++) {
-    req_t *r = e->by_id[id];
-    if (!r || r->op == OP_CLOSE) continue;
-    struct io_uring_sqe *sqe = uring_get_sqe(u);  // a full ring is submitted to make room
-    if (!sqe) break;  // the kernel takes no more now: engine.close() cancels again while it waits
-    prep_cancel(sqe, (uint64_t)(uintptr_t)r);
-    queued = 1;
-  }
-  if (!queued) return;
-  store_release(u->sq_tail, u->sq_local_tail);
-  uring_submit_pending(u, 0, 0);
+  int queued = 0, q = 0;
+  for (size_t id = 0; e->inflight > 0 && id < e->by_id_cap && q >= 0; id++)
+    if (e->by_id[id] && (q = queue_cancel(u, e->by_id[id])) > 0) queued = 1;
+  if (queued) submit_cancels(u);
 }
 
-void uring_cancel_one(engine_t *e, req_t *r) { uring_submit_cancel((uring_t *)e, (uint64_t)(uintptr_t)r); }
+void uring_cancel_one(engine_t *e, req_t *r) {
+  if (queue_cancel((uring_t *)e, r) > 0) submit_cancels((uring_t *)e);
+}

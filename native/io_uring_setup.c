@@ -204,6 +204,7 @@ void uring_stop(engine_t *e) {
     uring_reap(u, 0, UINT_MAX);
     completion_drain_pushed(e, 0, DRAIN_ALL);  // requests that failed before reaching the ring
     if (e->inflight == before) {
+      uring_cancel(e);  // those a full ring left out before (each request is sent one cancel)
       int r = uring_submit_pending(u, 1, IORING_ENTER_GETEVENTS);
       if (r < 0 && u->to_submit) uring_fail_unsubmitted(u, r);
     }

@@ -232,6 +232,7 @@ test('refusals: options that contradict each other or the machine', () => {
   refuses(['--name=x', '--registerfiles=0', '--ioengine=pool'], /registerfiles=0 is an option of io_uring/);
   refuses(['--name=x', '--fixedbufs', '--ioengine=io_uring', '--rw=readfile', '--directory=/tmp'], /fixedbufs=1 is for reads and writes at a position/);
   refuses(['--name=x', '--fixedbufs', '--ioengine=auto'], /not of auto/); // auto here runs on no ring (ENGINES has no auto)
+  refuses(['--name=x', '--fixedbufs', '--ioengine=io_uring', '--iodepth=20000'], /the kernel takes at most 16384: iodepth=20000/);
   const ring = plan(['--name=x', '--fixedbufs', '--registerfiles=0', '--ioengine=io_uring']).jobs[0];
   assert.deepEqual([ring.fixedbufs, ring.registerfiles], [true, false]);
   assert.deepEqual([job([]).fixedbufs, job([]).registerfiles], [false, true], 'fio\'s defaults: no fixed buffers, files registered (ioengine\'s io_uring does)');

@@ -164,6 +164,11 @@ async function main(input: CloneInput): Promise<void> {
     ? { registerFiles: job.registerfiles, registeredBuffers: job.fixedbufs ? { count: job.iodepth, size: job.bs } : undefined }
     : {};
   const engine = ioengine.createEngine(input.engine, ring);
+  // auto falls back to another engine when io_uring cannot set up here (locked memory for the
+  // buffers): then the job did not get what it asked for.
+  if (job.fixedbufs || !job.registerfiles) {
+    if (engine.name !== 'io_uring') throw new Error(`${job.fixedbufs ? 'fixedbufs=1' : 'registerfiles=0'} needs io_uring, and ${input.engine} runs on ${engine.name} here`);
+  }
   let flags = writes ? constants.O_RDWR : constants.O_RDONLY;
   if (job.direct) flags |= constants.O_DIRECT;
   const files = input.files[input.clone - input.firstClone];

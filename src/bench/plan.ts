@@ -151,6 +151,9 @@ function take(job: Partial<JobOptions>, record: Record<string, string>, o: RawOp
   if (o.value !== undefined) record[def.name] = o.value;
 }
 
+/** The most buffers io_uring registers (IORING_MAX_REG_BUFFERS). */
+const MAX_FIXED_BUFFERS = 16384;
+
 /** Checks between options, and what a value means for this job. */
 function check(job: Job, where: string, ctx: PlanContext): void {
   const refuse = (msg: string) => { throw new BenchUsageError(`${where}: job '${job.name}': ${msg}`); };
@@ -180,6 +183,7 @@ function check(job: Job, where: string, ctx: PlanContext): void {
     const elsewhere = job.engines.filter(e => !onRing(e, ctx.engines));
     if (elsewhere.length) refuse(`${given} is an option of io_uring (as fio's), not of ${elsewhere.join(', ')}`);
     if (job.fixedbufs && isFileWorkload(job.rw)) refuse(`fixedbufs=1 is for reads and writes at a position, not rw=${job.rw}`);
+    if (job.fixedbufs && job.iodepth > MAX_FIXED_BUFFERS) refuse(`fixedbufs=1 registers one buffer per I/O in flight, and the kernel takes at most ${MAX_FIXED_BUFFERS}: iodepth=${job.iodepth}`);
   }
   if (job.batch) {
     if (!['read', 'randread', 'write', 'randwrite'].includes(job.rw)) refuse(`batch=1 drives reads or writes (rw=read, randread, write, randwrite), not rw=${job.rw}`);
