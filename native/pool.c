@@ -175,9 +175,11 @@ static void pool_stop(engine_t *e) {
   pthread_mutex_unlock(&p->lock);
   // A thread not yet in its call when pool_cancel interrupted it is interrupted again.
   for (uint32_t i = 0; i < p->nthreads; i++) {
-    struct timespec at;
-    clock_gettime(CLOCK_REALTIME, &at);
     for (;;) {
+      // From now each time (timedjoin takes the wall clock): a clock set back or forward meanwhile
+      // neither stretches a wait nor makes it spin.
+      struct timespec at;
+      clock_gettime(CLOCK_REALTIME, &at);
       at.tv_nsec += INTERRUPT_AGAIN_NS;
       if (at.tv_nsec >= 1000000000L) {
         at.tv_sec++;
