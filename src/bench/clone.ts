@@ -33,18 +33,8 @@ class Latencies {
   m2 = 0;
   readonly hist = latencyHistogram(true);
 
-  record(ns: number): void {
-    const n = ++this.n;
-    if (ns < this.min) this.min = ns;
-    if (ns > this.max) this.max = ns;
-    const d = ns - this.mean;
-    this.mean += d / n;
-    this.m2 += d * (ns - this.mean);
-    this.hist.recordValue(ns);
-  }
-
-  /** count values of ns at once (a batch's I/Os share its latency): Chan's merge of a group with no spread. */
-  recordMany(ns: number, count: number): void {
+  /** count values of ns (a batch's I/Os share its latency): Chan's merge of a group with no spread, Welford's step for one. */
+  record(ns: number, count = 1): void {
     const n = this.n + count;
     if (ns < this.min) this.min = ns;
     if (ns > this.max) this.max = ns;
@@ -77,16 +67,9 @@ class Direction extends Latencies {
   readonly bwSamples: number[] = [];
   readonly iopsSamples: number[] = [];
 
-  done(ns: number, bytes: number, wanted: number, at: number): void {
-    this.record(ns);
-    this.bytes += bytes;
-    if (bytes !== wanted) this.shortIos++;
-    this.lastMs = at;
-  }
-
-  /** count I/Os of one batch, moving bytes in all, short of wanted short times. */
-  doneMany(ns: number, count: number, bytes: number, short: number, at: number): void {
-    this.recordMany(ns, count);
+  /** count I/Os (one, or a batch's) that took ns, moving bytes in all, short of what they asked short times. */
+  done(ns: number, count: number, bytes: number, short: number, at: number): void {
+    this.record(ns, count);
     this.bytes += bytes;
     this.shortIos += short;
     this.lastMs = at;
@@ -285,7 +268,7 @@ async function main(input: CloneInput): Promise<void> {
       inflight--;
       ios++;
       if (t1 >= nextEvent) event(t1);
-      (isWrite ? write : read).done(Math.round((t1 - t0) * 1e6), n, whole ? whole.wanted : bs, t1);
+      (isWrite ? write : read).done(Math.round((t1 - t0) * 1e6), 1, n, n !== (whole ? whole.wanted : bs) ? 1 : 0, t1);
       if (isWrite && syncEvery > 0 && ++writesSinceSync >= syncEvery) {
         writesSinceSync = 0;
         syncDue = true;
@@ -325,7 +308,7 @@ async function main(input: CloneInput): Promise<void> {
         if (r !== bs) short++;
       }
       ios += count;
-      if (count > 0) (writing ? write : read).doneMany(Math.round((t1 - t0) * 1e6), count, bytes, short, t1);
+      if (count > 0) (writing ? write : read).done(Math.round((t1 - t0) * 1e6), count, bytes, short, t1);
       if (t1 >= nextEvent) event(t1);
     }
   };
