@@ -8,6 +8,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { allocAligned, createEngine, engines, type FileHandle } from '../src/index.js';
+import { AutoBackend, SYNCS_PER_FILE } from '../src/engines/auto.js';
+import type { Backend, Done } from '../src/engines/backend.js';
+import { errnoOf } from '../src/errors.js';
 
 const uring = engines().find(e => e.name === 'io_uring')!;
 const skip = uring.available ? false : `io_uring unavailable: ${uring.reason}`;
@@ -222,5 +225,71 @@ describe('auto', () => {
     assert.equal(poolThreads(), 0, 'no pool thread started');
     await h.close();
     await engine.close();
+  });
+
+  it('runs at most two fsyncs of a file at once; those asked for meanwhile go as one, started after all of them', () => {
+    // A stand-in for the engine auto runs on: it records each fsync and completes it when told.
+    const started: { fd: number; full: boolean; done: Done; asked: number }[] = [];
+    let asked = 0, cancels = 0;
+    const base = {
+      fsync: (fd: number, done: Done) => void started.push({ fd, full: true, done, asked }),
+      fdatasync: (fd: number, done: Done) => void started.push({ fd, full: false, done, asked }),
+      cancel: () => void cancels++,
+    } as unknown as Backend;
+    const auto = new AutoBackend(base, () => base);
+    const results = new Map<string, number>();
+    const ask = (name: string, fd: number, full: boolean): Done => {
+      asked++;
+      const done: Done = r => { assert.ok(!results.has(name), `${name} completes once`); results.set(name, r); };
+      if (full) auto.fsync(fd, done);
+      else auto.fdatasync(fd, done);
+      return done;
+    };
+    assert.equal(SYNCS_PER_FILE, 2);
+    ask('a', 3, true);
+    ask('b', 3, false);
+    ask('other file', 4, true);
+    assert.deepEqual(started.map(s => [s.fd, s.full]), [[3, true], [3, false], [4, true]], 'two of file 3 at once, and file 4\'s own');
+    ask('c', 3, false);
+    ask('d', 3, true);
+    ask('e', 3, false);
+    assert.equal(started.length, 3, 'the third of file 3 waits');
+    started[0].done(0);
+    assert.equal(results.get('a'), 0);
+    assert.equal(started.length, 4, 'the waiting three go as one when one ends');
+    assert.deepEqual([started[3].fd, started[3].full, started[3].asked], [3, true, 6], 'an fsync (d asked for one), started after all three were asked for');
+    assert.ok(!results.has('c') && !results.has('d') && !results.has('e'), 'not done before their own fsync is');
+    ask('f', 3, false);
+    started[1].done(0);
+    assert.equal(results.get('b'), 0);
+    assert.deepEqual([started[4].full, started[4].asked], [false, 7], 'f alone: an fdatasync');
+    started[3].done(-5);
+    assert.deepEqual(['c', 'd', 'e'].map(n => results.get(n)), [-5, -5, -5], 'the group shares its fsync\'s result, an error too');
+    // Taken back before it started (an abort, or the engine closing): it never goes to the engine.
+    ask('g', 3, true);
+    assert.equal(started.length, 6, 'g runs beside f');
+    const h = ask('h', 3, true);
+    ask('i', 3, true);
+    auto.abort(h);
+    assert.equal(results.get('h'), errnoOf('ECANCELED'));
+    auto.cancel();
+    assert.equal(results.get('i'), errnoOf('ECANCELED'));
+    assert.equal(cancels, 1, 'the engine cancels what it runs');
+    for (const i of [4, 5, 2]) started[i].done(0);
+    assert.equal(started.length, 6, 'nothing taken back ever started');
+    assert.deepEqual(['f', 'g', 'other file'].map(n => results.get(n)), [0, 0, 0]);
+  });
+
+  it('makes many fsyncs of one file at once, and each completes', { skip }, async () => {
+    const engine = createEngine('auto');
+    const h = await engine.open(path.join(dir, 'syncs'), 'w+');
+    const buf = Buffer.alloc(4096, 5);
+    await Promise.all(Array.from({ length: 16 }, async (_, i) => {
+      await h.write(buf, 0, buf.length, i * 4096);
+      await (i % 2 ? h.datasync() : h.sync());
+    }));
+    await h.close();
+    await engine.close();
+    assert.equal(fs.statSync(path.join(dir, 'syncs')).size, 16 * 4096);
   });
 });
