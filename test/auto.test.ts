@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { allocAligned, createEngine, engines, type FileHandle } from '../src/index.js';
-import { AutoBackend, SYNCS_PER_FILE } from '../src/engines/auto.js';
+import { AutoBackend, LARGE_READ, SYNCS_PER_FILE } from '../src/engines/auto.js';
 import type { Backend, Done } from '../src/engines/backend.js';
 import { errnoOf } from '../src/errors.js';
 
@@ -161,12 +161,12 @@ describe('auto', () => {
     const engine = createEngine('auto');
     const h = await engine.open(file, 'r');
     for (let i = 0; i < 8; i++) {
-      const buf = Buffer.alloc(128 * 1024);
+      const buf = Buffer.alloc(LARGE_READ);
       assert.equal((await h.read(buf, 0, buf.length, i * buf.length)).bytesRead, buf.length);
       assert.equal(buf[buf.length - 1], 1);
     }
     assert.equal(poolThreads(), 0, 'one large read at a time started no thread');
-    const bufs = Array.from({ length: 8 }, () => Buffer.alloc(128 * 1024));
+    const bufs = Array.from({ length: 8 }, () => Buffer.alloc(LARGE_READ));
     const results = await Promise.all(bufs.map((b, i) => h.read(b, 0, b.length, i * b.length)));
     assert.ok(poolThreads() > 0, 'large reads in flight together started the pool');
     assert.deepEqual(results.map(r => r.bytesRead), bufs.map(b => b.length));
@@ -187,13 +187,13 @@ describe('auto', () => {
     }, 0);
     const readAlone = async (h: FileHandle) => {
       const before = poolBytesRead();
-      const buf = Buffer.alloc(128 * 1024);
+      const buf = Buffer.alloc(LARGE_READ);
       assert.equal((await h.read(buf, 0, buf.length, 0)).bytesRead, buf.length);
       return poolBytesRead() - before;
     };
     const ahead = await engine.open(file, 'r'), other = await engine.open(file, 'r');
-    await Promise.all([0, 1, 2, 3].map(i => ahead.read(Buffer.alloc(128 * 1024), 0, 128 * 1024, i * 128 * 1024)));
-    assert.ok(await readAlone(ahead) >= 128 * 1024, 'a file read ahead: even a read alone goes to the pool');
+    await Promise.all([0, 1, 2, 3].map(i => ahead.read(Buffer.alloc(LARGE_READ), 0, LARGE_READ, i * LARGE_READ)));
+    assert.ok(await readAlone(ahead) >= LARGE_READ, 'a file read ahead: even a read alone goes to the pool');
     assert.equal(await readAlone(other), 0, 'another file\'s read alone stays on the ring');
     await Promise.all([ahead.close(), other.close()]);
     await engine.close();
@@ -219,7 +219,7 @@ describe('auto', () => {
     await noPool();
     const engine = createEngine('auto');
     const h = await engine.open(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
-    const bufs = Array.from({ length: 8 }, () => allocAligned(128 * 1024, 4096));
+    const bufs = Array.from({ length: 8 }, () => allocAligned(LARGE_READ, 4096));
     const results = await Promise.all(bufs.map((b, i) => h.read(b, 0, b.length, i * b.length)));
     assert.deepEqual(results.map(r => r.bytesRead), bufs.map(b => b.length));
     assert.equal(poolThreads(), 0, 'no pool thread started');
