@@ -145,6 +145,8 @@ export class AutoBackend implements Backend {
   }
 
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
+    // Most reads are small: straight on, with no pair to make (one allocation per read fewer).
+    if (length < LARGE_READ) return this.#base.read(fd, buffer, offset, length, position, done);
     const [on, counted] = this.#readOn(fd, length, position, done);
     on.read(fd, buffer, offset, length, position, counted);
   }
