@@ -280,6 +280,60 @@ describe('auto', () => {
     assert.deepEqual(['f', 'g', 'other file'].map(n => results.get(n)), [0, 0, 0]);
   });
 
+  it('takes back an fsync on abort when it is alone in it, and never leaves one stuck behind a call that threw', () => {
+    const started: { full: boolean; done: Done }[] = [];
+    const aborted: Done[] = [];
+    let throwing: Error | undefined;
+    const start = (full: boolean) => (fd: number, done: Done) => {
+      if (throwing) throw throwing;
+      started.push({ full, done });
+    };
+    const base = { fsync: start(true), fdatasync: start(false), abort: (d: Done) => void aborted.push(d), cancel: () => {} } as unknown as Backend;
+    const auto = new AutoBackend(base, () => base);
+    const results = new Map<string, number>();
+    const ask = (name: string): Done => {
+      const done: Done = r => void results.set(name, r);
+      auto.fsync(3, done);
+      return done;
+    };
+    // Running alone: the abort reaches the engine, whose fsync then ends cancelled.
+    const a = ask('a');
+    auto.abort(a);
+    assert.deepEqual(aborted, [started[0].done], 'the engine is asked for the fsync it runs');
+    started[0].done(errnoOf('ECANCELED'));
+    assert.equal(results.get('a'), errnoOf('ECANCELED'));
+    // Sharing its fsync with another caller: it runs on for both.
+    ask('b'); ask('c');
+    const d = ask('d');
+    ask('e');
+    started[1].done(0);
+    assert.equal(started.length, 4, 'd and e go as one');
+    auto.abort(d);
+    assert.equal(aborted.length, 1, 'an fsync two callers wait for is not cancelled for one');
+    started[3].done(0);
+    started[2].done(0);
+    assert.deepEqual(['b', 'c', 'd', 'e'].map(n => results.get(n)), [0, 0, 0, 0]);
+    // Nothing left of the file: the next starts at once.
+    ask('f');
+    assert.equal(started.length, 5);
+    started[4].done(0);
+    // A start that throws: the caller hears it, and the file is not left counting it.
+    throwing = new Error('no memory');
+    assert.throws(() => ask('g'), /no memory/);
+    assert.throws(() => ask('h'), /no memory/);
+    throwing = undefined;
+    ask('i'); ask('j'); ask('k');
+    assert.equal(started.length, 7, 'two run again, the third waits');
+    throwing = Object.assign(new Error('EIO'), { errno: errnoOf('EIO') });
+    started[5].done(0);
+    assert.equal(results.get('k'), errnoOf('EIO'), 'a group whose start threw hears the error');
+    throwing = undefined;
+    started[6].done(0);
+    assert.deepEqual(['i', 'j'].map(n => results.get(n)), [0, 0]);
+    ask('l');
+    assert.equal(started.length, 8, 'nothing left waiting or counted');
+  });
+
   it('makes many fsyncs of one file at once, and each completes', { skip }, async () => {
     const engine = createEngine('auto');
     const h = await engine.open(path.join(dir, 'syncs'), 'w+');

@@ -18,6 +18,7 @@ import type { Backend, Done } from './backend.js';
 
 const { O_DIRECT } = constants;
 const ECANCELED = errnoOf('ECANCELED');
+const EIO = errnoOf('EIO');
 
 /**
  * fsyncs of one file in flight at once. More only contend: each writes back the same file's
@@ -25,8 +26,10 @@ const ECANCELED = errnoOf('ECANCELED');
  */
 export const SYNCS_PER_FILE = 2;
 
-/** A file's fsyncs (and fdatasyncs): how many run, and those waiting to go as one. */
-interface FileSyncs { running: number; waiting: Done[]; full: boolean }
+/** One fsync running for a group of callers. */
+interface SyncRun { group: Done[]; finished: Done }
+/** A file's fsyncs (and fdatasyncs): those running, and those waiting to go as one. */
+interface FileSyncs { running: SyncRun[]; waiting: Done[]; full: boolean }
 
 /**
  * A read this large, with others in flight, is copied faster by threads on every core than by the
@@ -161,46 +164,79 @@ export class AutoBackend implements Backend {
   /** An fsync (full) or fdatasync of fd, now or, when the file has SYNCS_PER_FILE running, with the next group. */
   #sync(fd: number, full: boolean, done: Done): void {
     let s = this.#syncs.get(fd);
-    if (!s) this.#syncs.set(fd, (s = { running: 0, waiting: [], full: false }));
-    if (s.running < SYNCS_PER_FILE) return this.#startSync(fd, s, full, [done]);
+    if (!s) this.#syncs.set(fd, (s = { running: [], waiting: [], full: false }));
+    if (s.running.length < SYNCS_PER_FILE) return this.#startSync(fd, s, full, [done], true);
     s.waiting.push(done);
     s.full ||= full;
   }
 
-  /** One fsync for group; when one ends, those waiting start as the next. */
-  #startSync(fd: number, s: FileSyncs, full: boolean, group: Done[]): void {
-    s.running++;
-    const finished: Done = result => {
-      s.running--;
-      if (s.waiting.length > 0) {
-        const next = s.waiting, nextFull = s.full;
-        s.waiting = [];
-        s.full = false;
-        this.#startSync(fd, s, nextFull, next);
-      } else if (s.running === 0) {
-        this.#syncs.delete(fd);
+  /** One fsync for group: asked for by its one caller now (direct), or by those that waited. */
+  #startSync(fd: number, s: FileSyncs, full: boolean, group: Done[], direct: boolean): void {
+    const run: SyncRun = { group, finished: result => this.#syncEnded(fd, s, run, result) };
+    s.running.push(run);
+    try {
+      if (full) this.#base.fsync(fd, run.finished);
+      else this.#base.fdatasync(fd, run.finished);
+    } catch (err) {
+      // Not started, so it never finishes. A caller's own throws to that caller, as any
+      // operation's start does; a group that waited hears it as an error result.
+      if (direct) {
+        this.#syncEnded(fd, s, run, undefined);
+        throw err;
       }
-      for (const done of group) done(result);
-    };
-    if (full) this.#base.fsync(fd, finished);
-    else this.#base.fdatasync(fd, finished);
+      const errno = (err as { errno?: unknown } | null)?.errno;
+      this.#syncEnded(fd, s, run, typeof errno === 'number' && errno < 0 ? errno : EIO);
+    }
   }
 
-  /** A waiting fsync taken back (not started: nothing to cancel in the kernel); false when done is not one. */
-  #unwait(done: Done): boolean {
+  /** An fsync of the file ended: the waiting ones go as the next, its group hears result (if any). */
+  #syncEnded(fd: number, s: FileSyncs, run: SyncRun, result: number | undefined): void {
+    s.running.splice(s.running.indexOf(run), 1);
+    if (s.waiting.length > 0) {
+      const next = s.waiting, nextFull = s.full;
+      s.waiting = [];
+      s.full = false;
+      this.#startSync(fd, s, nextFull, next, false);
+    } else if (s.running.length === 0) {
+      this.#syncs.delete(fd);
+    }
+    if (result === undefined) return;
+    let thrown: { error: unknown } | undefined;
+    for (const done of run.group) {
+      try {
+        done(result);
+      } catch (error) {
+        thrown ??= { error }; // the others still hear theirs
+      }
+    }
+    if (thrown) throw thrown.error;
+  }
+
+  /**
+   * An abort of an fsync: a waiting one is taken back (never started), one running alone is
+   * cancelled in the engine, one sharing its fsync with others runs on. False: done is no fsync.
+   */
+  #abortSync(done: Done): boolean {
     for (const s of this.#syncs.values()) {
       const i = s.waiting.indexOf(done);
-      if (i < 0) continue;
-      s.waiting.splice(i, 1);
-      done(ECANCELED);
-      return true;
+      if (i >= 0) {
+        s.waiting.splice(i, 1);
+        if (s.waiting.length === 0) s.full = false;
+        done(ECANCELED);
+        return true;
+      }
+      const run = s.running.find(r => r.group.includes(done));
+      if (run) {
+        if (run.group.length === 1) this.#base.abort?.(run.finished);
+        return true;
+      }
     }
     return false;
   }
 
   // The engine passes these on to its pool.
   abort(done: Done): void {
-    if (this.#unwait(done)) return;
+    if (this.#abortSync(done)) return;
     const c = this.#counted;
     let engines = done;
     for (let i = 0; i < c.length; i += 2) if (c[i] === done) engines = c[i + 1];
@@ -208,7 +244,10 @@ export class AutoBackend implements Backend {
   }
   cancel(): void {
     // fsyncs waiting for others of their file never started: they end here.
-    for (const s of this.#syncs.values()) for (const done of s.waiting.splice(0)) done(ECANCELED);
+    for (const s of this.#syncs.values()) {
+      s.full = false;
+      for (const done of s.waiting.splice(0)) done(ECANCELED);
+    }
     this.#base.cancel();
   }
   handedBack(fd: number): void { this.#base.handedBack?.(fd); }

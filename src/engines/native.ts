@@ -12,7 +12,7 @@ import { CLOCK_EVERY, TurnBudget } from './turn.js';
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
 const SMALL_READ = 32 * 1024; // a read done at once this small is counted as an eighth of a look at the clock
-const ALONE_TRUSTED = 64; // reads alone in a row after which not every one looks for others
+const ALONE_TRUSTED = 8; // reads alone in a row after which not every one looks for others
 
 const ECANCELED = errnoOf('ECANCELED');
 const EBADF = errnoOf('EBADF');
@@ -182,8 +182,9 @@ export class NativeBackend implements Backend {
       return false;
     }
     // Looking for others starting costs a microtask per read (cached 4 KiB reads one at a time:
-    // 0.87x as many). After ALONE_TRUSTED reads alone in a row, only every ALONE_TRUSTED-th looks;
-    // one that finds another starting beside it makes every read look again.
+    // 0.87x as many). After ALONE_TRUSTED reads alone in a row, only every ALONE_TRUSTED-th looks,
+    // so that of reads starting together at most that many are read at once before one sees the
+    // others; then every read looks again.
     if (this.#aloneRun < ALONE_TRUSTED || this.#aloneRun % ALONE_TRUSTED === 0) {
       this.#starting = true;
       queueMicrotask(this.#started);
