@@ -207,14 +207,20 @@ test('a long run: bandwidth and IOPS figures from more samples than a call can t
   assert.deepEqual([j.read.iops_min, j.read.iops_max, j.read.iops_samples], [1, 1000, 200_000]);
 });
 
-test('whole-file workloads: readfile, writefile and stat of nrfiles files, each once, on every engine asked', async () => {
+test('whole-file workloads: readfile, readstream, writefile and stat of nrfiles files, each once, on every engine asked', async () => {
   const files = `${dir}/whole`;
   const r = await bench([`--directory=${files}`, '--nrfiles=20', '--filesize=3000', '--iodepth=4', '--output-format=json', '--ioengine=sync,pool,io_uring,libuv',
-    '--name=rf', '--rw=readfile', '--name=wf', '--stonewall', '--rw=writefile', '--name=st', '--stonewall', '--rw=stat']);
+    '--name=rf', '--rw=readfile', '--name=rs', '--stonewall', '--rw=readstream', '--bs=1024',
+    '--name=wf', '--stonewall', '--rw=writefile', '--name=st', '--stonewall', '--rw=stat']);
   assert.equal(r.code, 0, r.stderr);
   const jobs = parse(r).jobs as { jobname: string; read: { io_bytes: number; total_ios: number }; write: { io_bytes: number; total_ios: number }; 'job options': Record<string, string> }[];
   const engines = (name: string) => jobs.filter(j => j.jobname === name);
   for (const j of engines('rf')) assert.deepEqual([j.read.total_ios, j.read.io_bytes, j.write.total_ios], [20, 60000, 0], `readfile on ${j['job options'].ioengine}`);
+  // A stream's I/Os are its chunks of bs (the highWaterMark): 1024, 1024 and 952 bytes a file.
+  for (const j of engines('rs')) {
+    assert.deepEqual([j.read.total_ios, j.read.io_bytes, j.write.total_ios], [60, 60000, 0], `readstream on ${j['job options'].ioengine}`);
+    assert.equal((j.read as unknown as { short_ios: number }).short_ios, 20, 'one short chunk a file');
+  }
   for (const j of engines('wf')) assert.deepEqual([j.write.total_ios, j.write.io_bytes, j.read.total_ios], [20, 60000, 0], `writefile on ${j['job options'].ioengine}`);
   for (const j of engines('st')) assert.deepEqual([j.read.total_ios, j.read.io_bytes], [20, 0], `stat on ${j['job options'].ioengine}`);
   assert.ok(engines('rf').length >= 2, 'a row per engine');

@@ -141,6 +141,9 @@ test('whole-file workloads: filesize from size and nrfiles, and what does not ap
   refuses(['--name=w', '--rw=writefile', '--fsync=1'], /has no fsync/);
   refuses(['--name=w', '--rw=stat', '--filename=/tmp/x'], /makes its own files/);
   refuses(['--name=w', '--rw=readfiles'], /readfile/);
+  const [stream] = plan(['--name=w', '--directory=/tmp', '--rw=readstream', '--size=1m', '--bs=64k']).jobs;
+  assert.deepEqual([stream.nrfiles, stream.filesize, stream.bs], [1, 1 << 20, 65536]);
+  refuses(['--name=w', '--rw=readstream', '--direct=1'], /direct=1 does not apply/);
 });
 
 test('the default run takes run-wide options from the command line, and refuses per-workload ones', () => {

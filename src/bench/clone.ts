@@ -7,6 +7,7 @@
 import { randomFillSync } from 'node:crypto';
 import { constants } from 'node:fs';
 import { performance } from 'node:perf_hooks'; // not the global: a getter in node 20, read twice per I/O here
+import type { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import * as ioengine from '../index.js';
@@ -115,19 +116,84 @@ function buffers(engine: ioengine.Engine, job: JobOptions, bs: number, fill: boo
 
 /**
  * One I/O of a whole-file workload, through ioengine/fs on the clone's engine: the next file
- * (the clone's files in turn) read, written or stat'ed whole; resolves with the bytes moved.
+ * (the clone's files in turn) read, written or stat'ed whole, or the next chunk (bs bytes, the
+ * stream's highWaterMark) of a read stream over it; resolves with the bytes moved.
  */
-function wholeFileIo(rw: FileWorkload, fs: ReturnType<typeof fsOn>, files: string[], size: number) {
+function wholeFileIo(rw: FileWorkload, fs: ReturnType<typeof fsOn>, files: string[], size: number, bs: number, once: boolean) {
   let next = 0;
   const data = Buffer.alloc(size, 0x5a);
   const file = () => files[next++ % files.length];
+  // Streams read each file once unless the job goes on by time or io_size: then the lanes end
+  // when the files do (a stream's chunks are not known in advance as a count).
+  const streams = rw === 'readstream' ? readStreams(fs, () => (!once || next < files.length ? file() : undefined), bs) : undefined;
   return {
     writes: rw === 'writefile',
-    /** bytes a complete I/O moves (a stat: none) */
-    wanted: rw === 'stat' ? 0 : size,
+    /** bytes a complete I/O moves (a stat: none; a file's last chunk may be short) */
+    wanted: rw === 'stat' ? 0 : streams ? bs : size,
     next: rw === 'readfile' ? async () => (await fs.readFile(file())).length
-      : rw === 'writefile' ? async () => { await fs.writeFile(file(), data); return size; }
-        : async () => { await fs.stat(file()); return 0; },
+      : streams ? streams.chunk
+        : rw === 'writefile' ? async () => { await fs.writeFile(file(), data); return size; }
+          : async () => { await fs.stat(file()); return 0; },
+    /** Ends what is still open (streams part way through their files). */
+    close: async () => { await streams?.close(); },
+  };
+}
+
+/**
+ * Read streams over the files in turn, one per lane at most: a lane takes an idle stream (or
+ * starts one on the next file), waits for its next chunk as the stream hands it on ('data', as
+ * a pipe to a writer sees it), and gives it back. -1: no file is left for this lane.
+ */
+function readStreams(fs: ReturnType<typeof fsOn>, file: () => string | undefined, bs: number) {
+  const idle: Chunks[] = [];
+  const start = async () => {
+    const name = file();
+    return name === undefined ? undefined : chunksOf((await fs.open(name)).createReadStream({ highWaterMark: bs }));
+  };
+  return {
+    chunk: async () => {
+      let stream = idle.pop() ?? await start();
+      while (stream) {
+        const chunk = await stream.next();
+        if (chunk) {
+          idle.push(stream);
+          return chunk.length;
+        }
+        stream = idle.pop() ?? await start(); // that file is read (and closed): another
+      }
+      return -1;
+    },
+    close: async () => {
+      for (const s of idle.splice(0)) s.stream.destroy();
+    },
+  };
+}
+
+interface Chunks { stream: Readable; next(): Promise<Buffer | undefined> }
+
+/** A stream's chunks one at a time, as it pushes them (a Readable's own iterator joins what it holds). */
+function chunksOf(stream: Readable): Chunks {
+  const held: Buffer[] = [];
+  let ended = false;
+  let failed: Error | undefined;
+  let wake: (() => void) | undefined;
+  stream.on('data', (chunk: Buffer) => {
+    held.push(chunk);
+    if (held.length >= 2) stream.pause(); // backpressure, as a writer's
+    wake?.();
+  });
+  stream.on('end', () => { ended = true; wake?.(); });
+  stream.on('error', err => { failed = err; wake?.(); });
+  return {
+    stream,
+    async next() {
+      while (held.length === 0 && !ended && !failed) await new Promise<void>(resolve => { wake = resolve; });
+      wake = undefined;
+      if (failed) throw failed;
+      const chunk = held.shift();
+      if (held.length < 2 && stream.isPaused()) stream.resume();
+      return chunk;
+    },
   };
 }
 
@@ -155,7 +221,7 @@ async function main(input: CloneInput): Promise<void> {
   let flags = writes ? constants.O_RDWR : constants.O_RDONLY;
   if (job.direct) flags |= constants.O_DIRECT;
   const files = input.files[input.clone - input.firstClone];
-  const whole = isFileWorkload(job.rw) ? wholeFileIo(job.rw, fsOn(engine), files, job.filesize!) : undefined;
+  const whole = isFileWorkload(job.rw) ? wholeFileIo(job.rw, fsOn(engine), files, job.filesize!, job.bs, !job.time_based && job.io_size === undefined) : undefined;
   const fh: FileHandle | undefined = whole ? undefined : await engine.open(files[0], flags);
   const bufs = buffers(engine, job, whole ? 0 : job.bs, writes);
   const wl = whole ? undefined : workload({ rw: job.rw, rwmixread: job.rwmixread, bs: job.bs, offset: job.offset, size: input.size, norandommap: job.norandommap, seed });
@@ -179,8 +245,12 @@ async function main(input: CloneInput): Promise<void> {
   let startMs = goMs + job.ramp_time;
   let ramping = job.ramp_time > 0;
   const endMs = job.runtime > 0 ? startMs + job.runtime : Infinity;
-  // A whole-file job not time_based reads (writes, stats) each of its files once, or io_size's worth.
-  const totalIos = job.time_based ? Infinity : whole ? Math.floor((job.io_size ?? job.size!) / job.filesize!) : Math.floor((job.io_size ?? input.size) / job.bs);
+  // A whole-file job not time_based reads (writes, stats) each of its files once, or io_size's
+  // worth; a read stream's I/Os are its chunks.
+  const unit = job.rw === 'readstream' ? job.bs : job.filesize!;
+  const totalIos = job.time_based || (job.rw === 'readstream' && job.io_size === undefined) ? Infinity
+    : whole ? Math.floor((job.io_size ?? job.size!) / unit)
+      : Math.floor((job.io_size ?? input.size) / job.bs);
   let remaining = totalIos;
   let stopped = Atomics.load(ctl, CTL_STOP) !== 0;
   let nextSample = startMs + SAMPLE_MS;
@@ -266,6 +336,7 @@ async function main(input: CloneInput): Promise<void> {
       }
       const t1 = performance.now();
       inflight--;
+      if (n < 0) break; // a read stream's files are all read
       ios++;
       if (t1 >= nextEvent) event(t1);
       (isWrite ? write : read).done(Math.round((t1 - t0) * 1e6), 1, n, n !== (whole ? whole.wanted : bs) ? 1 : 0, t1);
@@ -326,6 +397,7 @@ async function main(input: CloneInput): Promise<void> {
     sync: sync.summary(), loop: loop.summary(), depth, elapsedMs: endedMs - goMs, error, errorMessage,
   };
   await fh?.close().catch(fail);
+  await whole?.close().catch(fail);
   await engine.close();
   post({ type: 'result', result });
 }

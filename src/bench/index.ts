@@ -133,7 +133,7 @@ export async function bench(argv: readonly string[], io: BenchIo = { stdout: pro
       groupDone: async (jobs, sizes) => {
         if (!withFio) return;
         if (jobs.some(j => isFileWorkload(j.rw))) {
-          err(`note: fio has no whole-file workloads (rw=readfile, writefile, stat): no fio rows for ${jobs.map(j => j.name).join(', ')}`);
+          err(`note: fio has no whole-file workloads (rw=readfile, readstream, writefile, stat): no fio rows for ${jobs.map(j => j.name).join(', ')}`);
           return;
         }
         const engines = [...new Set(jobs.flatMap(j => Array.from({ length: passesOf(jobs) }, (_, p) => engineOfPass(j, p))))];

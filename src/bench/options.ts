@@ -15,8 +15,8 @@ export type Rw = 'read' | 'write' | 'randread' | 'randwrite' | 'rw' | 'randrw' |
  * Whole-file workloads, ioengine's own (fio has no such rw): each I/O is one readFile, writeFile
  * or stat of one of the job's nrfiles files of filesize bytes, through ioengine/fs on the engine.
  */
-export type FileWorkload = 'readfile' | 'writefile' | 'stat';
-const FILE_WORKLOADS: readonly string[] = ['readfile', 'writefile', 'stat'];
+export type FileWorkload = 'readfile' | 'readstream' | 'writefile' | 'stat';
+const FILE_WORKLOADS: readonly string[] = ['readfile', 'readstream', 'writefile', 'stat'];
 export const isFileWorkload = (rw: Rw): rw is FileWorkload => FILE_WORKLOADS.includes(rw);
 
 /** One job as the runner needs it, every value resolved (sizes in bytes, times in ms). */
@@ -33,7 +33,7 @@ export interface JobOptions {
   rw: Rw;
   rwmixread: number;
   bs: number;
-  /** files of a whole-file workload (rw readfile, writefile, stat); 1 for the others */
+  /** files of a whole-file workload (rw readfile, readstream, writefile, stat); 1 for the others */
   nrfiles: number;
   /** bytes of each file of a whole-file workload (default: size / nrfiles, else 4 KiB) */
   filesize?: number;
@@ -128,7 +128,7 @@ function oneOf<T extends string>(values: readonly T[]) {
   };
 }
 
-const RW_VALUES = ['read', 'write', 'randread', 'randwrite', 'rw', 'readwrite', 'randrw', 'readfile', 'writefile', 'stat'] as const;
+const RW_VALUES = ['read', 'write', 'randread', 'randwrite', 'rw', 'readwrite', 'randrw', 'readfile', 'readstream', 'writefile', 'stat'] as const;
 const RW_REFUSED: Record<string, string> = {
   trim: 'trim is not supported (no trim operation in ioengine\'s engines)',
   randtrim: 'trim is not supported (no trim operation in ioengine\'s engines)',
@@ -223,9 +223,9 @@ export const JOB_OPTIONS: OptionDef[] = [
   { name: 'size', help: 'bytes of file the job uses (4k, 256m, 2g)', apply: (j, v) => { j.size = parseSize(need('size', v)); if (j.size === 0) throw new Error('must be more than 0'); } },
   { name: 'offset', help: 'start of the region the job uses', apply: (j, v) => { j.offset = parseSize(need('offset', v)); } },
   { name: 'io_size', aliases: ['io_limit'], help: 'bytes of I/O before the job ends (default: size)', apply: (j, v) => { j.io_size = parseSize(need('io_size', v)); } },
-  { name: 'rw', aliases: ['readwrite'], help: 'read, write, randread, randwrite, rw (readwrite), randrw; whole files (ioengine\'s own): readfile, writefile, stat', apply: (j, v) => { j.rw = parseRw(need('rw', v)); } },
-  { name: 'nrfiles', help: 'files of a readfile/writefile/stat job (default 1)', apply: (j, v) => { j.nrfiles = parseInteger(need('nrfiles', v), 1); } },
-  { name: 'filesize', help: 'bytes of each file of a readfile/writefile/stat job (default size/nrfiles, else 4k)', apply: (j, v) => { j.filesize = parseSize(need('filesize', v)); } },
+  { name: 'rw', aliases: ['readwrite'], help: 'read, write, randread, randwrite, rw (readwrite), randrw; whole files (ioengine\'s own): readfile, readstream (bs: the stream\'s highWaterMark), writefile, stat', apply: (j, v) => { j.rw = parseRw(need('rw', v)); } },
+  { name: 'nrfiles', help: 'files of a readfile/readstream/writefile/stat job (default 1)', apply: (j, v) => { j.nrfiles = parseInteger(need('nrfiles', v), 1); } },
+  { name: 'filesize', help: 'bytes of each file of a readfile/readstream/writefile/stat job (default size/nrfiles, else 4k)', apply: (j, v) => { j.filesize = parseSize(need('filesize', v)); } },
   {
     name: 'rwmixread', help: 'percent of reads in rw/randrw (default 50)',
     apply: (j, v) => { j.rwmixread = parseInteger(need('rwmixread', v), 0, 100); },

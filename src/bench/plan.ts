@@ -170,7 +170,7 @@ function check(job: Job, where: string, ctx: PlanContext): void {
     job.filesize ??= job.size !== undefined ? Math.max(1, Math.floor(job.size / job.nrfiles)) : 4096;
     job.size = job.filesize * job.nrfiles;
   } else if (job.nrfiles > 1) {
-    refuse(`nrfiles=${job.nrfiles}: a rw=${job.rw} job works on one file (several files are for readfile, writefile, stat)`);
+    refuse(`nrfiles=${job.nrfiles}: a rw=${job.rw} job works on one file (several files are for readfile, readstream, writefile, stat)`);
   }
   if (job.direct) {
     if (!ctx.directIo) refuse('direct=1 needs O_DIRECT, which this platform does not have; run with direct=0');

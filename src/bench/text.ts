@@ -20,7 +20,11 @@ function ms(n: number): string {
 export function describe(job: Job): string {
   const parts = [`rw=${job.rw}`];
   if (job.rw === 'rw' || job.rw === 'randrw') parts.push(`rwmixread=${job.rwmixread}`);
-  if (isFileWorkload(job.rw)) parts.push(`nrfiles=${job.nrfiles}`, `filesize=${bytes(job.filesize!)}`, `iodepth=${job.iodepth}`);
+  if (isFileWorkload(job.rw)) {
+    parts.push(`nrfiles=${job.nrfiles}`, `filesize=${bytes(job.filesize!)}`);
+    if (job.rw === 'readstream') parts.push(`bs=${bytes(job.bs)}`);
+    parts.push(`iodepth=${job.iodepth}`);
+  }
   else parts.push(`bs=${bytes(job.bs)}`, `iodepth=${job.iodepth}`);
   if (job.numjobs > 1) parts.push(`numjobs=${job.numjobs}`);
   if (job.size !== undefined) parts.push(`size=${bytes(job.size)}`);
