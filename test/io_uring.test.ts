@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { createEngine, engines, type EngineOptions } from '../src/index.js';
 import { assertBytes, describeChild, pattern, runNode } from './conformance/engines.js';
+import { microtasksBefore } from './microtasks.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const INDEX = path.join(root, 'dist/src/index.js');
@@ -148,6 +149,21 @@ describe('io_uring', { skip }, () => {
     // cleared by close), and writing it does not crash.
     assertBytes(b, Buffer.alloc(8192, 0xab), 'a lent buffer after engine.close()');
     b.fill(1);
+  });
+
+  it('hands a buffered read of 512 KiB or more to a kernel worker, and copies a smaller one inside the submit call', async t => {
+    // Copied inside io_uring_enter, a large read holds the loop thread for as long as the copy
+    // takes, which no turn budget can cut short; a kernel worker's read settles after the loop turns.
+    const engine = uringEngine(t);
+    const h = await engine.open(file, 'r');
+    const small = Buffer.alloc(128 * 1024), large = Buffer.alloc(SIZE);
+    await h.read(small, 0, small.length, 0); // the file looked at, its pages cached
+    const inline = await microtasksBefore(() => h.read(small, 0, small.length, 0));
+    const handed = await microtasksBefore(() => h.read(large, 0, large.length, 0));
+    assert.ok(inline < 1000, `a 128 KiB read settled after ${inline} microtasks: inside the submit call`);
+    assert.equal(handed, 1000, 'a 1 MiB read settles only after the loop turns');
+    expectBytes(large, 0);
+    await h.close();
   });
 
   it('works with SQPOLL when asked', async t => {
