@@ -7,7 +7,7 @@
 //   inside the submit call (ext4 has no non-blocking buffered write, so the ring hands every one
 //   to a kernel worker);
 // - large reads with others in flight go to the pool, whose threads copy them on every core;
-//   alone, a large read is cheaper where the page cache is copied at once (the ring, inline);
+//   alone, a large read is cheaper on the ring (inline up to 512 KiB, by a kernel worker above);
 // - fsyncs of one file: at most two at once; those asked for meanwhile go together as one;
 // - everything else as the engine itself does it (io_uring completes page-cache reads inside
 //   the submit call and keeps the device busy without a thread).
