@@ -26,6 +26,14 @@ const EIO = errnoOf('EIO');
  */
 export const SYNCS_PER_FILE = 2;
 
+/**
+ * A large read's own callback, kept on the caller's: abort() finds the engine's by it. Not in a
+ * table of reads in flight: a Map's rehashes, then an array, each kept the reads' closures (and
+ * their buffers) alive past young collections (four read streams at once: 0.8x of the pool).
+ */
+const ENGINE_DONE = Symbol('the engine\'s done');
+type Routed = Done & { [ENGINE_DONE]?: Done };
+
 /** One fsync running for a group of callers. */
 interface SyncRun { group: Done[]; finished: Done }
 /** A file's fsyncs (and fdatasyncs): those running, and those waiting to go as one. */
@@ -89,12 +97,6 @@ export class AutoBackend implements Backend {
   readonly #readAhead = new Set<number>();
   /** Files opened with O_DIRECT: their reads stay on the engine. */
   readonly #direct = new Set<number>();
-  /**
-   * Large reads in flight, pairs of the caller's done and the engine's: abort() finds them by
-   * the first. Not a Map: each rehash of its table left an old-space copy that kept the reads'
-   * closures, and with them their buffers, alive through young collections (f4's mark-compacts).
-   */
-  readonly #counted: Done[] = [];
   /** Files with fsyncs in flight. */
   readonly #syncs = new Map<number, FileSyncs>();
 
@@ -128,23 +130,10 @@ export class AutoBackend implements Backend {
       const left = this.#largeByFile.get(fd)! - 1;
       if (left > 0) this.#largeByFile.set(fd, left);
       else this.#largeByFile.delete(fd);
-      this.#forget(done);
       done(result);
     };
-    this.#counted.push(done, counted);
+    (done as Routed)[ENGINE_DONE] = counted;
     return [on, counted];
-  }
-
-  /** The large read whose caller's done is done has completed: its pair goes, the last pair takes its place. */
-  #forget(done: Done): void {
-    const c = this.#counted;
-    for (let i = 0; i < c.length; i += 2) {
-      if (c[i] !== done) continue;
-      c[i] = c[c.length - 2];
-      c[i + 1] = c[c.length - 1];
-      c.length -= 2;
-      return;
-    }
   }
 
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
@@ -237,10 +226,7 @@ export class AutoBackend implements Backend {
   // The engine passes these on to its pool.
   abort(done: Done): void {
     if (this.#abortSync(done)) return;
-    const c = this.#counted;
-    let engines = done;
-    for (let i = 0; i < c.length; i += 2) if (c[i] === done) engines = c[i + 1];
-    this.#base.abort?.(engines);
+    this.#base.abort?.((done as Routed)[ENGINE_DONE] ?? done);
   }
   cancel(): void {
     // fsyncs waiting for others of their file never started: they end here.
