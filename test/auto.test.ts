@@ -11,7 +11,6 @@ import { allocAligned, createEngine, engines, type FileHandle } from '../src/ind
 import { AutoBackend, LARGE_READ, SYNCS_PER_FILE } from '../src/engines/auto.js';
 import type { Backend, Done } from '../src/engines/backend.js';
 import { errnoOf } from '../src/errors.js';
-import { microtasksBefore, settling } from './microtasks.js';
 
 const uring = engines().find(e => e.name === 'io_uring')!;
 const skip = uring.available ? false : `io_uring unavailable: ${uring.reason}`;
@@ -47,6 +46,30 @@ const poolThreads = () => fs.readdirSync('/proc/self/task').filter(t => {
 async function noPool(): Promise<void> {
   for (let i = 0; i < 200 && poolThreads() > 0; i++) await new Promise(resolve => setTimeout(resolve, 10));
   assert.equal(poolThreads(), 0, 'the pools of closed engines are gone');
+}
+
+/**
+ * How many microtasks ran before promise settled, counted up to 1,000: work done inside the
+ * submit call settles within a few; work the kernel or a thread does settles only after the
+ * loop turns, which waits for the whole chain.
+ */
+async function microtasksBefore(start: () => Promise<unknown>): Promise<number> {
+  return (await settling(start))[0];
+}
+
+/** A new turn of the loop: inline work has its whole budget (a turn that spent it waits for the next). */
+const freshTurn = () => new Promise(resolve => setImmediate(resolve));
+
+/** microtasksBefore, and what the promise settled with. */
+async function settling<T>(start: () => Promise<T>): Promise<[number, T]> {
+  await freshTurn();
+  let ticks = 0;
+  const tick = () => { if (ticks < 1000) { ticks++; queueMicrotask(tick); } };
+  queueMicrotask(tick);
+  const value = await start();
+  const seen = ticks;
+  ticks = 1000;
+  return [seen, value];
 }
 
 describe('auto', () => {

@@ -182,7 +182,9 @@ function chunksOf(stream: Readable): Chunks {
     if (held.length >= 2) stream.pause(); // backpressure, as a writer's
     wake?.();
   });
+  // A stream destroyed without an error ends without 'end': its chunks end there too.
   stream.on('end', () => { ended = true; wake?.(); });
+  stream.on('close', () => { ended = true; wake?.(); });
   stream.on('error', err => { failed = err; wake?.(); });
   return {
     stream,
