@@ -135,9 +135,10 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
     }
     if (r->op == OP_CLOSE) engine_file_closing(e, r->fd);
     if (may_inline && inline_write(e, r, &turn)) continue;
-    inline_went_elsewhere(&turn, r);
+    inline_went_elsewhere(e, &turn, r);
     e->kind->start(e, r);
   }
+  inline_turn_end(e, &turn);
   if (e->kind->flush) e->kind->flush(e);
   completion_update_ref(e);
   e->in_js_call = 0;

@@ -178,6 +178,8 @@ struct engine {
   uint64_t inline_pause_ns;         // the last pause's length (it doubles while writes keep waiting)
   uint8_t *fd_kind;                 // by fd: is it ours, and may its work run inline
   size_t fd_cap;
+  unsigned long inline_aio;         // aio_context_t: the inline writes of a batch go in one io_submit
+  int inline_aio_failed;            // io_setup failed: each inline write is its own pwrite
 };
 
 // completions.c
@@ -245,23 +247,31 @@ void engine_shutdown(engine_t *e, int from_js);
 void engine_file_opened(engine_t *e, int fd);
 void engine_file_closing(engine_t *e, int fd);
 
-// inline.c: one submit call's inline writes: its clock, and the files whose operations went the
-// engine's way (inline writes never overtake them).
-enum { INLINE_TURN_FDS = 16 };
+// inline.c: one submit call's inline writes: its clock, the files whose operations went the
+// engine's way (inline writes never overtake them), and the writes taken, not yet written.
+enum { INLINE_TURN_FDS = 16, INLINE_WRITES = 32 };
 typedef struct {
   uint64_t started, now;
   int fds[INLINE_TURN_FDS], nfds, full;
+  req_t *writes[INLINE_WRITES];
+  int nwrites;
+  size_t bytes;
 } inline_turn_t;
-// Loop thread, in submit(): run r now if it is a buffered write auto lets run inline (then it is
-// recorded, and 1 is returned), else 0: start it the engine's way.
+// Loop thread, in submit(): take r if it is a buffered write auto lets run inline (it is written,
+// and recorded, before submit() returns; 1 is returned), else 0: start it the engine's way.
 int inline_write(engine_t *e, req_t *r, inline_turn_t *t);
+// Loop thread, at the end of submit(): write what inline_write took.
+void inline_turn_end(engine_t *e, inline_turn_t *t);
 // Loop thread: a read the page cache holds, all of it, now: the bytes read, or a negative errno
 // (-EAGAIN: it would wait, or is not for here): then the engine's way.
 int64_t inline_read(engine_t *e, int fd, void *buffer, size_t length, int64_t position);
 // A file this engine opened (opened) or is closing: what inline_write knows of it is forgotten.
 void inline_fd_changed(engine_t *e, int fd, int opened);
-// An operation of the batch goes the engine's way: later writes to its file in the batch follow.
-void inline_went_elsewhere(inline_turn_t *t, const req_t *r);
+// An operation of the batch goes the engine's way: the writes taken before it on its file are
+// written first, later ones in the batch follow it.
+void inline_went_elsewhere(engine_t *e, inline_turn_t *t, const req_t *r);
+// The engine is freed: its AIO context goes.
+void inline_free(engine_t *e);
 
 // records.c: a whole-number option of a JS options object, or dflt.
 uint32_t option_u32(napi_env env, napi_value options, const char *name, uint32_t dflt);

@@ -44,6 +44,7 @@ static void free_engine(engine_t *e) {
   free(e->by_id);
   free(e->open_fds);
   free(e->fd_kind);
+  inline_free(e);
   napi_async_cleanup_hook_handle hook = e->cleanup;
   free(e);
   napi_remove_async_cleanup_hook(hook);

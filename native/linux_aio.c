@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aio_syscalls.h"
 #include "engine.h"
 
 _Static_assert(sizeof(struct iocb) <= sizeof(((req_t *)0)->engine_data), "iocb fits in req_t");
@@ -27,16 +28,6 @@ typedef struct {
   unsigned nbatch, batch_cap;
   uv_poll_t poll;
 } aio_engine_t;
-
-static long sys_io_setup(unsigned nr, aio_context_t *ctx) { return syscall(__NR_io_setup, nr, ctx); }
-static long sys_io_destroy(aio_context_t ctx) { return syscall(__NR_io_destroy, ctx); }
-static long sys_io_submit(aio_context_t ctx, long n, struct iocb **iocbs) { return syscall(__NR_io_submit, ctx, n, iocbs); }
-static long sys_io_cancel(aio_context_t ctx, struct iocb *iocb, struct io_event *result) {
-  return syscall(__NR_io_cancel, ctx, iocb, result);
-}
-static long sys_io_getevents(aio_context_t ctx, long min, long max, struct io_event *ev, struct timespec *timeout) {
-  return syscall(__NR_io_getevents, ctx, min, max, ev, timeout);
-}
 
 static void on_poll(uv_poll_t *h, int status, int events);
 

@@ -156,6 +156,39 @@ describe('auto', () => {
     assert.ok(back.subarray(0, 4096).every(b => b === 3) && back.subarray(4096, 8192).every(b => b === 4) && back.subarray(8192, 12288).every(b => b === 3));
   });
 
+  it('writes a batch\'s inline writes together, before what the batch starts after them on their file', { skip }, async () => {
+    // On the thread engine, a 1 MiB write starts its thread as soon as the batch reaches it: the 4 KiB
+    // writes before it on its file, taken to go inline together, must be written first. (In a
+    // round where a slow write paused inline writes, they go to threads too, with no order
+    // among them: such rounds are not counted.)
+    const engine = createEngine('thread', { inline: true });
+    const p = path.join(dir, 'order');
+    const h = await engine.open(p, 'w+');
+    const large = Buffer.alloc(1 << 20, 6);
+    let inline = 0;
+    for (let round = 0; round < 20; round++) {
+      let after: Promise<unknown> | undefined;
+      // 40 blocks: more than one io_submit's worth; then the large write over the first 256,
+      // and more for threads (each thread's start is tens of microseconds the batch goes on).
+      const [seen] = await settling(() => {
+        const small = Array.from({ length: 40 }, (_, i) => h.write(Buffer.alloc(4096, 10 + i), 0, 4096, i * 4096));
+        after = Promise.all([h.write(large, 0, large.length, 0), ...Array.from({ length: 16 }, () => h.stat())]);
+        return Promise.all(small);
+      });
+      await after;
+      if (seen < 1000) {
+        inline++;
+        const back = fs.readFileSync(p);
+        assert.equal(back.length, 1 << 20);
+        assert.ok(back.every(b => b === 6), `round ${round}: the 1 MiB write, started after the 4 KiB ones, is what the file holds`);
+      }
+      await h.write(Buffer.alloc(1 << 20), 0, 1 << 20, 0);
+    }
+    await h.close();
+    await engine.close();
+    assert.ok(inline >= 10, `rounds whose 4 KiB writes ran inline: ${inline} of 20`);
+  });
+
   it('sends large reads in flight together to the pool, and keeps one alone on the ring', { skip }, async () => {
     await noPool();
     const engine = createEngine('auto');
