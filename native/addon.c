@@ -149,8 +149,9 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
 }
 
 // readNow(handle, fd, buffer, offset, length, position): the read at once if the page cache holds
-// all of it (inline.c): bytes read, or a negative errno, and then JS submits it as usual.
-static napi_value js_read_now(napi_env env, napi_callback_info info) {
+// all of it; writeNow(...): the buffered write at once, where auto writes inline (inline.c). The
+// bytes moved, or a negative errno, and then JS submits it as usual.
+static napi_value io_now(napi_env env, napi_callback_info info, int write) {
   size_t argc = 6;
   napi_value argv[6], result;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -164,11 +165,17 @@ static napi_value js_read_now(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_double(env, argv[3], &offset));
   CHECK(napi_get_value_double(env, argv[4], &length));
   CHECK(napi_get_value_double(env, argv[5], &position));
-  if (e && !e->stopping && bytes_of(env, argv[2], &data, &len) == 0 && offset >= 0 && length > 0 && offset + length <= (double)len)
-    n = inline_read(e, fd, data + (size_t)offset, (size_t)length, (int64_t)position);
+  if (e && !e->stopping && bytes_of(env, argv[2], &data, &len) == 0 && offset >= 0 && length > 0 && offset + length <= (double)len) {
+    void *at = data + (size_t)offset;
+    n = write ? inline_write_now(e, fd, at, (size_t)length, (int64_t)position)
+              : inline_read(e, fd, at, (size_t)length, (int64_t)position);
+  }
   CHECK(napi_create_double(env, (double)n, &result));
   return result;
 }
+
+static napi_value js_read_now(napi_env env, napi_callback_info info) { return io_now(env, info, 0); }
+static napi_value js_write_now(napi_env env, napi_callback_info info) { return io_now(env, info, 1); }
 
 // cancel(handle, id?): cancel what can be cancelled (everything, or the operation with that id);
 // those operations complete with ECANCELED, the others as usual.
@@ -323,6 +330,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
       {"submit", NULL, js_submit, NULL, NULL, NULL, napi_default, NULL},
       {"readNow", NULL, js_read_now, NULL, NULL, NULL, napi_default, NULL},
+      {"writeNow", NULL, js_write_now, NULL, NULL, NULL, napi_default, NULL},
       {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
       {"misalignment", NULL, js_misalignment, NULL, NULL, NULL, napi_default, NULL},
       {"buffers", NULL, js_buffers, NULL, NULL, NULL, napi_default, NULL},

@@ -265,6 +265,9 @@ void inline_turn_end(engine_t *e, inline_turn_t *t);
 // Loop thread: a read the page cache holds, all of it, now: the bytes read, or a negative errno
 // (-EAGAIN: it would wait, or is not for here): then the engine's way.
 int64_t inline_read(engine_t *e, int fd, void *buffer, size_t length, int64_t position);
+// Loop thread: a buffered write alone, now, where inline_write would take it: the bytes written,
+// or a negative errno (-EAGAIN: not for here, or not now): then the engine's way.
+int64_t inline_write_now(engine_t *e, int fd, const void *buffer, size_t length, int64_t position);
 // A file this engine opened (opened) or is closing: what inline_write knows of it is forgotten.
 void inline_fd_changed(engine_t *e, int fd, int opened);
 // An operation of the batch goes the engine's way: the writes taken before it on its file are

@@ -4,7 +4,8 @@
 // RWF_NOWAIT copies what the page cache holds and answers EAGAIN instead of waiting for the
 // device, so a cached read costs one syscall and no ring, no record, no second crossing.
 //
-// Buffered writes at a position run inside the submit call. The page cache takes a 4 KiB write
+// Buffered writes at a position run inside the submit call, or, alone (no other starting), at
+// once in the call that asks for them (inline_write_now). The page cache takes a 4 KiB write
 // in a few microseconds, less than handing it to a thread costs, and ext4 has no non-blocking
 // buffered write (pwritev2(RWF_NOWAIT) says EOPNOTSUPP), so io_uring punts each one to an io-wq
 // worker. A batch's writes go up to INLINE_WRITES at a time in one io_submit, which runs
@@ -37,6 +38,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "addon.h"
 #include "aio_syscalls.h"
@@ -191,6 +193,18 @@ static void write_taken(engine_t *e, inline_turn_t *t) {
   uint64_t after = uv_hrtime();
   if (after - t->now >= INLINE_SLOW_NS) pause_inline(e, after);
   t->now = after;
+}
+
+int64_t inline_write_now(engine_t *e, int fd, const void *buffer, size_t length, int64_t position) {
+  if (position < 0 || length > INLINE_MAX_BYTES || !can_inline(e, fd)) return -EAGAIN;
+  uint64_t before = uv_hrtime();
+  if (before < e->inline_paused_until) return -EAGAIN;
+  ssize_t n;
+  do n = pwrite(fd, buffer, length, position);
+  while (n < 0 && errno == EINTR);
+  uint64_t after = uv_hrtime();
+  if (after - before >= INLINE_SLOW_NS) pause_inline(e, after);
+  return n < 0 ? -errno : n;
 }
 
 int inline_write(engine_t *e, req_t *r, inline_turn_t *t) {

@@ -14,6 +14,8 @@ export interface Binding {
   submit(handle: object, count: number, buffers: unknown[], inline?: boolean): number;
   /** A read the page cache holds, all of it, now (the `inline` option): bytes read, or -errno (then submit it). */
   readNow(handle: object, fd: number, buffer: unknown, offset: number, length: number, position: number): number;
+  /** A buffered write alone, now, where the `inline` option writes inline: bytes written, or -errno (then submit it). */
+  writeNow(handle: object, fd: number, buffer: unknown, offset: number, length: number, position: number): number;
   supports(handle: object, op: number): boolean;
   misalignment(view: NodeJS.ArrayBufferView, offset: number, alignment: number): number;
   /** Transparent huge pages for the view's memory, before a read fills it: 0 or -errno. */

@@ -130,6 +130,22 @@ describe('auto', () => {
     }
   });
 
+  it('writes a buffered block alone at once, inside the call: no batch microtask before it settles', { skip }, async () => {
+    for (const [options, atOnce] of [[{}, true], [{ inline: false }, false]] as const) {
+      const engine = createEngine('auto', options);
+      const p = path.join(dir, `alone-${atOnce}`);
+      const h = await engine.open(p, 'w+');
+      await h.write(Buffer.alloc(4096, 1), 0, 4096, 0); // the file looked at
+      const [seen, { bytesWritten }] = await settling(() => h.write(Buffer.alloc(4096, 2), 0, 4096, 4096));
+      assert.equal(bytesWritten, 4096);
+      assert.equal(seen < 2, atOnce, `${seen} microtasks ran before the write settled (inline ${options.inline !== false})`);
+      await h.close();
+      await engine.close();
+      const back = fs.readFileSync(p);
+      assert.ok(back.length === 8192 && back.subarray(0, 4096).every(b => b === 1) && back.subarray(4096).every(b => b === 2));
+    }
+  });
+
   it('writes inline only what takes microseconds: not over 256 KiB, not O_DSYNC, not past an fsync in flight', { skip }, async () => {
     // On the pool whatever is not inline runs on a thread, so it settles only after the loop
     // turns (io_uring may itself complete a large cached write inside the submit call).

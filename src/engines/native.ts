@@ -11,8 +11,8 @@ import { CLOCK_EVERY, TurnBudget } from './turn.js';
 
 const BATCH = 256;        // records per submit() crossing
 const COMPLETIONS = 1024; // pairs per delivery crossing
-const SMALL_READ = 32 * 1024; // a read done at once this small costs microseconds: counted as an eighth of a look at the clock
-const ALONE_TRUSTED = 8; // reads alone in a row after which not every one looks for others
+const SMALL_IO = 32 * 1024; // a read or write done at once this small costs microseconds: counted as an eighth of a look at the clock
+const ALONE_TRUSTED = 8; // reads or writes alone in a row after which not every one looks for others
 
 const ECANCELED = errnoOf('ECANCELED');
 const EBADF = errnoOf('EBADF');
@@ -42,9 +42,9 @@ export class NativeBackend implements Backend {
   #fallback: Backend | undefined;   // made on first need: runs the operations this engine cannot
   readonly #turn = new TurnBudget(); // inline completions of this turn of the loop
   readonly #inline: boolean;        // the `inline` option: page-cache work on the loop thread
-  #starting = false;                // a read is starting in this microtask checkpoint
+  #starting = false;                // a read or write is starting in this microtask checkpoint
   #afterMany = false;               // several completions were delivered since the last submit
-  #aloneRun = 0;                    // reads found alone in a row
+  #aloneRun = 0;                    // reads or writes found alone in a row
 
   /**
    * Throws, with the reason, when the engine cannot be set up here. `setupCall` is named in that
@@ -127,10 +127,10 @@ export class NativeBackend implements Backend {
     this.#deliver(done);
   }
 
-  /** Of the count completions waiting for delivery, those that moved more than SMALL_READ bytes. */
+  /** Of the count completions waiting for delivery, those that moved more than SMALL_IO bytes. */
   #largeDone(count: number): number {
     let large = 0;
-    for (let i = 0; i < count; i++) if (this.#comp[2 * i + 1] > SMALL_READ) large++;
+    for (let i = 0; i < count; i++) if (this.#comp[2 * i + 1] > SMALL_IO) large++;
     return large;
   }
 
@@ -178,7 +178,7 @@ export class NativeBackend implements Backend {
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
     const other = this.#elsewhere(Op.READ, position);
     if (other) return other.read(fd, buffer, offset, length, position, done);
-    if (this.#inline && this.#readsAlone(position)) {
+    if (this.#inline && this.#alone(position)) {
       const n = this.#native.readNow(this.#handle, fd, buffer, offset, length, position);
       if (n >= 0) return this.#doneInline(n, done);
     }
@@ -186,12 +186,12 @@ export class NativeBackend implements Backend {
   }
 
   /**
-   * Is this read alone, so that reading it at once beats a batch: nothing else is starting
-   * (reads started in one microtask checkpoint, or resumed by completions delivered together, as
+   * Is this read or write alone, so that doing it at once beats a batch: nothing else is starting
+   * (those started in one microtask checkpoint, or resumed by completions delivered together, as
    * 32 deep, go to the kernel together), nothing waits its turn, and this turn of the loop has
    * budget left.
    */
-  #readsAlone(position: number): boolean {
+  #alone(position: number): boolean {
     // (How large a read may be read at once is native/inline.c's INLINE_MAX_BYTES, checked there.)
     if (this.#starting || this.#afterMany || this.#count > 0 || this.#waiting.length > 0 || position < 0) {
       this.#aloneRun = 0;
@@ -214,18 +214,22 @@ export class NativeBackend implements Backend {
   };
 
   /**
-   * A read done at once counts against the turn's budget: the clock is read after every eighth
-   * small one (up to 32 KiB: a few microseconds each, never waiting for the device, and a look at
-   * the clock cost 0.89x as many cached 4 KiB reads one at a time), after each larger one.
+   * A read or write done at once counts against the turn's budget: the clock is read after every
+   * eighth small one (up to 32 KiB: a few microseconds each, and a look at the clock cost 0.89x as
+   * many cached 4 KiB reads one at a time), after each larger one.
    */
   #doneInline(result: number, done: Done): void {
-    this.#turn.count(result <= SMALL_READ ? CLOCK_EVERY / 8 : CLOCK_EVERY);
+    this.#turn.count(result <= SMALL_IO ? CLOCK_EVERY / 8 : CLOCK_EVERY);
     this.#turn.begin();
     done(result);
   }
   write(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
     const other = this.#elsewhere(Op.WRITE, position);
     if (other) return other.write(fd, buffer, offset, length, position, done);
+    if (this.#inline && this.#alone(position)) {
+      const n = this.#native.writeNow(this.#handle, fd, buffer, offset, length, position);
+      if (n >= 0) return this.#doneInline(n, done);
+    }
     this.#start(Op.WRITE, fd, position, buffer, 1, offset, length, done);
   }
   readv(fd: number, buffers: Bytes[], position: number, done: Done): void {
