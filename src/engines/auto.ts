@@ -3,9 +3,10 @@
 // its candidates that sets up (io_uring, else libuv, else pool: registry.ts), and on that engine:
 // - page-cache work runs on the loop thread, within about half a millisecond per turn (the
 //   `inline` option, native/inline.c): a read alone is read at once with RWF_NOWAIT (a read the
-//   cache lacks answers EAGAIN and goes to the ring), and buffered writes at a position run
-//   inside the submit call (ext4 has no non-blocking buffered write, so the ring hands every one
-//   to a kernel worker);
+//   cache lacks answers EAGAIN and goes to the ring), and so is a buffered write alone at a
+//   position; buffered writes started together run inside the submit call, many to one
+//   io_submit (ext4 has no non-blocking buffered write, so the ring hands every one to a kernel
+//   worker);
 // - large reads with others in flight go to the pool, whose threads copy them on every core;
 //   alone, a large read is cheaper on the ring (inline up to 512 KiB, by a kernel worker above);
 // - fsyncs of one file: at most two at once; those asked for meanwhile go together as one;
@@ -64,8 +65,8 @@ export function autoChoices(engine: string, inline: boolean, pool: boolean): Aut
   });
   if (inline) choices.push({
     operations: 'buffered writes at a position, of up to 256 KiB, on a local file (not O_SYNC, O_DSYNC or mounted sync)',
-    way: 'inline: on the loop thread, inside the call that submits them, within about 0.5 ms per turn of the loop',
-    why: 'the page cache takes one in microseconds, less than a handoff to a thread; ext4 has no non-blocking buffered write, so io_uring would hand each to a kernel worker. A write that waits (throttling, the journal) pauses this for a while',
+    way: 'inline: on the loop thread, within about 0.5 ms per turn of the loop: a write alone at once (pwrite), writes started together inside the call that submits them, up to 32 to one io_submit',
+    why: 'the page cache takes one in microseconds, less than a handoff to a thread; ext4 has no non-blocking buffered write, so io_uring would hand each to a kernel worker. One syscall for many: where a syscall costs a microsecond, that is most of a 4 KiB write. Writes that wait (throttling, the journal) pause this for a while',
   });
   if (pool) choices.push({
     operations: `buffered reads of ${LARGE_READ / 1024} KiB or more while another is in flight, or of a file read several at a time (read-ahead)`,
