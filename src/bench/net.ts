@@ -164,7 +164,8 @@ function wrk(job: NetJob, port: number): Promise<NetLoad> {
       const bytes = Number(amount) * ({ B: 1, KB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30 } as Record<string, number>)[unit];
       const us = (p: string) => {
         const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(stdout);
-        return m ? Number(m[1]) * ({ us: 1, ms: 1e3, s: 1e6 } as Record<string, number>)[m[2]] : 0;
+        // To a tenth of a µs: 2.03ms is 2030, not 2029.9999999999998.
+        return m ? Math.round(Number(m[1]) * ({ us: 1, ms: 1e3, s: 1e6 } as Record<string, number>)[m[2]] * 10) / 10 : 0;
       };
       // `times`: the shell's, then its children's (wrk's) user and system time, as 0m1.234s.
       const t = [...stdout.matchAll(/(\d+)m([\d.]+)s/g)].map(m => Number(m[1]) * 60 + Number(m[2]));
