@@ -150,7 +150,8 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
 
 // readNow(handle, fd, buffer, offset, length, position): the read at once if the page cache holds
 // all of it; writeNow(...): the buffered write at once, where auto writes inline (inline.c). The
-// bytes moved, or a negative errno, and then JS submits it as usual.
+// bytes moved, or a negative errno: -EAGAIN (either), or the read's, and JS submits it as usual;
+// the write's own error, and JS reports it.
 static napi_value io_now(napi_env env, napi_callback_info info, int write) {
   size_t argc = 6;
   napi_value argv[6], result;
@@ -165,7 +166,7 @@ static napi_value io_now(napi_env env, napi_callback_info info, int write) {
   CHECK(napi_get_value_double(env, argv[3], &offset));
   CHECK(napi_get_value_double(env, argv[4], &length));
   CHECK(napi_get_value_double(env, argv[5], &position));
-  if (e && !e->stopping && bytes_of(env, argv[2], &data, &len) == 0 && offset >= 0 && length > 0 && offset + length <= (double)len) {
+  if (e && !e->stopping && !e->destroy_requested && bytes_of(env, argv[2], &data, &len) == 0 && offset >= 0 && length > 0 && offset + length <= (double)len) {
     void *at = data + (size_t)offset;
     n = write ? inline_write_now(e, fd, at, (size_t)length, (int64_t)position)
               : inline_read(e, fd, at, (size_t)length, (int64_t)position);

@@ -180,6 +180,7 @@ struct engine {
   size_t fd_cap;
   unsigned long inline_aio;         // aio_context_t: the inline writes of a batch go in one io_submit
   int inline_aio_failed;            // io_setup failed: each inline write is its own pwrite
+  int inline_group;                 // inline writes per io_submit now (doubling up to INLINE_WRITES while they are fast)
 };
 
 // completions.c
@@ -266,7 +267,7 @@ void inline_turn_end(engine_t *e, inline_turn_t *t);
 // (-EAGAIN: it would wait, or is not for here): then the engine's way.
 int64_t inline_read(engine_t *e, int fd, void *buffer, size_t length, int64_t position);
 // Loop thread: a buffered write alone, now, where inline_write would take it: the bytes written,
-// or a negative errno (-EAGAIN: not for here, or not now): then the engine's way.
+// -EAGAIN (not for here, or not now: then the engine's way), or the write's negative errno.
 int64_t inline_write_now(engine_t *e, int fd, const void *buffer, size_t length, int64_t position);
 // A file this engine opened (opened) or is closing: what inline_write knows of it is forgotten.
 void inline_fd_changed(engine_t *e, int fd, int opened);

@@ -72,12 +72,10 @@ void inline_fd_changed(engine_t *e, int fd, int opened) {
 static void write_taken(engine_t *e, inline_turn_t *t);
 
 void inline_went_elsewhere(engine_t *e, inline_turn_t *t, const req_t *r) {
+  // The writes taken go first: the engine may start r at once (a thread engine does), and r may
+  // be on their file by another fd or by path.
+  write_taken(e, t);
   if (r->fd < 0) return;
-  for (int i = 0; i < t->nwrites; i++) {
-    if (t->writes[i]->fd != r->fd) continue;
-    write_taken(e, t);  // those taken before it go first
-    break;
-  }
   for (int i = 0; i < t->nfds; i++)
     if (t->fds[i] == r->fd) return;
   if (t->nfds < INLINE_TURN_FDS) t->fds[t->nfds++] = r->fd;
@@ -160,8 +158,9 @@ static void write_taken(engine_t *e, inline_turn_t *t) {
   if (n == 0) return;
   t->nwrites = 0;
   t->bytes = 0;
+  uint64_t before = uv_hrtime();
   struct iocb cbs[INLINE_WRITES], *list[INLINE_WRITES];
-  long submitted = 0;
+  long submitted = 0, reaped = 0;
   // One write alone is one pwrite: io_submit and io_getevents would be two syscalls.
   aio_context_t ctx = n > 1 ? inline_aio(e) : 0;
   if (ctx) {
@@ -175,28 +174,47 @@ static void write_taken(engine_t *e, inline_turn_t *t) {
       cbs[i].aio_offset = r->pos;
       cbs[i].aio_data = (uint64_t)(uintptr_t)r;
       list[i] = &cbs[i];
-      r->result = -EIO;  // until its event says otherwise: a submitted write is never lost
+      r->result = -EIO;  // until its event says otherwise
     }
     submitted = sys_io_submit(ctx, n, list);
     if (submitted < 0) submitted = 0;  // none taken (EAGAIN, EINVAL...): each its own pwrite below
     struct io_event events[INLINE_WRITES];
-    for (long reaped = 0; reaped < submitted;) {
+    while (reaped < submitted) {
       long got = sys_io_getevents(ctx, submitted - reaped, submitted - reaped, events, NULL);
       if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) break;  // cannot happen for writes just done; those unheard of say EIO
+      if (got <= 0) break;
       for (long i = 0; i < got; i++) ((req_t *)(uintptr_t)events[i].data)->result = events[i].res;
       reaped += got;
     }
+    if (reaped < submitted) {
+      // Cannot happen for writes done inside io_submit. Were it to, no event may outlive its
+      // request: io_destroy waits for them, and inline writes go one by one from then on.
+      sys_io_destroy(ctx);
+      e->inline_aio = 0;
+      e->inline_aio_failed = 1;
+    }
   }
-  for (long i = submitted; i < n; i++) blocking_run(t->writes[i]);
-  for (int i = 0; i < n; i++) completion_record(e, t->writes[i]);
+  for (long i = 0; i < n; i++) {
+    req_t *r = t->writes[i];
+    // Not submitted, or interrupted (a signal during the write): a pwrite of its own.
+    if (i >= submitted || r->result == -EINTR) blocking_run(r);
+    completion_record(e, r);
+  }
   uint64_t after = uv_hrtime();
-  if (after - t->now >= INLINE_SLOW_NS) pause_inline(e, after);
+  // Slow: a write waited (every write of the group may have): a pause, and groups of one again.
+  // Fast: the next group may be twice as large. So one slow spell after a calm one holds the loop
+  // for at most INLINE_WRITES waits, and a second soon after for one.
+  if (after - before >= INLINE_SLOW_NS) {
+    pause_inline(e, after);
+    e->inline_group = 1;
+  } else if (after - before < INLINE_SLOW_NS / 2 && n >= e->inline_group && e->inline_group < INLINE_WRITES) {
+    e->inline_group *= 2;
+  }
   t->now = after;
 }
 
 int64_t inline_write_now(engine_t *e, int fd, const void *buffer, size_t length, int64_t position) {
-  if (position < 0 || length > INLINE_MAX_BYTES || !can_inline(e, fd)) return -EAGAIN;
+  if (e->cancelled || position < 0 || length > INLINE_MAX_BYTES || !can_inline(e, fd)) return -EAGAIN;
   uint64_t before = uv_hrtime();
   if (before < e->inline_paused_until) return -EAGAIN;
   ssize_t n;
@@ -209,11 +227,12 @@ int64_t inline_write_now(engine_t *e, int fd, const void *buffer, size_t length,
 
 int inline_write(engine_t *e, req_t *r, inline_turn_t *t) {
   if (r->op != OP_WRITE && r->op != OP_WRITEV) return 0;
-  if (r->pos < 0 || went_elsewhere(t, r->fd) || !can_inline(e, r->fd)) return 0;
+  if (e->cancelled || r->pos < 0 || went_elsewhere(t, r->fd) || !can_inline(e, r->fd)) return 0;
   size_t bytes = 0;
   for (int i = 0; i < r->iovcnt; i++) bytes += r->iov[i].iov_len;
   if (bytes > INLINE_MAX_BYTES) return 0;
-  if (t->nwrites == INLINE_WRITES || t->bytes + bytes > INLINE_MAX_BYTES) write_taken(e, t);
+  if (e->inline_group < 1) e->inline_group = 1;
+  if (t->nwrites >= e->inline_group || t->bytes + bytes > INLINE_MAX_BYTES) write_taken(e, t);
   if (t->now == 0) t->started = t->now = uv_hrtime();
   if (t->now < e->inline_paused_until || t->now - t->started >= TURN_BUDGET_NS) return 0;
   t->writes[t->nwrites++] = r;

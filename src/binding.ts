@@ -14,7 +14,7 @@ export interface Binding {
   submit(handle: object, count: number, buffers: unknown[], inline?: boolean): number;
   /** A read the page cache holds, all of it, now (the `inline` option): bytes read, or -errno (then submit it). */
   readNow(handle: object, fd: number, buffer: unknown, offset: number, length: number, position: number): number;
-  /** A buffered write alone, now, where the `inline` option writes inline: bytes written, or -errno (then submit it). */
+  /** A buffered write alone, now, where the `inline` option writes inline: bytes written, -EAGAIN (not here or not now: submit it), or the write's -errno. */
   writeNow(handle: object, fd: number, buffer: unknown, offset: number, length: number, position: number): number;
   supports(handle: object, op: number): boolean;
   misalignment(view: NodeJS.ArrayBufferView, offset: number, alignment: number): number;

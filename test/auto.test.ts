@@ -173,13 +173,14 @@ describe('auto', () => {
   });
 
   it('writes a batch\'s inline writes together, before what the batch starts after them on their file', { skip }, async () => {
-    // On the thread engine, a 1 MiB write starts its thread as soon as the batch reaches it: the 4 KiB
-    // writes before it on its file, taken to go inline together, must be written first. (In a
-    // round where a slow write paused inline writes, they go to threads too, with no order
-    // among them: such rounds are not counted.)
+    // On the thread engine, a 1 MiB write starts its thread as soon as the batch reaches it: the
+    // 4 KiB writes before it on its file, taken to go inline together, must be written first,
+    // also when it goes through another handle of the file. (In a round where a slow write paused
+    // inline writes, they go to threads too, with no order among them: such rounds are not counted.)
     const engine = createEngine('thread', { inline: true });
     const p = path.join(dir, 'order');
     const h = await engine.open(p, 'w+');
+    const other = await engine.open(p, 'r+');
     const large = Buffer.alloc(1 << 20, 6);
     let inline = 0;
     for (let round = 0; round < 20; round++) {
@@ -188,7 +189,7 @@ describe('auto', () => {
       // and more for threads (each thread's start is tens of microseconds the batch goes on).
       const [seen] = await settling(() => {
         const small = Array.from({ length: 40 }, (_, i) => h.write(Buffer.alloc(4096, 10 + i), 0, 4096, i * 4096));
-        after = Promise.all([h.write(large, 0, large.length, 0), ...Array.from({ length: 16 }, () => h.stat())]);
+        after = Promise.all([other.write(large, 0, large.length, 0), ...Array.from({ length: 16 }, () => h.stat())]);
         return Promise.all(small);
       });
       await after;
@@ -200,6 +201,7 @@ describe('auto', () => {
       }
       await h.write(Buffer.alloc(1 << 20), 0, 1 << 20, 0);
     }
+    await other.close();
     await h.close();
     await engine.close();
     assert.ok(inline >= 10, `rounds whose 4 KiB writes ran inline: ${inline} of 20`);

@@ -16,6 +16,7 @@ const ALONE_TRUSTED = 8; // reads or writes alone in a row after which not every
 
 const ECANCELED = errnoOf('ECANCELED');
 const EBADF = errnoOf('EBADF');
+const EAGAIN = errnoOf('EAGAIN');
 
 /** A path as C takes it: UTF-8, NUL-terminated (validation refused paths with a NUL inside). */
 const cString = (path: string): Buffer => Buffer.from(`${path}\0`);
@@ -193,7 +194,7 @@ export class NativeBackend implements Backend {
    */
   #alone(position: number): boolean {
     // (How large a read may be read at once is native/inline.c's INLINE_MAX_BYTES, checked there.)
-    if (this.#starting || this.#afterMany || this.#count > 0 || this.#waiting.length > 0 || position < 0) {
+    if (this.#starting || this.#afterMany || this.#count > 0 || this.#waiting.length > 0 || position < 0 || this.#fallbackStarting()) {
       this.#aloneRun = 0;
       return false;
     }
@@ -207,6 +208,12 @@ export class NativeBackend implements Backend {
     }
     this.#aloneRun++;
     return !this.#turn.spent();
+  }
+
+  /** Has the pool a batch not yet handed over (an ftruncate the ring lacks, say): that starts first. */
+  #fallbackStarting(): boolean {
+    const f = this.#fallback;
+    return f instanceof NativeBackend && f.#count > 0;
   }
 
   #started = (): void => {
@@ -228,7 +235,9 @@ export class NativeBackend implements Backend {
     if (other) return other.write(fd, buffer, offset, length, position, done);
     if (this.#inline && this.#alone(position)) {
       const n = this.#native.writeNow(this.#handle, fd, buffer, offset, length, position);
-      if (n >= 0) return this.#doneInline(n, done);
+      // EAGAIN: not for here, or not now. Any other error is the write's (nothing was written):
+      // tried again on the engine it would only fail again (ENOSPC, EFBIG).
+      if (n !== EAGAIN) return this.#doneInline(n, done);
     }
     this.#start(Op.WRITE, fd, position, buffer, 1, offset, length, done);
   }
