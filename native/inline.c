@@ -8,24 +8,25 @@
 // once in the call that asks for them (inline_write_now). The page cache takes a 4 KiB write
 // in a few microseconds, less than handing it to a thread costs, and ext4 has no non-blocking
 // buffered write (pwritev2(RWF_NOWAIT) says EOPNOTSUPP), so io_uring punts each one to an io-wq
-// worker. A batch's writes go up to INLINE_WRITES at a time in one io_submit, which runs
-// buffered writes itself before it returns: one syscall for many (where a syscall costs a
-// microsecond, 4 KiB writes 32 deep ran at half of linux-aio's rate one pwrite each). Bounded
-// so that the loop never waits long:
+// worker. A batch's writes are taken, then go several to one io_submit, which runs buffered
+// writes itself before it returns: one syscall for many (where a syscall costs a microsecond,
+// 4 KiB writes 32 deep ran at half of linux-aio's rate one pwrite each). Bounded so that the
+// loop never waits long:
 // - only on regular files this engine opened, on a local filesystem that is not mounted sync,
 //   without O_DIRECT, O_SYNC, O_DSYNC or the sync attribute (chattr +S): elsewhere a write waits
 //   for a device or a server by design;
 // - at most INLINE_MAX_BYTES per operation and per io_submit, and TURN_BUDGET_NS of them per
 //   submit call (JS bounds the turn: src/engines/native.ts); the rest goes the engine's way;
-// - never ahead of an operation on the same file earlier in the same batch that went the engine's
-//   way (a larger write, a truncate, an fsync): a batch's operations on a file start in order.
-//   Operations in flight from earlier batches are not waited for: as with node:fs, concurrent
-//   operations on one file have no order (and waiting for them would keep a busy file off the
-//   inline path for as long as it stays busy);
-// - writes (one io_submit of them) that took longer than INLINE_SLOW_NS waited for something
-//   (dirty-page throttling, a page read in for a partial write, the journal): then none for a
-//   while, INLINE_PAUSE_FIRST_NS doubling up to INLINE_PAUSE_MAX_NS while it keeps happening (a
-//   device slower than the writes), so the loop stands still for one such io_submit per pause.
+// - in the batch's order with what goes the engine's way: never ahead of an operation on the same
+//   file earlier in the batch (a larger write, a truncate, an fsync), and the writes taken are
+//   written before any later operation of the batch starts. Operations in flight from earlier
+//   batches are not waited for: as with node:fs, concurrent operations on one file have no order
+//   (and waiting for them would keep a busy file off the inline path for as long as it stays busy);
+// - writes that took longer than INLINE_SLOW_NS waited for something (dirty-page throttling, a
+//   page read in for a partial write, the journal): then none for a while, INLINE_PAUSE_FIRST_NS
+//   doubling up to INLINE_PAUSE_MAX_NS while it keeps happening (a device slower than the
+//   writes). One io_submit may hold several such waits: its group of writes starts at one after
+//   a slow one, and doubles (up to INLINE_WRITES) only while groups stay fast.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
