@@ -5,7 +5,7 @@
 // device, so a cached read costs one syscall and no ring, no record, no second crossing.
 //
 // Buffered writes at a position run inside the submit call, or, alone (no other starting), at
-// once in the call that asks for them (inline_write_now). The page cache takes a 4 KiB write
+// once in the call that asks for them (inline_write_now; also at the file position: write(2)). The page cache takes a 4 KiB write
 // in a few microseconds, less than handing it to a thread costs, and ext4 has no non-blocking
 // buffered write (pwritev2(RWF_NOWAIT) says EOPNOTSUPP), so io_uring punts each one to an io-wq
 // worker. A batch's writes are taken, then go several to one io_submit, which runs buffered
@@ -215,11 +215,12 @@ static void write_taken(engine_t *e, inline_turn_t *t) {
 }
 
 int64_t inline_write_now(engine_t *e, int fd, const void *buffer, size_t length, int64_t position) {
-  if (e->cancelled || position < 0 || length > INLINE_MAX_BYTES || !can_inline(e, fd)) return -EAGAIN;
+  if (e->cancelled || length > INLINE_MAX_BYTES || !can_inline(e, fd)) return -EAGAIN;
   uint64_t before = uv_hrtime();
   if (before < e->inline_paused_until) return -EAGAIN;
   ssize_t n;
-  do n = pwrite(fd, buffer, length, position);
+  // At the file position (-1): write(2), which moves it as node:fs does.
+  do n = position < 0 ? write(fd, buffer, length) : pwrite(fd, buffer, length, position);
   while (n < 0 && errno == EINTR);
   uint64_t after = uv_hrtime();
   if (after - before >= INLINE_SLOW_NS) pause_inline(e, after);

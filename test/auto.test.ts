@@ -146,6 +146,27 @@ describe('auto', () => {
     }
   });
 
+  it('writes a block alone at the file position at once too (a write stream\'s), and the position moves as node:fs moves it', { skip }, async () => {
+    for (const [options, atOnce] of [[{}, true], [{ inline: false }, false]] as const) {
+      const engine = createEngine('auto', options);
+      const p = path.join(dir, `position-${atOnce}`);
+      const h = await engine.open(p, 'w+');
+      await h.write(Buffer.alloc(4096, 1)); // the file looked at; the position at 4096
+      // (The handle runs writes at the file position one after another: a few microtasks apart.)
+      const [seen, { bytesWritten }] = await settling(() => h.write(Buffer.alloc(4096, 2)));
+      assert.equal(bytesWritten, 4096);
+      assert.equal(seen < 10, atOnce, `${seen} microtasks ran before the write settled (inline ${options.inline !== false})`);
+      const stream = h.createWriteStream();
+      for (let i = 3; i < 6; i++) stream.write(Buffer.alloc(4096, i));
+      await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      await h.close();
+      await engine.close();
+      const back = fs.readFileSync(p);
+      assert.equal(back.length, 5 * 4096);
+      for (let i = 0; i < 5; i++) assert.ok(back.subarray(i * 4096, (i + 1) * 4096).every(b => b === i + 1), `block ${i}`);
+    }
+  });
+
   it('writes inline only what takes microseconds: not over 256 KiB, not O_DSYNC, not past an fsync in flight', { skip }, async () => {
     // On the pool whatever is not inline runs on a thread, so it settles only after the loop
     // turns (io_uring may itself complete a large cached write inside the submit call).

@@ -179,7 +179,8 @@ export class NativeBackend implements Backend {
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
     const other = this.#elsewhere(Op.READ, position);
     if (other) return other.read(fd, buffer, offset, length, position, done);
-    if (this.#inline && this.#alone(position)) {
+    // At the file position (-1) reads stay in order on one engine.
+    if (this.#inline && position >= 0 && this.#alone()) {
       const n = this.#native.readNow(this.#handle, fd, buffer, offset, length, position);
       if (n >= 0) return this.#doneInline(n, done);
     }
@@ -192,9 +193,9 @@ export class NativeBackend implements Backend {
    * 32 deep, go to the kernel together), nothing waits its turn, and this turn of the loop has
    * budget left.
    */
-  #alone(position: number): boolean {
+  #alone(): boolean {
     // (How large a read may be read at once is native/inline.c's INLINE_MAX_BYTES, checked there.)
-    if (this.#starting || this.#afterMany || this.#count > 0 || this.#waiting.length > 0 || position < 0 || this.#fallbackStarting()) {
+    if (this.#starting || this.#afterMany || this.#count > 0 || this.#waiting.length > 0 || this.#fallbackStarting()) {
       this.#aloneRun = 0;
       return false;
     }
@@ -231,14 +232,16 @@ export class NativeBackend implements Backend {
     done(result);
   }
   write(fd: number, buffer: Bytes, offset: number, length: number, position: number, done: Done): void {
-    const other = this.#elsewhere(Op.WRITE, position);
-    if (other) return other.write(fd, buffer, offset, length, position, done);
-    if (this.#inline && this.#alone(position)) {
+    // Before going elsewhere: a write at the file position (-1, a write stream's) is write(2) at
+    // once too, where the ring would send it to the pool. The handle starts those one at a time.
+    if (this.#inline && this.#alone()) {
       const n = this.#native.writeNow(this.#handle, fd, buffer, offset, length, position);
       // EAGAIN: not for here, or not now. Any other error is the write's (nothing was written):
       // tried again on the engine it would only fail again (ENOSPC, EFBIG).
       if (n !== EAGAIN) return this.#doneInline(n, done);
     }
+    const other = this.#elsewhere(Op.WRITE, position);
+    if (other) return other.write(fd, buffer, offset, length, position, done);
     this.#start(Op.WRITE, fd, position, buffer, 1, offset, length, done);
   }
   readv(fd: number, buffers: Bytes[], position: number, done: Done): void {
