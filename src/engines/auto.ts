@@ -64,8 +64,8 @@ export function autoChoices(engine: string, inline: boolean, pool: boolean): Aut
     why: 'one syscall, with no batch to wait for; a read the cache lacks is refused at once by the kernel and goes the engine\'s way. Of reads starting together only the first: the rest go to the kernel together, which costs less per read',
   });
   if (inline) choices.push({
-    operations: 'buffered writes at a position, of up to 256 KiB, on a local file (not O_SYNC, O_DSYNC or mounted sync)',
-    way: 'inline: on the loop thread, within about 0.5 ms per turn of the loop: a write alone at once (pwrite), writes started together inside the call that submits them, up to 32 to one io_submit',
+    operations: 'buffered writes of up to 256 KiB, on a local file (not O_SYNC, O_DSYNC or mounted sync): at a position, or alone at the file position (a write stream\'s)',
+    way: 'inline: on the loop thread, within about 0.5 ms per turn of the loop: a write alone at once (pwrite, or write at the file position), writes started together inside the call that submits them, up to 32 to one io_submit',
     why: 'the page cache takes one in microseconds, less than a handoff to a thread; ext4 has no non-blocking buffered write, so io_uring would hand each to a kernel worker. One syscall for many: where a syscall costs a microsecond, that is most of a 4 KiB write. Writes that wait (throttling, the journal) pause this for a while',
   });
   if (pool) choices.push({
