@@ -271,8 +271,8 @@ int64_t inline_read(engine_t *e, int fd, void *buffer, size_t length, int64_t po
 int64_t inline_write_now(engine_t *e, int fd, const void *buffer, size_t length, int64_t position);
 // A file this engine opened (opened) or is closing: what inline_write knows of it is forgotten.
 void inline_fd_changed(engine_t *e, int fd, int opened);
-// An operation of the batch goes the engine's way: the writes taken before it on its file are
-// written first, later ones in the batch follow it.
+// An operation of the batch goes the engine's way: the writes taken before it are written first,
+// and later writes to its file in the batch follow it.
 void inline_went_elsewhere(engine_t *e, inline_turn_t *t, const req_t *r);
 // The engine is freed: its AIO context goes.
 void inline_free(engine_t *e);
