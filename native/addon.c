@@ -65,6 +65,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   }
   CHECK(napi_get_uv_event_loop(env, &e->loop));
   e->inline_io = option_bool(env, argv[1], "inline");
+  e->inline_group = 1;  // inline writes per io_submit, to begin with (inline.c)
   int err = kind->init(e, env, argv[1]);
   if (err < 0) {
     free(e);

@@ -233,7 +233,6 @@ int inline_write(engine_t *e, req_t *r, inline_turn_t *t) {
   size_t bytes = 0;
   for (int i = 0; i < r->iovcnt; i++) bytes += r->iov[i].iov_len;
   if (bytes > INLINE_MAX_BYTES) return 0;
-  if (e->inline_group < 1) e->inline_group = 1;
   if (t->nwrites >= e->inline_group || t->bytes + bytes > INLINE_MAX_BYTES) write_taken(e, t);
   if (t->now == 0) t->started = t->now = uv_hrtime();
   if (t->now < e->inline_paused_until || t->now - t->started >= TURN_BUDGET_NS) return 0;
