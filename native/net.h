@@ -80,6 +80,9 @@ typedef struct net_kind {
   int (*zerocopy)(net_t *n, int id, int on);
   // How this engine works here, where that depends on the kernel (optional).
   const char *(*describe)(net_t *n);
+  // Writes made while JS takes a wake-up's events are queued, not offered to the socket at once:
+  // the engine hands them to the kernel with the wake-up's other requests, in one call.
+  int batch_sends;
 } net_kind_t;
 
 #define QUEUED -1e9

@@ -104,7 +104,8 @@ export class RawConnection implements NetTarget {
   }
 
   /**
-   * Writes data (a buffer, or a list of them, in order): true when the kernel took all of it now;
+   * Writes data (a buffer, or a list of them, in order): true when the kernel took all of it now
+   * (on io_uring, a write inside a handler goes with that wake-up's other requests: false);
    * false when some waits (its buffers are kept until it is written; drain says when all has
    * gone). Throws on a connection that is closed, ended or still connecting.
    */

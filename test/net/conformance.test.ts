@@ -176,6 +176,42 @@ for (const info of netEngines()) {
       await closeServer(server);
     });
 
+    it('a reply written in a \'data\' handler, the socket destroyed right after: the peer gets the reply, as from node:net', async () => {
+      const { server, port } = await listening(net(), s => s.once('data', d => { s.write(`reply to ${d}`); s.destroy(); }));
+      for (let i = 0; i < 20; i++) {
+        const c = await connected(net(), port);
+        const back = readAll(c);
+        c.write(`request ${i}`);
+        assert.equal((await back).toString(), `reply to request ${i}`);
+      }
+      await closeServer(server);
+    });
+
+    it('one message makes the server write to 600 sockets at once, more than a ring holds: each gets its own, in order', async () => {
+      const sockets: AnySocket[] = [];
+      const { server, port } = await listening(net(), s => {
+        sockets.push(s);
+        s.on('data', d => {
+          if (String(d) !== 'go') return;
+          // Two writes each, in one handler: they arrive, and in the order written.
+          sockets.forEach((t, i) => { t.write(`hello ${i}, `); t.end(`bye ${i}`); });
+        });
+      });
+      const clients = await Promise.all(Array.from({ length: 600 }, () => connected(net(), port)));
+      while (sockets.length < clients.length) await new Promise(r => setImmediate(r));
+      // The server's sockets in the order it accepted them: each client learns its index from what it gets.
+      const heard = await Promise.all(clients.map((c, i) => {
+        const all = readAll(c);
+        if (i === 0) c.write('go');
+        return all.then(b => b.toString());
+      }));
+      const got = heard.map(h => Number(/^hello (\d+), bye (\d+)$/.exec(h)?.[1] ?? -1));
+      heard.forEach((h, i) => assert.match(h, /^hello (\d+), bye \1$/, `client ${i} heard ${JSON.stringify(h)}`));
+      assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 600 }, (_, i) => i));
+      for (const c of clients) c.end();
+      await closeServer(server);
+    });
+
     it('half-close both ways with allowHalfOpen: the side that ended still reads, the other still writes', async () => {
       // The client ends first; the server answers after its 'end', then ends.
       const { server, port } = await listening(net(), s => {
