@@ -448,6 +448,7 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   // Nothing queued ahead of it, nor being sent; not one to send without a copy; and not one the
   // engine sends with the requests of the wake-up it is delivering (batch_sends).
   int later = n->delivering && n->kind->batch_sends && !s->zerocopy;
+offer:
   if (!s->writes && !s->send_busy && !(s->zerocopy && total >= NET_ZEROCOPY_MIN) && !later) {
     ssize_t put = net_send(s->fd, iov, (int)count);
     if (put < 0 && errno != EAGAIN && errno != EINTR) {
@@ -472,6 +473,12 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   else s->writes = w;
   s->last = w;
   int err = n->kind->queued(n, (int)id);
+  // No room on the ring, even after handing it what it had (it took the write back): offered
+  // to the socket at once after all, as any other write.
+  if (err == -EBUSY && later && !s->writes && !s->send_busy) {
+    later = 0;
+    goto offer;
+  }
   result = err < 0 ? err : QUEUED;
 done:
   if (iov != stack) free(iov);
