@@ -614,6 +614,14 @@ static napi_value js_zero_copy(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// netFlush(h): what JS asked for goes to the kernel now (the process is exiting).
+static napi_value js_flush(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  net_t *n = call_net(env, info, 1, argv);
+  if (n && !n->closed && n->kind->flush) n->kind->flush(n);
+  return NULL;
+}
+
 // netDescribe(h) -> how the engine works here (where the kernel decides), or undefined
 static napi_value js_describe(napi_env env, napi_callback_info info) {
   napi_value argv[1], result = NULL;
@@ -637,6 +645,7 @@ int net_define(napi_env env, napi_value exports) {
       {"netAddress", NULL, js_address, NULL, NULL, NULL, napi_default, NULL},
       {"netDestroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
       {"netDescribe", NULL, js_describe, NULL, NULL, NULL, napi_default, NULL},
+      {"netFlush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
       {"netZeroCopy", NULL, js_zero_copy, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof *props, props) == napi_ok ? 0 : -1;

@@ -83,6 +83,10 @@ typedef struct net_kind {
   // Writes made while JS takes a wake-up's events are queued, not offered to the socket at once:
   // the engine hands them to the kernel with the wake-up's other requests, in one call.
   int batch_sends;
+  // Hands the kernel now what JS asked for so far, when the end of a wake-up will not come (the
+  // process exits from a handler, or dies of its exception: JS calls netFlush on 'exit'): what
+  // node:net would have written is written (optional: none without batch_sends).
+  void (*flush)(net_t *n);
 } net_kind_t;
 
 #define QUEUED -1e9

@@ -34,6 +34,8 @@ interface NetBinding {
   netAddress(h: object, id: number, peer: boolean): [number, string, number] | number;
   netDestroy(h: object): void;
   netDescribe(h: object): string | undefined;
+  /** What JS asked for goes to the kernel now: writes made in a handler wait for the end of its wake-up. */
+  netFlush(h: object): void;
   netZeroCopy(h: object): boolean;
 }
 
@@ -77,6 +79,8 @@ export class NativeNet {
       } else {
         self = new NativeNet(b as NetBinding, name, h);
         self.#events = events;
+        // process.exit() from a handler ends the wake-up before the engine hands over its writes.
+        process.on('exit', () => (b as NetBinding).netFlush(h));
         e = self;
       }
     }

@@ -187,6 +187,33 @@ for (const info of netEngines()) {
       await closeServer(server);
     });
 
+    for (const [how, end] of [['process.exit()', 'process.exit(3)'], ['an uncaught throw', 'throw new Error("boom")']]) {
+      it(`a reply written in a 'data' handler that then ends the process with ${how}: the peer gets the reply, as from node:net`, async () => {
+        const script = `
+          const { netOn } = await import(${JSON.stringify(new URL('../../src/net/index.js', import.meta.url).href)});
+          const server = netOn(${JSON.stringify(info.name)}).createServer(s => s.on('data', () => { s.write('last words'); ${end}; }));
+          server.listen(0, '127.0.0.1', () => console.log('port', server.address().port));
+        `;
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d));
+        child.stderr.resume();
+        const exited = once(child, 'exit');
+        try {
+          while (!/^port \d+$/m.test(out)) await new Promise(r => setTimeout(r, 5));
+          const c = await connected(nodeNet as unknown as NetModule, Number(/^port (\d+)$/m.exec(out)![1]));
+          c.on('error', () => {});
+          const heard = readAll(c);
+          c.write('bye?');
+          assert.equal((await heard).toString(), 'last words');
+          const [code] = await exited;
+          assert.equal(code, how === 'process.exit()' ? 3 : 1);
+        } finally {
+          child.kill();
+        }
+      });
+    }
+
     it('one message makes the server write to 600 sockets at once, more than a ring holds: each gets its own, in order', async () => {
       const sockets: AnySocket[] = [];
       const { server, port } = await listening(net(), s => {
