@@ -203,6 +203,7 @@ void net_free(net_t *n) {
   if (n->reserve_fd >= 0) close(n->reserve_fd);
   for (int i = 0; i < n->nsocks; i++) {
     net_free_writes(&n->socks[i]);
+    free(n->socks[i].gather);
     free(n->socks[i].peer);
   }
   free(n->socks);

@@ -49,6 +49,12 @@ typedef struct sock {
   // is being sent (io_uring), or writes are queued on a thread (thread: how many); later writes
   // queue behind. inflight (thread): the slot waits for the connection's threads.
   int inflight, recv_armed, send_busy, accept_armed;
+  // io_uring: the writes (from the first) the send in flight carries; where its SQE is in the
+  // ring (taken back while not yet handed to the kernel); the header and pieces it shares when
+  // it carries several (malloc'ed; freed at its completion, or with the engine)
+  int send_span;
+  unsigned send_at;
+  void *gather;
   // zero-copy sends (io_uring: SENDMSG_ZC): on; and the sent count or error of the send whose
   // notification (the kernel let go of the buffers) has not come yet
   int zerocopy, zc_result;

@@ -13,6 +13,7 @@
 // (and the buffers of a send, which JS keeps) waits until the last one has completed (RELEASED).
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -33,6 +34,9 @@
 // up to 200: 440k, p99 8-9 ms).
 #define REAP_MAX 64
 #define STOP_WAIT_MS 2000  // what stop() waits for the kernel to let go, at most
+// Writes one SENDMSG carries at most: each completes with an event, and a wake-up's events must
+// fit JS's array (reap() keeps room for this many per completion).
+#define SPAN_MAX 16
 
 enum { U_ACCEPT = 1, U_RECV, U_SEND, U_CONNECT };
 #define TAG(id, op) (((uint64_t)(id) << 3) | (op))
@@ -115,23 +119,64 @@ static int cancel(net_t *n, int id, int op) {
   return 0;
 }
 
-// The socket's first write goes out: what is left of it, as one SENDMSG.
+// What is left of a write to send.
+static size_t unsent(const wq_t *w) {
+  size_t left = 0;
+  for (int i = w->at; i < w->iovcnt; i++) left += w->iov[i].iov_len;
+  return left;
+}
+
+// Points the socket's send at what is left of its writes, from the first: as many as one SENDMSG
+// carries (SPAN_MAX, IOV_MAX pieces; a zero-copy socket's one at a time). One write's message
+// header lives with it (heap), where the kernel reads it; several share a gathered one.
+static void point(sock_t *s, struct io_uring_sqe *sqe) {
+  wq_t *w = s->writes;
+  int pieces = w->iovcnt - w->at, span = 1;
+  for (wq_t *p = w->next; !s->zerocopy && p && span < SPAN_MAX && pieces + p->iovcnt - p->at <= IOV_MAX; p = p->next) {
+    pieces += p->iovcnt - p->at;
+    span++;
+  }
+  struct msghdr *msg = span > 1 ? malloc(sizeof *msg + (size_t)pieces * sizeof(struct iovec)) : NULL;
+  free(s->gather);
+  s->gather = msg;
+  if (msg) {
+    struct iovec *iov = (struct iovec *)(msg + 1);
+    int k = 0;
+    for (wq_t *p = w; k < pieces; p = p->next)
+      for (int i = p->at; i < p->iovcnt; i++) iov[k++] = p->iov[i];
+    memset(msg, 0, sizeof *msg);
+    msg->msg_iov = iov;
+    msg->msg_iovlen = (size_t)pieces;
+  } else {  // one write (or no memory to gather several: the first goes alone)
+    span = 1;
+    msg = (struct msghdr *)(w->iov + w->iovcnt);
+    memset(msg, 0, sizeof *msg);
+    msg->msg_iov = w->iov + w->at;
+    msg->msg_iovlen = (size_t)(w->iovcnt - w->at);
+  }
+  s->send_span = span;
+  sqe->addr = (uint64_t)(uintptr_t)msg;
+}
+
+// The socket's writes go out, from the first, in one SENDMSG.
 static int send_head(net_t *n, int id) {
   sock_t *s = &n->socks[id];
-  wq_t *w = s->writes;
   struct io_uring_sqe *sqe = sqe_for(n, id, U_SEND);
   if (!sqe) return -EBUSY;
-  // The message header lives with the write (heap), where the kernel reads it.
-  struct msghdr *msg = (struct msghdr *)(w->iov + w->iovcnt);
-  memset(msg, 0, sizeof *msg);
-  msg->msg_iov = w->iov + w->at;
-  msg->msg_iovlen = (size_t)(w->iovcnt - w->at);
+  s->send_at = ur(n)->u.sq_local_tail - 1;
   sqe->opcode = s->zerocopy ? IORING_OP_SENDMSG_ZC : IORING_OP_SENDMSG;
   sqe->fd = s->fd;
-  sqe->addr = (uint64_t)(uintptr_t)msg;
   sqe->msg_flags = MSG_NOSIGNAL;
+  point(s, sqe);
   s->send_busy = 1;
   return 0;
+}
+
+// The socket's send is still ours: its SQE written in this wake-up, not yet handed to the kernel.
+static struct io_uring_sqe *send_not_handed(net_t *n, sock_t *s) {
+  uring_t *u = &ur(n)->u;
+  if ((int)(s->send_at - *u->sq_tail) < 0) return NULL;
+  return &u->sqes[s->send_at & *u->sq_mask];
 }
 
 // The socket's first write fails with err; the ones behind it go on.
@@ -179,18 +224,29 @@ static void on_send(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
     return;
   }
   if (cqe->flags & IORING_CQE_F_NOTIF) res = slot->zc_result;
-  wq_t *w = slot->writes;
   slot->send_busy = 0;
-  if (!w) return;
-  if (s && res > 0 && !net_advance(w, (size_t)res)) {  // short: the rest goes again
-    if (send_head(n, id) == 0) return;
-    fail_head(n, id, -EBUSY);  // (the writes behind it are tried below)
-  } else {
+  free(slot->gather);
+  slot->gather = NULL;
+  // The writes it carried are done, in order, as far as it got (or all failed with res); the rest
+  // of one sent short goes again, with those behind it.
+  size_t put = res > 0 ? (size_t)res : 0;
+  for (int k = slot->send_span; k > 0 && slot->writes; k--) {
+    wq_t *w = slot->writes;
+    size_t left = unsent(w);
+    if (s && res >= 0 && put < left) {
+      net_advance(w, put);
+      break;
+    }
+    if (res >= 0) {
+      net_advance(w, left);
+      put -= left;
+    }
     slot->writes = w->next;
     if (!slot->writes) slot->last = NULL;
     if (s) net_emit(n, EV_WRITE, id, w->req, res < 0 ? res : (double)w->done);
     free(w);
   }
+  slot->send_span = 0;
   while (s && slot->writes && send_head(n, id) < 0 && net_room(n)) fail_head(n, id, -EBUSY);
 }
 
@@ -227,7 +283,7 @@ static void on_connect(net_t *n, int id, sock_t *s, struct io_uring_cqe *cqe) {
 static unsigned reap(net_t *n) {
   uring_t *u = &ur(n)->u;
   unsigned head = *u->cq_head, tail = load_acquire(u->cq_tail), seen = 0;
-  while (head != tail && n->nev + 2 < n->ev_cap && seen < REAP_MAX) {
+  while (head != tail && n->nev + 2 + SPAN_MAX < n->ev_cap && seen < REAP_MAX) {
     struct io_uring_cqe *cqe = &u->cqes[head & *u->cq_mask];
     head++;
     seen++;
@@ -367,7 +423,13 @@ static int ur_read(net_t *n, int id, int on) {
 
 static int ur_queued(net_t *n, int id) {
   sock_t *s = &n->socks[id];
-  if (s->send_busy) return 0;  // behind a send in flight: it follows that one
+  if (s->send_busy) {
+    // Behind a send in flight it follows that one; but a send not yet handed to the kernel (made
+    // in this wake-up) takes it along: several writes in one handler go in one SENDMSG.
+    struct io_uring_sqe *sqe = send_not_handed(n, s);
+    if (sqe && s->send_span < SPAN_MAX) point(s, sqe);
+    return 0;
+  }
   if (send_head(n, id) < 0) {
     // No room on the ring: the write just queued (the last) is taken off and JS told; any
     // before it (left by a send that could not go on) stay for the next completion or write.
@@ -397,15 +459,17 @@ static int ur_close(net_t *n, int id) {
   // A listener stops taking connections now, whatever still holds its file.
   if (s->listening) shutdown(s->fd, SHUT_RDWR);
   close(s->fd);
-  // A send in flight keeps its write until its completion (the kernel reads its buffers, which JS
-  // keeps until RELEASED); the writes behind it are dropped.
-  wq_t *sending = s->send_busy ? s->writes : NULL;
+  // A send in flight keeps the writes it carries until its completion (the kernel reads their
+  // buffers, which JS keeps until RELEASED); the writes behind them are dropped.
+  wq_t *sending = s->send_busy ? s->writes : NULL, *last = sending;
+  for (int k = 1; last && k < s->send_span && last->next; k++) last = last->next;
   if (sending) {
-    s->writes = sending->next;
-    sending->next = NULL;
+    s->writes = last->next;
+    last->next = NULL;
   }
   net_free_writes(s);
-  s->writes = s->last = sending;
+  s->writes = sending;
+  s->last = last;
   return s->inflight > 0;
 }
 

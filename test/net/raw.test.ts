@@ -107,6 +107,33 @@ for (const info of netEngines().filter(e => e.name !== 'libuv')) {
       server.close();
     });
 
+    it('40 writes in one handler, small and large, to a peer that reads late: every byte arrives, in order, and each write is counted', { timeout: 20_000 }, async () => {
+      const parts = Array.from({ length: 40 }, (_, i) => pattern(i % 3 === 0 ? 100_000 + i : 1 + i * 25, i));
+      let written = 0;
+      const server = await rawOn(info.name).listen({ port: 0 }, {
+        data: c => {
+          for (const p of parts) c.write(i2list(p));
+          c.end();
+        },
+        close: c => { written = c.bytesWritten; },
+      });
+      // Half the writes as a list of two pieces, so that sends carry pieces of several writes.
+      function i2list(p: Buffer): Buffer | Buffer[] { return p.length % 2 === 0 ? [p.subarray(0, p.length >> 1), p.subarray(p.length >> 1)] : p; }
+      const { conn, received } = client(info.name, server.address.port, c => {
+        c.write(Buffer.from('go'));
+        c.pause();
+        setTimeout(() => c.resume(), 50);
+      });
+      const got = await received;
+      const want = Buffer.concat(parts);
+      assert.equal(got.length, want.length);
+      assert.ok(got.equals(want), 'every byte, in the order written');
+      conn.close();
+      while (written === 0) await new Promise(resolve => setTimeout(resolve, 5));
+      assert.equal(written, want.length, 'the server counted every byte written');
+      server.close();
+    });
+
     it('errors are node\'s: ECONNREFUSED on close, EADDRINUSE from listen, write after end, bad data', async () => {
       const taken = nodeNet.createServer().listen(0, '127.0.0.1');
       await once(taken, 'listening');
