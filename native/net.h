@@ -52,7 +52,7 @@ typedef struct sock {
   // io_uring: the writes (from the first) the send in flight carries; where its SQE is in the
   // ring (taken back while not yet handed to the kernel); the header and pieces it shares when
   // it carries several (malloc'ed; freed at its completion, or with the engine)
-  int send_span;
+  int send_span, send_pieces;
   unsigned send_at;
   void *gather;
   // zero-copy sends (io_uring: SENDMSG_ZC): on; and the sent count or error of the send whose

@@ -155,6 +155,7 @@ static void point(sock_t *s, struct io_uring_sqe *sqe) {
     msg->msg_iovlen = (size_t)(w->iovcnt - w->at);
   }
   s->send_span = span;
+  s->send_pieces = (int)msg->msg_iovlen;
   sqe->addr = (uint64_t)(uintptr_t)msg;
 }
 
@@ -172,11 +173,22 @@ static int send_head(net_t *n, int id) {
   return 0;
 }
 
-// The socket's send is still ours: its SQE written in this wake-up, not yet handed to the kernel.
-static struct io_uring_sqe *send_not_handed(net_t *n, sock_t *s) {
+// The socket's send is still ours: its SQE written in this wake-up, not yet handed to the kernel
+// (between the tail the kernel sees and ours; the index is checked, not compared, as it wraps).
+static struct io_uring_sqe *send_not_handed(net_t *n, int id) {
   uring_t *u = &ur(n)->u;
-  if ((int)(s->send_at - *u->sq_tail) < 0) return NULL;
-  return &u->sqes[s->send_at & *u->sq_mask];
+  unsigned handed = *u->sq_tail, at = n->socks[id].send_at;
+  if (at - handed >= u->sq_local_tail - handed) return NULL;
+  struct io_uring_sqe *sqe = &u->sqes[at & *u->sq_mask];
+  return sqe->user_data == TAG(id, U_SEND) ? sqe : NULL;
+}
+
+// The write just queued would join the socket's send: right behind the writes it carries, and
+// within its limits.
+static int joins(sock_t *s) {
+  wq_t *w = s->writes;
+  for (int k = 1; k < s->send_span && w; k++) w = w->next;
+  return w && w->next == s->last && s->send_span < SPAN_MAX && s->send_pieces + s->last->iovcnt - s->last->at <= IOV_MAX;
 }
 
 // The socket's first write fails with err; the ones behind it go on.
@@ -426,8 +438,8 @@ static int ur_queued(net_t *n, int id) {
   if (s->send_busy) {
     // Behind a send in flight it follows that one; but a send not yet handed to the kernel (made
     // in this wake-up) takes it along: several writes in one handler go in one SENDMSG.
-    struct io_uring_sqe *sqe = send_not_handed(n, s);
-    if (sqe && s->send_span < SPAN_MAX) point(s, sqe);
+    struct io_uring_sqe *sqe = !s->zerocopy && joins(s) ? send_not_handed(n, id) : NULL;
+    if (sqe) point(s, sqe);
     return 0;
   }
   if (send_head(n, id) < 0) {
