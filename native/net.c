@@ -413,7 +413,7 @@ int net_advance(wq_t *w, size_t put) {
 
 #define STACK_IOVS 64
 
-// netWrite(h, socket, req, buffers) -> bytes written now (all of them), QUEUED (a WRITE event
+// netWrite(h, socket, req, buffers) -> bytes written now (all of them), QUEUED or BATCHED (a WRITE event
 // follows; JS keeps the buffers until then), or -errno. buffers: an array of them, or one
 // (a socket's usual write: no array to make in JS, nor to read here). With nothing queued ahead, the write is
 // offered to the socket at once, which usually takes it all: nothing is allocated then. What it
@@ -480,7 +480,8 @@ offer:
     later = 0;
     goto offer;
   }
-  result = err < 0 ? err : QUEUED;
+  // A write of this wake-up that nothing waiting for the peer holds back: JS may count it as taken.
+  result = err < 0 ? err : err == 1 && later && s->send_bytes <= NET_BATCHED_MAX ? BATCHED : QUEUED;
 done:
   if (iov != stack) free(iov);
   return num(env, result);

@@ -52,7 +52,8 @@ typedef struct sock {
   // io_uring: the writes (from the first) the send in flight carries; where its SQE is in the
   // ring (taken back while not yet handed to the kernel); the header and pieces it shares when
   // it carries several (malloc'ed; freed at its completion, or with the engine)
-  int send_span, send_pieces;
+  int send_span, send_pieces, send_batched;  // send_batched: made for writes of this wake-up, not a rest sent again
+  size_t send_bytes;
   unsigned send_at;
   void *gather;
   // zero-copy sends (io_uring: SENDMSG_ZC): on; and the sent count or error of the send whose
@@ -75,7 +76,8 @@ typedef struct net_kind {
   // Start or stop reading: 0, or -errno when it cannot start.
   int (*read)(net_t *n, int id, int on);
   // A write the socket did not take at once was queued last: send it when the socket can take
-  // more. 0, or -errno: it cannot be (then it is taken off the queue, freed, and JS told).
+  // more. 0; 1: it goes with the requests of this wake-up, behind nothing that waits for the
+  // peer (batch_sends); or -errno: it cannot be (then it is taken off the queue, freed, and JS told).
   int (*queued)(net_t *n, int id);
   // The socket is being closed: 1 while the kernel still holds requests of it (EV_RELEASED then).
   int (*close)(net_t *n, int id);
@@ -96,6 +98,11 @@ typedef struct net_kind {
 } net_kind_t;
 
 #define QUEUED -1e9
+// netWrite's answer for a write queued with the requests a wake-up hands the kernel as it ends,
+// behind nothing that waits for the peer (batch_sends): JS may count it as taken.
+#define BATCHED -2e9
+// What such a send may carry for the write to be answered BATCHED (more is answered QUEUED).
+#define NET_BATCHED_MAX 65536
 
 struct net {
   const net_kind_t *kind;

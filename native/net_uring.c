@@ -156,6 +156,8 @@ static void point(sock_t *s, struct io_uring_sqe *sqe) {
   }
   s->send_span = span;
   s->send_pieces = (int)msg->msg_iovlen;
+  s->send_bytes = 0;
+  for (size_t i = 0; i < msg->msg_iovlen; i++) s->send_bytes += msg->msg_iov[i].iov_len;
   sqe->addr = (uint64_t)(uintptr_t)msg;
 }
 
@@ -170,6 +172,7 @@ static int send_head(net_t *n, int id) {
   sqe->msg_flags = MSG_NOSIGNAL;
   point(s, sqe);
   s->send_busy = 1;
+  s->send_batched = 0;
   return 0;
 }
 
@@ -439,8 +442,9 @@ static int ur_queued(net_t *n, int id) {
     // Behind a send in flight it follows that one; but a send not yet handed to the kernel (made
     // in this wake-up) takes it along: several writes in one handler go in one SENDMSG.
     struct io_uring_sqe *sqe = !s->zerocopy && joins(s) ? send_not_handed(n, id) : NULL;
-    if (sqe) point(s, sqe);
-    return 0;
+    if (!sqe) return 0;
+    point(s, sqe);
+    return s->send_batched;
   }
   if (send_head(n, id) < 0) {
     // No room on the ring: the write just queued (the last) is taken off and JS told; any
@@ -453,8 +457,9 @@ static int ur_queued(net_t *n, int id) {
     free(w);
     return -EBUSY;
   }
+  s->send_batched = n->delivering > 0;  // handed over as this wake-up ends
   submit(n, 0);
-  return 0;
+  return s->send_batched;
 }
 
 static int ur_close(net_t *n, int id) {

@@ -13,6 +13,12 @@ export const EV = { ACCEPT: 1, DATA: 2, EOF: 3, ERROR: 4, WRITE: 5, CONNECT: 6, 
 export const OPT = { NODELAY: 1, KEEPALIVE: 2, ZEROCOPY: 3, POOLED: 4 } as const;
 /** netWrite's answer when the kernel did not take everything: a WRITE event follows. */
 export const QUEUED = -1e9;
+/**
+ * netWrite's answer for a write the engine hands the kernel as this wake-up ends, behind nothing
+ * that waits for the peer (io_uring, inside a handler): a WRITE event follows, and the writer may
+ * count it as taken.
+ */
+export const BATCHED = -2e9;
 
 /** What a socket's owner does with its events: (type, a, b) and, for DATA, the bytes. */
 export interface NetTarget {

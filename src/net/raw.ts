@@ -9,7 +9,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import { engineUnavailable, invalidArgType, netError, nodeError, netHostPortError, netUvHostPortError, zeroCopyUnsupported } from '../errors.js';
-import { EV, NativeNet, OPT, QUEUED, type NativeNetName, type NetTarget } from './native.js';
+import { BATCHED, EV, NativeNet, OPT, QUEUED, type NativeNetName, type NetTarget } from './native.js';
 import { validatePort } from './socket.js';
 
 const ENOTCONN = -107;
@@ -23,7 +23,7 @@ export interface RawHandlers {
   data(conn: RawConnection, bytes: Buffer): void;
   /** The peer has ended its side (FIN); this side may still write, then end(). Once both sides have ended, the connection closes. */
   end?(conn: RawConnection): void;
-  /** Every write that did not go at once has gone. */
+  /** A write said false, and now every write has gone. */
   drain?(conn: RawConnection): void;
   /** Closed: by close(), or by a failure (error: node's, as `read ECONNRESET`, `connect ECONNREFUSED …`). Once. */
   close?(conn: RawConnection, error?: Error): void;
@@ -41,6 +41,7 @@ export class RawConnection implements NetTarget {
   #closed = false;
   #connecting = false;
   #paused = false;
+  #drainDue = false;   // a write said false: drain comes once all has gone
   #remote: { address: string; port: number } | undefined;
   /** Bytes received, and bytes the kernel took. */
   bytesRead = 0;
@@ -91,6 +92,8 @@ export class RawConnection implements NetTarget {
         this.bytesWritten += b;
         if (this.#queued.size > 0) break;
         if (this.#ending) this.#shutdown();
+        if (!this.#drainDue) break;
+        this.#drainDue = false;
         this.#handlers.drain?.(this);
         break;
       case EV.CONNECT:
@@ -104,10 +107,11 @@ export class RawConnection implements NetTarget {
   }
 
   /**
-   * Writes data (a buffer, or a list of them, in order): true when the kernel took all of it now
-   * (on io_uring, a write inside a handler goes with that wake-up's other requests: false);
-   * false when some waits (its buffers are kept until it is written; drain says when all has
-   * gone). Throws on a connection that is closed, ended or still connecting.
+   * Writes data (a buffer, or a list of them, in order): true when the kernel took all of it now,
+   * or takes it as this wake-up ends (on io_uring a write inside a handler goes with the wake-up's
+   * other requests, up to 64 KiB a connection; its buffers are kept until then); false when some
+   * waits for the peer (its buffers are kept until it is written; drain says when all has gone).
+   * Throws on a connection that is closed, ended or still connecting.
    */
   write(data: Uint8Array | readonly Uint8Array[]): boolean {
     const one = ArrayBuffer.isView(data);
@@ -122,8 +126,10 @@ export class RawConnection implements NetTarget {
       : list.length > IOV_MAX ? [Buffer.concat(list.map(b => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)))] : list;
     const req = ++this.#req;
     const r = this.#net.write(this.#id, req, buffers);
-    if (r === QUEUED) {
+    if (r === QUEUED || r === BATCHED) {
       this.#queued.set(req, buffers);
+      if (r === BATCHED) return true;
+      this.#drainDue = true;
       return false;
     }
     if (r < 0) {

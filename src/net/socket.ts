@@ -6,7 +6,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { invalidArgType, netError, netHostPortError, nodeError, zeroCopyUnsupported, type NetError } from '../errors.js';
-import { EV, OPT, QUEUED, type NativeNet, type NetTarget } from './native.js';
+import { BATCHED, EV, OPT, QUEUED, type NativeNet, type NetTarget } from './native.js';
 
 const ECANCELED = -125;
 const ENOTCONN = -107;
@@ -197,7 +197,7 @@ export class Socket extends Duplex implements NetTarget {
     if (this.#id < 0) return cb(netError(-32, 'write')); // EPIPE: never connected
     const req = ++this.#req;
     const r = this.#net.write(this.#id, req, buffers);
-    if (r === QUEUED) {
+    if (r === QUEUED || r === BATCHED) {
       this.#writes.push({ req, buffers, cb }); // the buffers stay referenced until the kernel took them
       return;
     }

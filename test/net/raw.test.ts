@@ -107,6 +107,27 @@ for (const info of netEngines().filter(e => e.name !== 'libuv')) {
       server.close();
     });
 
+    it('replies written in a handler to a peer that reads: write() says true each time, and no drain comes', { timeout: 20_000 }, async () => {
+      const answers: boolean[] = [];
+      let drains = 0;
+      const server = await rawOn(info.name).listen({ port: 0 }, {
+        data: (c, bytes) => { answers.push(c.write(bytes)); if (answers.length === 100) c.end(); },
+        drain: () => { drains++; },
+      });
+      let got = 0;
+      let next!: () => void;
+      const { conn, received } = client(info.name, server.address.port, () => next(), { data: () => { got++; next(); } });
+      let sent = 0;
+      next = () => { if (sent < 100 && got === sent) conn.write(Buffer.from(`message ${sent++}`)); };
+      await received;
+      assert.equal(answers.length, 100);
+      assert.deepEqual(answers.filter(a => !a), [], 'no reply waited for the peer');
+      await new Promise(resolve => setTimeout(resolve, 20));
+      assert.equal(drains, 0, 'no drain without a false');
+      conn.close();
+      server.close();
+    });
+
     it('40 writes in one handler, small and large, to a peer that reads late: every byte arrives, in order, and each write is counted', { timeout: 20_000 }, async () => {
       const parts = Array.from({ length: 40 }, (_, i) => pattern(i % 3 === 0 ? 100_000 + i : 1 + i * 25, i));
       let written = 0;
