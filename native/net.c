@@ -474,6 +474,7 @@ offer:
   else s->writes = w;
   s->last = w;
   int err = n->kind->queued(n, (int)id);
+  if (err == 1 && !later) s->send_batched = 0;  // the rest of a write the socket refused: nothing joins it as taken
   // No room on the ring, even after handing it what it had (it took the write back): offered
   // to the socket at once after all, as any other write.
   if (err == -EBUSY && later && !s->writes && !s->send_busy) {

@@ -186,11 +186,17 @@ static struct io_uring_sqe *send_not_handed(net_t *n, int id) {
   return sqe->user_data == TAG(id, U_SEND) ? sqe : NULL;
 }
 
+// The last write the socket's send carries.
+static wq_t *span_end(sock_t *s) {
+  wq_t *w = s->writes;
+  for (int k = 1; k < s->send_span && w; k++) w = w->next;
+  return w;
+}
+
 // The write just queued would join the socket's send: right behind the writes it carries, and
 // within its limits.
 static int joins(sock_t *s) {
-  wq_t *w = s->writes;
-  for (int k = 1; k < s->send_span && w; k++) w = w->next;
+  wq_t *w = span_end(s);
   return w && w->next == s->last && s->send_span < SPAN_MAX && s->send_pieces + s->last->iovcnt - s->last->at <= IOV_MAX;
 }
 
@@ -444,7 +450,7 @@ static int ur_queued(net_t *n, int id) {
     struct io_uring_sqe *sqe = !s->zerocopy && joins(s) ? send_not_handed(n, id) : NULL;
     if (!sqe) return 0;
     point(s, sqe);
-    return s->send_batched;
+    return s->send_batched && span_end(s) == s->last;  // (no memory to gather: it waits its turn)
   }
   if (send_head(n, id) < 0) {
     // No room on the ring: the write just queued (the last) is taken off and JS told; any
@@ -478,8 +484,7 @@ static int ur_close(net_t *n, int id) {
   close(s->fd);
   // A send in flight keeps the writes it carries until its completion (the kernel reads their
   // buffers, which JS keeps until RELEASED); the writes behind them are dropped.
-  wq_t *sending = s->send_busy ? s->writes : NULL, *last = sending;
-  for (int k = 1; last && k < s->send_span && last->next; k++) last = last->next;
+  wq_t *sending = s->send_busy ? s->writes : NULL, *last = sending ? span_end(s) : NULL;
   if (sending) {
     s->writes = last->next;
     last->next = NULL;
