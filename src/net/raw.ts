@@ -109,9 +109,9 @@ export class RawConnection implements NetTarget {
   /**
    * Writes data (a buffer, or a list of them, in order): true when the kernel took all of it now,
    * or takes it as this wake-up ends (on io_uring a write inside a handler goes with the wake-up's
-   * other requests, up to 64 KiB a connection; its buffers are kept until then); false when some
-   * waits for the peer (its buffers are kept until it is written; drain says when all has gone).
-   * Throws on a connection that is closed, ended or still connecting.
+   * other requests, up to 64 KiB a connection; its buffers are kept, and must not change, until
+   * then); false when some waits for the peer (its buffers are kept until it is written; drain
+   * says when all has gone). Throws on a connection that is closed, ended or still connecting.
    */
   write(data: Uint8Array | readonly Uint8Array[]): boolean {
     const one = ArrayBuffer.isView(data);
