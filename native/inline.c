@@ -8,10 +8,10 @@
 // once in the call that asks for them (inline_write_now; also at the file position, with
 // write(2)). The page cache takes a 4 KiB write in a few microseconds, less than handing it to a
 // thread costs, and ext4 has no non-blocking buffered write (pwritev2(RWF_NOWAIT) says
-// EOPNOTSUPP), so io_uring punts each one to an io-wq worker. A batch's writes are taken, then go several to one io_submit, which runs buffered
-// writes itself before it returns: one syscall for many (where a syscall costs a microsecond,
-// 4 KiB writes 32 deep ran at half of linux-aio's rate one pwrite each). Bounded so that the
-// loop never waits long:
+// EOPNOTSUPP), so io_uring punts each one to an io-wq worker. A batch's writes are taken, then go
+// several to one io_submit, which runs buffered writes itself before it returns: one syscall
+// for many (where a syscall costs a microsecond, 4 KiB writes 32 deep ran at half of linux-aio's
+// rate one pwrite each). Bounded so that the loop never waits long:
 // - only on regular files this engine opened, on a local filesystem that is not mounted sync,
 //   without O_DIRECT, O_SYNC, O_DSYNC or the sync attribute (chattr +S): elsewhere a write waits
 //   for a device or a server by design;

@@ -447,8 +447,8 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   size_t total = 0;
   for (uint32_t i = 0; s->zerocopy && i < count; i++) total += iov[i].iov_len;
   // Nothing queued ahead of it, nor being sent; not one to send without a copy; and not one the
-  // engine sends with the requests of the wake-up it is delivering (batch_sends).
-  int later = n->delivering && n->kind->batch_sends && !s->zerocopy;
+  // engine sends with the requests of the wake-up it is delivering (an engine that batches sends).
+  int later = n->delivering && n->kind->flush && !s->zerocopy;
 offer:
   if (!s->writes && !s->send_busy && !(s->zerocopy && total >= NET_ZEROCOPY_MIN) && !later) {
     ssize_t put = net_send(s->fd, iov, (int)count);

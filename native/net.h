@@ -77,7 +77,7 @@ typedef struct net_kind {
   int (*read)(net_t *n, int id, int on);
   // A write the socket did not take at once was queued last: send it when the socket can take
   // more. 0; 1: it goes with the requests of this wake-up, behind nothing that waits for the
-  // peer (batch_sends); or -errno: it cannot be (then it is taken off the queue, freed, and JS told).
+  // peer (an engine with flush); or -errno: it cannot be (then it is taken off the queue, freed, and JS told).
   int (*queued)(net_t *n, int id);
   // The socket is being closed: 1 while the kernel still holds requests of it (EV_RELEASED then).
   int (*close)(net_t *n, int id);
@@ -88,18 +88,17 @@ typedef struct net_kind {
   int (*zerocopy)(net_t *n, int id, int on);
   // How this engine works here, where that depends on the kernel (optional).
   const char *(*describe)(net_t *n);
-  // Writes made while JS takes a wake-up's events are queued, not offered to the socket at once:
-  // the engine hands them to the kernel with the wake-up's other requests, in one call.
-  int batch_sends;
-  // Hands the kernel now what JS asked for so far, when the end of a wake-up will not come (the
-  // process exits from a handler, or dies of its exception: JS calls netFlush on 'exit'): what
-  // node:net would have written is written (optional: none without batch_sends).
+  // Optional: the engine batches sends. Writes made while JS takes a wake-up's events are then
+  // queued, not offered to the socket at once, and go to the kernel with the wake-up's other
+  // requests, in one call. flush hands over now what JS asked for so far, when the end of a
+  // wake-up will not come (the process exits from a handler, or dies of its exception: JS calls
+  // netFlush on 'exit'): what node:net would have written is written.
   void (*flush)(net_t *n);
 } net_kind_t;
 
 #define QUEUED -1e9
 // netWrite's answer for a write queued with the requests a wake-up hands the kernel as it ends,
-// behind nothing that waits for the peer (batch_sends): JS may count it as taken.
+// behind nothing that waits for the peer (an engine with flush): JS may count it as taken.
 #define BATCHED -2e9
 // What such a send may carry for the write to be answered BATCHED (more is answered QUEUED).
 #define NET_BATCHED_MAX 65536

@@ -3,10 +3,12 @@
 // completes) that takes its buffers from a ring of buffers the engine provides
 // (IORING_REGISTER_PBUF_RING, Linux 5.19): a small read is copied out into a Buffer and its
 // buffer given straight back, a large one becomes the Buffer and a new one takes its place. A
-// write made while JS takes a wake-up's events is one SENDMSG on the ring (batch_sends: an echo
-// server's replies go out together); any other is offered to the socket at once (net.c), and
-// what that leaves is one SENDMSG (its rest sent again after a short send). connect is on the ring too. The ring is the file engine's (io_uring_setup.c: set up, probed, torn down the same way),
-// watched by the loop through its eventfd. Requests made while JS takes a wake-up's events go to
+// write made while JS takes a wake-up's events is queued for one SENDMSG on the ring, with the
+// socket's other writes of that wake-up (an echo server's replies go out together); any other is
+// offered to the socket at once (net.c), and what that leaves is one SENDMSG (its rest sent again
+// after a short send). connect is on the ring too. The ring is the file engine's
+// (io_uring_setup.c: set up, probed, torn down the same way), watched by the loop through its
+// eventfd. Requests made while JS takes a wake-up's events go to
 // the kernel in one io_uring_enter when it returns.
 //
 // A socket closed with requests in flight: they are cancelled and its fd closed at once; its slot
@@ -570,6 +572,7 @@ static const char *ur_describe(net_t *n) {
 const net_kind_t net_uring_kind = {
     .name = "io_uring", .init = ur_init, .listening = ur_listening, .connect = ur_connect, .read = ur_read,
     .queued = ur_queued, .close = ur_close, .stop = ur_stop, .zerocopy = ur_zerocopy, .describe = ur_describe,
-    // A sendmsg each cost a syscall (1.1 µs on a guest here); one io_uring_enter sends them all.
-    .batch_sends = 1, .flush = ur_flush,
+    // Sends batched (flush): a sendmsg each cost a syscall (1.1 µs on a guest here); one
+    // io_uring_enter sends them all.
+    .flush = ur_flush,
 };
