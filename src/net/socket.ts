@@ -34,7 +34,8 @@ export interface ConnectOptions {
 /** @internal How a Server hands a Socket the connection it accepted. */
 export interface Accepted { id: number; onClose: (s: Socket) => void; paused?: boolean }
 
-interface PendingWrite { req: number; buffers: Uint8Array | Uint8Array[]; cb: (err?: Error | null) => void }
+/** A write the kernel has not finished with; cb undefined once it was answered as taken (BATCHED). */
+interface PendingWrite { req: number; buffers: Uint8Array | Uint8Array[]; cb: ((err?: Error | null) => void) | undefined }
 
 export class Socket extends Duplex implements NetTarget {
   #net: NativeNet;
@@ -46,6 +47,7 @@ export class Socket extends Duplex implements NetTarget {
   #bytesWritten = 0;
   #req = 0;
   #writes: PendingWrite[] = [];
+  #final: ((err?: Error | null) => void) | undefined; // end() waiting for the writes taken before it
   #noDelay: boolean | undefined;
   #zeroCopy = false;
   #keepAlive: [boolean, number] | undefined;
@@ -157,10 +159,19 @@ export class Socket extends Duplex implements NetTarget {
       case EV.WRITE: {
         const w = this.#writes.shift();
         if (!w) break;
-        if (b < 0) return w.cb(netError(b, 'write'));
-        this.#bytesWritten += b;
+        if (b < 0) {
+          // A write already answered has no callback left to hear it: the socket does, as node's
+          // hears a failed write that had none.
+          if (w.cb) w.cb(netError(b, 'write'));
+          else this.destroy(netError(b, 'write'));
+          break;
+        }
         this.#activity();
-        w.cb();
+        if (w.cb) {
+          this.#bytesWritten += b;
+          w.cb();
+        }
+        if (this.#writes.length === 0 && this.#final) this.#shutdown();
         break;
       }
       case EV.CONNECT:
@@ -197,9 +208,16 @@ export class Socket extends Duplex implements NetTarget {
     if (this.#id < 0) return cb(netError(-32, 'write')); // EPIPE: never connected
     const req = ++this.#req;
     const r = this.#net.write(this.#id, req, buffers);
-    if (r === QUEUED || r === BATCHED) {
-      this.#writes.push({ req, buffers, cb }); // the buffers stay referenced until the kernel took them
-      return;
+    // The buffers stay referenced until the kernel is done with them.
+    if (r === QUEUED) return void this.#writes.push({ req, buffers, cb });
+    if (r === BATCHED) {
+      // Goes to the kernel as this wake-up ends, behind nothing that waits for the peer: taken
+      // now, as a write the socket takes at once on node:net. So the writes that follow go with
+      // it, not after its completion, and a destroy() right after loses none of them.
+      this.#writes.push({ req, buffers, cb: undefined });
+      this.#bytesWritten += Array.isArray(buffers) ? buffers.reduce((sum, b) => sum + b.byteLength, 0) : buffers.byteLength;
+      this.#activity();
+      return cb();
     }
     if (r < 0) return cb(netError(r, 'write'));
     this.#bytesWritten += r;
@@ -225,6 +243,14 @@ export class Socket extends Duplex implements NetTarget {
   override _final(cb: (err?: Error | null) => void): void {
     if (this.#connecting) return this.#afterConnect(() => this._final(cb), cb);
     if (this.#id < 0) return cb();
+    this.#final = cb;
+    // Writes taken but not yet sent go first: a FIN now would cut them off.
+    if (this.#writes.length === 0) this.#shutdown();
+  }
+
+  #shutdown(): void {
+    const cb = this.#final!;
+    this.#final = undefined;
     const r = this.#net.shutdown(this.#id);
     cb(r < 0 && r !== ENOTCONN ? netError(r, 'shutdown') : null);
   }
@@ -246,7 +272,10 @@ export class Socket extends Duplex implements NetTarget {
       this.#onClose?.(this);
     }
     // Writes not done: each callback hears it (the engine keeps their buffers while the kernel may read them).
-    for (const w of pending) w.cb(netError(ECANCELED, 'write'));
+    for (const w of pending) w.cb?.(netError(ECANCELED, 'write'));
+    const final = this.#final;
+    this.#final = undefined;
+    final?.();
   }
 
   /** Closes with a TCP reset (RST) instead of FIN, as node's. */

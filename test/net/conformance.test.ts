@@ -187,6 +187,45 @@ for (const info of netEngines()) {
       await closeServer(server);
     });
 
+    it('several writes in a \'data\' handler, the socket destroyed right after: the peer gets them all, in order, and each callback hears no error, as from node:net', async () => {
+      const heard: unknown[] = [];
+      const counted: number[] = [];
+      const big = Buffer.alloc(10_000, 'z');
+      const { server, port } = await listening(net(), s => s.once('data', d => {
+        s.write(`a${d}`, err => heard.push(err));
+        s.write('b', err => heard.push(err));
+        s.write(big, err => { heard.push(err); counted.push(s.bytesWritten); });
+        s.destroy();
+      }));
+      for (let i = 0; i < 20; i++) {
+        const c = await connected(net(), port);
+        const back = readAll(c);
+        c.write(`${i}`);
+        assert.equal((await back).toString(), `a${i}b${big}`);
+      }
+      await closeServer(server);
+      assert.equal(heard.length, 60);
+      assert.ok(heard.every(err => err === null), `the callbacks heard ${heard.filter(e => e !== null).join(', ')}`);
+      // As node's, bytesWritten counts a write from the moment the socket took it.
+      counted.forEach((n, i) => assert.equal(n, 1 + String(i).length + 1 + big.length));
+    });
+
+    it('forty writes in a \'data\' handler and then end(): the peer gets them all, in order, then its end', async () => {
+      const { server, port } = await listening(net(), s => s.once('data', () => {
+        for (let i = 0; i < 40; i++) s.write(i % 10 === 9 ? Buffer.alloc(20_000, String(i % 10)) : `${i},`);
+        s.end('bye');
+      }));
+      const expected = Array.from({ length: 40 }, (_, i) => (i % 10 === 9 ? String(i % 10).repeat(20_000) : `${i},`)).join('') + 'bye';
+      for (let i = 0; i < 10; i++) {
+        const c = await connected(net(), port);
+        const back = readAll(c);
+        c.write('go');
+        assert.equal((await back).toString(), expected);
+        c.destroy();
+      }
+      await closeServer(server);
+    });
+
     for (const [how, end] of [['process.exit()', 'process.exit(3)'], ['an uncaught throw', 'throw new Error("boom")']]) {
       it(`a reply written in a 'data' handler that then ends the process with ${how}: the peer gets the reply, as from node:net`, async () => {
         const script = `
