@@ -413,19 +413,22 @@ int net_advance(wq_t *w, size_t put) {
 
 #define STACK_IOVS 64
 
-// netWrite(h, socket, req, buffers) -> bytes written now (all of them), QUEUED or BATCHED (a WRITE event
-// follows; JS keeps the buffers until then), or -errno. buffers: an array of them, or one
+// netWrite(h, socket, req, buffers, copy) -> bytes written now (all of them), QUEUED or BATCHED (a WRITE
+// event follows; JS keeps the buffers until then), TAKEN (copy asked for: a small write of a wake-up,
+// copied; a WRITE event follows, the buffers are free now), or -errno. buffers: an array of them, or one
 // (a socket's usual write: no array to make in JS, nor to read here). With nothing queued ahead, the write is
 // offered to the socket at once, which usually takes it all: nothing is allocated then. What it
 // does not take is queued, and the engine sends it when the socket can take more.
 static napi_value js_write(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[5];
   net_t *n;
   int64_t id;
-  sock_t *s = call_sock(env, info, 4, argv, &n, &id);
+  sock_t *s = call_sock(env, info, 5, argv, &n, &id);
   double req;
   uint32_t count;
+  bool copy = false;
   if (!s) return num(env, -EBADF);
+  napi_get_value_bool(env, argv[4], &copy);  // not a boolean (left out): false
   if (napi_get_value_double(env, argv[2], &req) != napi_ok) return num(env, -EINVAL);
   struct iovec stack[STACK_IOVS], *iov = stack;
   double result = -EINVAL;
@@ -461,15 +464,26 @@ offer:
       goto done;
     }
   }
-  // The rest, queued: its iovecs, and room behind them for a message header (io_uring's SENDMSG reads it there).
-  int left = now.iovcnt - now.at;
-  wq_t *w = malloc(sizeof *w + (size_t)left * sizeof(struct iovec) + sizeof(struct msghdr));
+  // The rest, queued: its iovecs, and room behind them for a message header (io_uring's SENDMSG
+  // reads it there). A small write of a wake-up, when asked, is copied behind that header: one
+  // iovec then, and the writer's buffers are free at once.
+  size_t bytes = 0;
+  for (uint32_t i = 0; copy && later && i < count; i++) bytes += iov[i].iov_len;
+  int copied = copy && later && bytes <= NET_COPY_MAX;
+  int left = copied ? 1 : now.iovcnt - now.at;
+  wq_t *w = malloc(sizeof *w + (size_t)left * sizeof(struct iovec) + sizeof(struct msghdr) + (copied ? bytes : 0));
   if (!w) {
     result = -ENOMEM;
     goto done;
   }
   *w = (wq_t){ .req = req, .iov = (struct iovec *)(w + 1), .iovcnt = left, .done = now.done };
-  memcpy(w->iov, iov + now.at, (size_t)left * sizeof *iov);
+  if (copied) {
+    uint8_t *to = (uint8_t *)((struct msghdr *)(w->iov + 1) + 1);
+    w->iov[0] = (struct iovec){ to, bytes };
+    for (uint32_t i = 0; i < count; to += iov[i].iov_len, i++) memcpy(to, iov[i].iov_base, iov[i].iov_len);
+  } else {
+    memcpy(w->iov, iov + now.at, (size_t)left * sizeof *iov);
+  }
   if (s->last) s->last->next = w;
   else s->writes = w;
   s->last = w;
@@ -482,7 +496,7 @@ offer:
     goto offer;
   }
   // A write of this wake-up that nothing waiting for the peer holds back: JS may count it as taken.
-  result = err < 0 ? err : err == 1 && later && s->send_bytes <= NET_BATCHED_MAX ? BATCHED : QUEUED;
+  result = err < 0 ? err : err == 1 && later && s->send_bytes <= NET_BATCHED_MAX ? (copied ? TAKEN : BATCHED) : QUEUED;
 done:
   if (iov != stack) free(iov);
   return num(env, result);

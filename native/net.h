@@ -102,6 +102,11 @@ typedef struct net_kind {
 #define BATCHED -2e9
 // What such a send may carry for the write to be answered BATCHED (more is answered QUEUED).
 #define NET_BATCHED_MAX 65536
+// netWrite's answer for such a write that was copied (the writer asked for it; small ones only):
+// its buffers are free at once, as those of a write the socket took at once.
+#define TAKEN -3e9
+// The most a write may carry to be copied for that (the copy costs less than a syscall).
+#define NET_COPY_MAX 16384
 
 struct net {
   const net_kind_t *kind;

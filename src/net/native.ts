@@ -19,6 +19,11 @@ export const QUEUED = -1e9;
  * count it as taken.
  */
 export const BATCHED = -2e9;
+/**
+ * netWrite's answer for such a write, small, that the engine copied when asked to: its buffers
+ * are free at once, as those of a write the socket took at once. A WRITE event follows.
+ */
+export const TAKEN = -3e9;
 
 /** What a socket's owner does with its events: (type, a, b) and, for DATA, the bytes. */
 export interface NetTarget {
@@ -31,7 +36,7 @@ interface NetBinding {
   netConnect(h: object, family: number, address: string, port: number): number;
   netRead(h: object, id: number, on: boolean): number;
   /** buffers: one, or a list of them. */
-  netWrite(h: object, id: number, req: number, buffers: Uint8Array | Uint8Array[]): number;
+  netWrite(h: object, id: number, req: number, buffers: Uint8Array | Uint8Array[], copy: boolean): number;
   netShutdown(h: object, id: number): number;
   /** 1 while the kernel still holds requests of the socket (a RELEASED event follows). */
   netClose(h: object, id: number, reset: boolean): number;
@@ -149,7 +154,8 @@ export class NativeNet {
   connect(family: number, address: string, port: number): number { return this.#b.netConnect(this.#h, family, address, port); }
   /** 0, or -errno when reading cannot start. */
   read(id: number, on: boolean): number { return this.#b.netRead(this.#h, id, on); }
-  write(id: number, req: number, buffers: Uint8Array | Uint8Array[]): number { return this.#b.netWrite(this.#h, id, req, buffers); }
+  /** copy: a small write the engine would send as this wake-up ends is copied (answered TAKEN). */
+  write(id: number, req: number, buffers: Uint8Array | Uint8Array[], copy = false): number { return this.#b.netWrite(this.#h, id, req, buffers, copy); }
   shutdown(id: number): number { return this.#b.netShutdown(this.#h, id); }
   setOption(id: number, option: number, on: boolean, value = 0): number { return this.#b.netSetOption(this.#h, id, option, on, value); }
   ref(id: number, ref: boolean): void { this.#b.netRef(this.#h, id, ref); }

@@ -6,7 +6,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { invalidArgType, netError, netHostPortError, nodeError, zeroCopyUnsupported, type NetError } from '../errors.js';
-import { BATCHED, EV, OPT, QUEUED, type NativeNet, type NetTarget } from './native.js';
+import { BATCHED, EV, OPT, QUEUED, TAKEN, type NativeNet, type NetTarget } from './native.js';
 
 const ECANCELED = -125;
 const ENOTCONN = -107;
@@ -34,7 +34,7 @@ export interface ConnectOptions {
 /** @internal How a Server hands a Socket the connection it accepted. */
 export interface Accepted { id: number; onClose: (s: Socket) => void; paused?: boolean }
 
-/** A write the kernel has not finished with; cb undefined once it was answered as taken (BATCHED). */
+/** A write the kernel has not finished with; cb undefined once it was answered as taken (TAKEN). */
 interface PendingWrite { req: number; buffers: Uint8Array | Uint8Array[]; cb: ((err?: Error | null) => void) | undefined }
 
 export class Socket extends Duplex implements NetTarget {
@@ -207,13 +207,14 @@ export class Socket extends Duplex implements NetTarget {
     if (this.#connecting) return this.#afterConnect(() => this.#send(buffers, cb), cb);
     if (this.#id < 0) return cb(netError(-32, 'write')); // EPIPE: never connected
     const req = ++this.#req;
-    const r = this.#net.write(this.#id, req, buffers);
+    const r = this.#net.write(this.#id, req, buffers, true);
     // The buffers stay referenced until the kernel is done with them.
-    if (r === QUEUED) return void this.#writes.push({ req, buffers, cb });
-    if (r === BATCHED) {
-      // Goes to the kernel as this wake-up ends, behind nothing that waits for the peer: taken
-      // now, as a write the socket takes at once on node:net. So the writes that follow go with
-      // it, not after its completion, and a destroy() right after loses none of them.
+    if (r === QUEUED || r === BATCHED) return void this.#writes.push({ req, buffers, cb });
+    if (r === TAKEN) {
+      // Copied, to go to the kernel as this wake-up ends behind nothing that waits for the peer:
+      // taken now, as a write the socket takes at once on node:net, its buffers free for the
+      // caller again. So the writes that follow go with it, not after its completion, and a
+      // destroy() right after loses none of them.
       this.#writes.push({ req, buffers, cb: undefined });
       this.#bytesWritten += Array.isArray(buffers) ? buffers.reduce((sum, b) => sum + b.byteLength, 0) : buffers.byteLength;
       this.#activity();
@@ -273,9 +274,11 @@ export class Socket extends Duplex implements NetTarget {
     }
     // Writes not done: each callback hears it (the engine keeps their buffers while the kernel may read them).
     for (const w of pending) w.cb?.(netError(ECANCELED, 'write'));
+    // An end() waiting for taken writes: no FIN goes now. Told only once destroyed, so that no
+    // 'finish' claims one (resetAndDestroy() closes before it destroys).
     const final = this.#final;
     this.#final = undefined;
-    final?.();
+    if (this.destroyed) final?.();
   }
 
   /** Closes with a TCP reset (RST) instead of FIN, as node's. */

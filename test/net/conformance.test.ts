@@ -210,6 +210,26 @@ for (const info of netEngines()) {
       counted.forEach((n, i) => assert.equal(n, 1 + String(i).length + 1 + big.length));
     });
 
+    it('a buffer written in a \'data\' handler and changed once its callback came: the peer gets what was written, as from node:net', async () => {
+      const sizes = [1000, 40_000, 16_384, 3];
+      const { server, port } = await listening(net(), s => s.once('data', () => {
+        for (const [i, size] of sizes.entries()) {
+          const buf = Buffer.alloc(size, String.fromCharCode(97 + i));
+          s.write(buf, () => buf.fill('X')); // the write is done: the buffer is the caller's again
+        }
+        s.end();
+      }));
+      const expected = sizes.map((size, i) => String.fromCharCode(97 + i).repeat(size)).join('');
+      for (let i = 0; i < 10; i++) {
+        const c = await connected(net(), port);
+        const back = readAll(c);
+        c.write('go');
+        assert.equal((await back).toString(), expected);
+        c.destroy();
+      }
+      await closeServer(server);
+    });
+
     it('forty writes in a \'data\' handler and then end(): the peer gets them all, in order, then its end', async () => {
       const { server, port } = await listening(net(), s => s.once('data', () => {
         for (let i = 0; i < 40; i++) s.write(i % 10 === 9 ? Buffer.alloc(20_000, String(i % 10)) : `${i},`);
