@@ -42,6 +42,19 @@ async function readAll(socket: AnySocket): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** A server that writes in its first 'data' handler: each of `times` connections that says 'go' reads exactly `expected`. */
+async function repliesAre(net: NetModule, write: (s: AnySocket) => void, expected: string, times = 10): Promise<void> {
+  const { server, port } = await listening(net, s => s.once('data', () => write(s)));
+  for (let i = 0; i < times; i++) {
+    const c = await connected(net, port);
+    const back = readAll(c);
+    c.write('go');
+    assert.equal((await back).toString(), expected);
+    c.destroy();
+  }
+  await closeServer(server);
+}
+
 function closeServer(server: AnyServer): Promise<void> {
   return new Promise(resolve => server.close(() => resolve()));
 }
@@ -212,38 +225,21 @@ for (const info of netEngines()) {
 
     it('a buffer written in a \'data\' handler and changed once its callback came: the peer gets what was written, as from node:net', async () => {
       const sizes = [1000, 40_000, 16_384, 3];
-      const { server, port } = await listening(net(), s => s.once('data', () => {
+      await repliesAre(net(), s => {
         for (const [i, size] of sizes.entries()) {
           const buf = Buffer.alloc(size, String.fromCharCode(97 + i));
           s.write(buf, () => buf.fill('X')); // the write is done: the buffer is the caller's again
         }
         s.end();
-      }));
-      const expected = sizes.map((size, i) => String.fromCharCode(97 + i).repeat(size)).join('');
-      for (let i = 0; i < 10; i++) {
-        const c = await connected(net(), port);
-        const back = readAll(c);
-        c.write('go');
-        assert.equal((await back).toString(), expected);
-        c.destroy();
-      }
-      await closeServer(server);
+      }, sizes.map((size, i) => String.fromCharCode(97 + i).repeat(size)).join(''));
     });
 
     it('forty writes in a \'data\' handler and then end(): the peer gets them all, in order, then its end', async () => {
-      const { server, port } = await listening(net(), s => s.once('data', () => {
-        for (let i = 0; i < 40; i++) s.write(i % 10 === 9 ? Buffer.alloc(20_000, String(i % 10)) : `${i},`);
+      const piece = (i: number) => (i % 10 === 9 ? String(i % 10).repeat(20_000) : `${i},`);
+      await repliesAre(net(), s => {
+        for (let i = 0; i < 40; i++) s.write(piece(i));
         s.end('bye');
-      }));
-      const expected = Array.from({ length: 40 }, (_, i) => (i % 10 === 9 ? String(i % 10).repeat(20_000) : `${i},`)).join('') + 'bye';
-      for (let i = 0; i < 10; i++) {
-        const c = await connected(net(), port);
-        const back = readAll(c);
-        c.write('go');
-        assert.equal((await back).toString(), expected);
-        c.destroy();
-      }
-      await closeServer(server);
+      }, Array.from({ length: 40 }, (_, i) => piece(i)).join('') + 'bye');
     });
 
     for (const [how, end] of [['process.exit()', 'process.exit(3)'], ['an uncaught throw', 'throw new Error("boom")']]) {
