@@ -234,12 +234,13 @@ for (const info of netEngines()) {
       }, sizes.map((size, i) => String.fromCharCode(97 + i).repeat(size)).join(''));
     });
 
-    it('forty writes in a \'data\' handler and then end(): the peer gets them all, in order, then its end', async () => {
-      const piece = (i: number) => (i % 10 === 9 ? String(i % 10).repeat(20_000) : `${i},`);
+    it('a dozen writes in a \'data\' handler and then end(): the peer gets them all, in order, then its end', async () => {
+      // Small enough to be taken at once on io_uring (one send carries them): end() must wait for them.
+      const piece = (i: number) => (i % 4 === 3 ? String(i % 10).repeat(5000) : `${i},`);
       await repliesAre(net(), s => {
-        for (let i = 0; i < 40; i++) s.write(piece(i));
+        for (let i = 0; i < 12; i++) s.write(piece(i));
         s.end('bye');
-      }, Array.from({ length: 40 }, (_, i) => piece(i)).join('') + 'bye');
+      }, Array.from({ length: 12 }, (_, i) => piece(i)).join('') + 'bye');
     });
 
     for (const [how, end] of [['process.exit()', 'process.exit(3)'], ['an uncaught throw', 'throw new Error("boom")']]) {
