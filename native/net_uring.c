@@ -467,7 +467,9 @@ static int ur_queued(net_t *n, int id) {
   }
   s->send_batched = n->delivering > 0;  // handed over as this wake-up ends
   submit(n, 0);
-  return s->send_batched;
+  // Taken only if the send carries it: writes a send could not take along (left when the ring
+  // had no room) may fill the span ahead of it.
+  return s->send_batched && span_end(s) == s->last;
 }
 
 static int ur_close(net_t *n, int id) {
