@@ -478,9 +478,11 @@ offer:
   }
   *w = (wq_t){ .req = req, .iov = (struct iovec *)(w + 1), .iovcnt = left, .done = now.done };
   if (copied) {
+    // All of it: a write of the wake-up was not offered to the socket (now.at is 0).
     uint8_t *to = (uint8_t *)((struct msghdr *)(w->iov + 1) + 1);
     w->iov[0] = (struct iovec){ to, bytes };
-    for (uint32_t i = 0; i < count; to += iov[i].iov_len, i++) memcpy(to, iov[i].iov_base, iov[i].iov_len);
+    for (uint32_t i = 0; i < count; to += iov[i].iov_len, i++)
+      if (iov[i].iov_len) memcpy(to, iov[i].iov_base, iov[i].iov_len);  // (an empty view's base may be NULL)
   } else {
     memcpy(w->iov, iov + now.at, (size_t)left * sizeof *iov);
   }
