@@ -130,8 +130,9 @@ static size_t unsent(const wq_t *w) {
 
 // Points the socket's send at what is left of its writes, from the first: as many as one SENDMSG
 // carries (SPAN_MAX, IOV_MAX pieces; a zero-copy socket's one at a time). One write's message
-// header lives with it (heap), where the kernel reads it; several share a gathered one.
-static void point(sock_t *s, struct io_uring_sqe *sqe) {
+// header lives with it (heap), where the kernel reads it; several share a gathered one. -ENOMEM
+// when a send that carries several cannot gather more: it is left as it was, carrying them all.
+static int point(sock_t *s, struct io_uring_sqe *sqe) {
   wq_t *w = s->writes;
   int pieces = w->iovcnt - w->at, span = 1;
   for (wq_t *p = w->next; !s->zerocopy && p && span < SPAN_MAX && pieces + p->iovcnt - p->at <= IOV_MAX; p = p->next) {
@@ -139,6 +140,7 @@ static void point(sock_t *s, struct io_uring_sqe *sqe) {
     span++;
   }
   struct msghdr *msg = span > 1 ? malloc(sizeof *msg + (size_t)pieces * sizeof(struct iovec)) : NULL;
+  if (span > 1 && !msg && s->gather) return -ENOMEM;
   free(s->gather);
   s->gather = msg;
   if (msg) {
@@ -161,6 +163,7 @@ static void point(sock_t *s, struct io_uring_sqe *sqe) {
   s->send_bytes = 0;
   for (size_t i = 0; i < msg->msg_iovlen; i++) s->send_bytes += msg->msg_iov[i].iov_len;
   sqe->addr = (uint64_t)(uintptr_t)msg;
+  return 0;
 }
 
 // The socket's writes go out, from the first, in one SENDMSG.
@@ -450,9 +453,9 @@ static int ur_queued(net_t *n, int id) {
     // Behind a send in flight it follows that one; but a send not yet handed to the kernel (made
     // in this wake-up) takes it along: several writes in one handler go in one SENDMSG.
     struct io_uring_sqe *sqe = !s->zerocopy && joins(s) ? send_not_handed(n, id) : NULL;
-    if (!sqe) return 0;
-    point(s, sqe);
-    return s->send_batched && span_end(s) == s->last;  // (no memory to gather: it waits its turn)
+    // (No memory to gather it too: it waits its turn, and those the send carries stay in it.)
+    if (!sqe || point(s, sqe) < 0) return 0;
+    return s->send_batched && span_end(s) == s->last;  // (no memory to gather two: the first goes alone)
   }
   if (send_head(n, id) < 0) {
     // No room on the ring: the write just queued (the last) is taken off and JS told; any

@@ -215,7 +215,7 @@ export class Socket extends Duplex implements NetTarget {
       // taken now, as a write the socket takes at once on node:net, its buffers free for the
       // caller again. So the writes that follow go with it, not after its completion, and a
       // destroy() right after loses none of them.
-      this.#writes.push({ req, buffers, cb: undefined });
+      this.#writes.push({ req, buffers: [], cb: undefined });
       this.#bytesWritten += Array.isArray(buffers) ? buffers.reduce((sum, b) => sum + b.byteLength, 0) : buffers.byteLength;
       this.#activity();
       return cb();
